@@ -1,0 +1,1 @@
+"""The ``accountbot`` command line and the local development stack."""

@@ -1,0 +1,3 @@
+from accountbot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,286 @@
+"""The one TOML config file, read once, typed and validated at start.
+
+Each section is a frozen dataclass; the comment beside a field documents it
+(docs/configuration.md repeats them for operators). An unknown key, a wrong
+type or a missing secret raises ConfigError with one line naming the key.
+Secrets may come from the environment: ``ACCOUNTBOT_<SECTION>_<KEY>``, e.g.
+``ACCOUNTBOT_XMPP_SECRET`` or ``ACCOUNTBOT_PROVIDERS_STRIPE_WEBHOOK_SECRET``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, get_args, get_origin
+
+from payments.money import InvalidAmount, Money, parse_money
+
+ENV_CONFIG: Final = "ACCOUNTBOT_CONFIG"
+ENV_PREFIX: Final = "ACCOUNTBOT_"
+
+
+class ConfigError(Exception):
+    """A config problem, with the key it concerns in the message."""
+
+
+class Secret:
+    """A string that never shows in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+EMPTY: Final = Secret("")
+
+
+@dataclass(frozen=True)
+class XmppConfig:
+    mode: Literal["component", "client"] = "component"  # XEP-0114 component or client account
+    jid: str = "accounts.localhost"  # component domain, or bot@domain in client mode
+    secret: Secret = EMPTY  # component secret (mode = "component")
+    password: Secret = EMPTY  # account password (mode = "client")
+    host: str = "127.0.0.1"  # server to connect to
+    port: int = 5347  # 5347 for a component, 5222 for a client
+    plain_auth_on_loopback: bool = False  # client mode without TLS: loopback test stacks only
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"  # address the web service binds
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"  # base of links sent to users
+    link_secret: Secret = EMPTY  # signs personal top-up links
+    link_ttl_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class BillingConfig:
+    currency: str = "USD"
+    activation_amount: Money = Money(200_000)  # noqa: RUF009 (immutable); a trial is upgraded once prepaid reaches this
+    trial_days: int = 30
+    grace_days: int = 7  # after a failed renewal, before freezing
+    close_after_days: int = 90  # frozen this long: closed
+    reminder_days: int = 7  # interval of reminders while unpaid
+    low_balance_days: int = 7  # notice this many days before a renewal it cannot cover
+    max_leaves: int = 10
+    max_amount: Money = Money(10_000_000)  # noqa: RUF009 (immutable); the most one credit or top-up may add
+    default_plan: str = "basic"
+
+
+@dataclass(frozen=True)
+class StripeConfig:
+    enabled: bool = False
+    webhook_secret: Secret = EMPTY
+    api_key: Secret = EMPTY
+    api_base: str = "https://api.stripe.com"
+
+
+@dataclass(frozen=True)
+class BtcpayConfig:
+    enabled: bool = False
+    webhook_secret: Secret = EMPTY
+    api_key: Secret = EMPTY
+    api_base: str = ""
+    store_id: str = ""
+
+
+@dataclass(frozen=True)
+class TestProviderConfig:
+    enabled: bool = False  # completes payments at once: development and demo only
+
+
+@dataclass(frozen=True)
+class ProvidersConfig:
+    stripe: StripeConfig = StripeConfig()
+    btcpay: BtcpayConfig = BtcpayConfig()
+    test: TestProviderConfig = TestProviderConfig()
+
+
+@dataclass(frozen=True)
+class OperatorsConfig:
+    jids: tuple[str, ...] = ()  # bare JIDs allowed to run admin commands
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    token: Secret = EMPTY  # bearer token of the telephony gateway
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    messages_per_minute: int = 30  # per sender, shared by every bot process
+    max_message_bytes: int = 2048  # longer chat messages are refused unread
+    code_attempts_per_hour: int = 10  # failed voucher/referral/invitation codes per sender
+
+
+@dataclass(frozen=True)
+class Config:
+    xmpp: XmppConfig = XmppConfig()
+    redis: RedisConfig = RedisConfig()
+    web: WebConfig = WebConfig()
+    billing: BillingConfig = BillingConfig()
+    providers: ProvidersConfig = ProvidersConfig()
+    operators: OperatorsConfig = OperatorsConfig()
+    gateway: GatewayConfig = GatewayConfig()
+    bot: BotConfig = BotConfig()
+    path: str = field(default="", metadata={"internal": True})
+
+    def money(self, units: int) -> Money:
+        return Money(units, self.billing.currency)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+) -> Config:
+    """Read, type and validate the config; raise ConfigError naming the key at fault."""
+    env = os.environ if env is None else env
+    where = path or env.get(ENV_CONFIG)
+    if not where:
+        raise ConfigError(f"no config file: pass --config PATH or set {ENV_CONFIG}")
+    try:
+        raw = tomllib.loads(Path(where).read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {where}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {where}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {where} is not valid TOML: {exc}") from None
+    currency = raw.get("billing", {}).get("currency", "USD")
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+        raise ConfigError("[billing] currency: expected a 3-letter code like USD")
+    values = _build(Config, raw, (), env, currency.upper())
+    config: Config = Config(**{**values, "path": str(Path(where).resolve())})
+    _check_secrets(config)
+    return config
+
+
+def _build(
+    cls: type, raw: Any, path: tuple[str, ...], env: Mapping[str, str], cur: str
+) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{_name(path)}: expected a table")
+    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{_name((*path, key))}: unknown key")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for name in known:
+        kind, key_path = hints[name], (*path, name)
+        if isinstance(kind, type) and is_dataclass(kind) and kind is not Money:  # a section
+            values[name] = kind(**_build(kind, raw.get(name, {}), key_path, env, cur))
+            continue
+        env_value = env.get(ENV_PREFIX + "_".join(key_path).upper()) if kind is Secret else None
+        if env_value is not None:
+            values[name] = Secret(env_value)
+        elif name in raw:
+            values[name] = _convert(kind, raw[name], key_path, cur)
+        elif name == "currency":
+            values[name] = cur
+        elif kind is Money:  # a default amount takes the deployment's currency
+            values[name] = Money(known[name].default.units, cur)  # type: ignore[union-attr]
+    return values
+
+
+def _convert(kind: Any, value: Any, path: tuple[str, ...], currency: str) -> Any:
+    where = _name(path)
+    if kind is Money:
+        return _to_money(value, where, currency)
+    origin = get_origin(kind)
+    if origin is Literal:
+        if value not in get_args(kind):
+            raise ConfigError(f"{where}: expected {' or '.join(map(repr, get_args(kind)))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return tuple(value)
+    return _to_scalar(kind, value, where)
+
+
+def _to_scalar(kind: Any, value: Any, where: str) -> Any:
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer")
+        if value < 0:
+            raise ConfigError(f"{where}: expected a number >= 0")
+        return value
+    expected = {str: "a string", bool: "a boolean", Secret: "a string"}[kind]
+    if not isinstance(value, bool if kind is bool else str):
+        raise ConfigError(f"{where}: expected {expected}")
+    return Secret(str(value)) if kind is Secret else value
+
+
+def _to_money(value: Any, where: str, currency: str) -> Money:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f'{where}: expected an amount as a string like "20.50"')
+    try:
+        return parse_money(str(value), currency, allow_zero=True)
+    except InvalidAmount as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _check_secrets(config: Config) -> None:
+    required: list[tuple[str, Secret]] = [
+        (
+            "xmpp." + ("secret" if config.xmpp.mode == "component" else "password"),
+            config.xmpp.secret if config.xmpp.mode == "component" else config.xmpp.password,
+        ),
+        ("web.link_secret", config.web.link_secret),
+        ("gateway.token", config.gateway.token),
+    ]
+    stripe, btcpay = config.providers.stripe, config.providers.btcpay
+    if stripe.enabled:
+        required += [
+            ("providers.stripe.webhook_secret", stripe.webhook_secret),
+            ("providers.stripe.api_key", stripe.api_key),
+        ]
+    if btcpay.enabled:
+        required += [
+            ("providers.btcpay.webhook_secret", btcpay.webhook_secret),
+            ("providers.btcpay.api_key", btcpay.api_key),
+        ]
+    for dotted, secret in required:
+        if not secret:
+            env_name = ENV_PREFIX + dotted.replace(".", "_").upper()
+            raise ConfigError(
+                f"{_name(tuple(dotted.split('.')))}: missing secret (or set {env_name})"
+            )
+    if btcpay.enabled and not (btcpay.api_base and btcpay.store_id):
+        raise ConfigError("[providers.btcpay] api_base and store_id: required when enabled")
+
+
+def _name(path: tuple[str, ...]) -> str:
+    if not path:
+        return "config"
+    if len(path) == 1:
+        return f"[{path[0]}]"
+    return f"[{'.'.join(path[:-1])}] {path[-1]}"

@@ -1,0 +1,94 @@
+"""Ledger records: what a balance change looks like once it is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from payments.errors import CorruptRecord
+from payments.money import Money
+
+
+class Balance(StrEnum):
+    PREPAID = "prepaid"
+    VOUCHER = "voucher"
+
+
+class EntryKind(StrEnum):
+    CREDIT = "credit"  # an operator added money
+    DEBIT = "debit"  # an operator took money
+    PAYMENT = "payment"  # a payment provider's webhook
+    VOUCHER = "voucher"  # a voucher code redeemed
+    CHARGE = "charge"  # the product charged the account (plan, leaf, pack)
+    EXPIRED = "expired"  # credit or voucher balance that expired
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: str
+    amount: Money  # signed: negative takes from the balance
+    balance: Balance
+    balance_after: Money
+    kind: EntryKind
+    reason: str
+    ref: str
+    at: datetime
+    actor: str
+
+    @classmethod
+    def decode(cls, entry_id: str, fields: Mapping[str, str], currency: str) -> LedgerEntry:
+        try:
+            return cls(
+                id=entry_id,
+                amount=Money(int(fields["amount"]), currency),
+                balance=Balance(fields["balance"]),
+                balance_after=Money(int(fields["after"]), currency),
+                kind=EntryKind(fields["kind"]),
+                reason=fields["reason"],
+                ref=fields["ref"],
+                at=datetime.fromisoformat(fields["at"]),
+                actor=fields["actor"],
+            )
+        except (KeyError, ValueError) as exc:
+            raise CorruptRecord(f"ledger entry {entry_id}: {exc!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    prepaid: Money
+    voucher: Money
+    prepaid_exists: bool  # the prepaid key is absent until the first credit
+
+    @property
+    def total(self) -> Money:
+        return self.prepaid + self.voucher
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """Outcome of a balance change: ``applied`` is False for a replay of a ref."""
+
+    applied: bool
+    entry_id: str
+    balance_after: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    jid: str
+    balance: Balance
+    stored: Money
+    ledger_sum: Money
+
+
+def sum_by_balance(entries: Iterable[LedgerEntry], currency: str) -> dict[Balance, Money]:
+    totals = {b: Money.zero(currency) for b in Balance}
+    for entry in entries:
+        totals[entry.balance] += entry.amount
+    return totals
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,31 @@
+"""The only code that talks to Redis: one small store per concept over one client."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from payments.store.connection import open_redis
+from payments.store.ledger import LedgerStore
+from payments.store.scripts import Scripts
+
+__all__ = ["Store", "open_redis"]
+
+
+class Store:
+    """Every sub-store of one Redis client; build one per process."""
+
+    def __init__(self, redis: Redis, *, currency: str = "USD") -> None:
+        self.redis = redis
+        self.currency = currency
+        self.scripts = Scripts(redis)
+        self.ledger = LedgerStore(redis, self.scripts, currency)
+
+    @classmethod
+    def from_url(cls, url: str, *, currency: str = "USD") -> Store:
+        return cls(open_redis(url), currency=currency)
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,26 @@
+-- Take from one balance and append the ledger entry, atomically, once per ref.
+-- Never takes the balance below zero: reports what is missing instead.
+-- KEYS[1] balance key, KEYS[2] ledger stream, KEYS[3] idempotency hash
+-- ARGV: amount(units>0), balance name, kind, reason, ref ('' = none), at, actor
+-- Returns {1, id, after} applied, {0, id, balance} already applied,
+-- {-1, '', missing} refused.
+local ref = ARGV[5]
+if ref ~= '' then
+  local seen = redis.call('HGET', KEYS[3], ref)
+  if seen then
+    return {0, seen, tonumber(redis.call('GET', KEYS[1]) or '0')}
+  end
+end
+local amount = tonumber(ARGV[1])
+local balance = tonumber(redis.call('GET', KEYS[1]) or '0')
+if balance < amount then
+  return {-1, '', amount - balance}
+end
+local after = redis.call('DECRBY', KEYS[1], ARGV[1])
+local id = redis.call('XADD', KEYS[2], '*',
+  'amount', '-' .. ARGV[1], 'balance', ARGV[2], 'after', after,
+  'kind', ARGV[3], 'reason', ARGV[4], 'ref', ref, 'at', ARGV[6], 'actor', ARGV[7])
+if ref ~= '' then
+  redis.call('HSET', KEYS[3], ref, id)
+end
+return {1, id, after}

@@ -1,0 +1,63 @@
+"""Fixtures: one real local stack (redis-server + Prosody) per test session.
+
+If a server cannot start, the fixture raises: the tests that need it fail
+loudly, they are never skipped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import fakeredis
+import pytest
+
+from accountbot.stack import Stack
+from payments.store import Store, open_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    root = ROOT / ".local" / f"test-{secrets.token_hex(4)}"
+    stack = Stack(root)
+    stack.start(operators=("admin@localhost",))
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(stack: Stack) -> str:
+    return stack.redis.url
+
+
+@pytest.fixture
+async def real_store(redis_url: str) -> AsyncIterator[Store]:
+    store = Store(open_redis(redis_url))
+    await store.redis.flushdb()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture(params=["fakeredis", "redis-server"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """The same test body against fakeredis and against the real redis-server."""
+    if request.param == "fakeredis":
+        client = fakeredis.FakeAsyncRedis(decode_responses=True)
+    else:
+        client = open_redis(request.getfixturevalue("redis_url"))
+        await client.flushdb()
+    store = Store(client)
+    try:
+        yield store
+    finally:
+        await store.close()

@@ -1,0 +1,93 @@
+"""`accountbot admin ...` run as operators run it, against the real redis-server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from accountbot.stack import Stack
+from payments import keys
+
+ALICE = "alice@localhost"
+
+
+@pytest.fixture
+def cli(stack: Stack):  # type: ignore[no-untyped-def]
+    client = redis.Redis.from_url(stack.redis.url, decode_responses=True)
+    client.flushdb()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "accountbot", "--config", str(stack.config_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    run.redis = client  # type: ignore[attr-defined]
+    yield run
+    client.close()
+
+
+def test_credit_with_a_ref_twice_credits_once(cli) -> None:  # type: ignore[no-untyped-def]
+    first = cli("admin", "credit", ALICE, "20", "--reason", "test", "--ref", "r1")
+    second = cli("admin", "credit", ALICE, "20", "--reason", "test", "--ref", "r1")
+    assert first.returncode == 0 and "credited $20.00" in first.stdout
+    assert second.returncode == 0 and "already applied" in second.stdout
+    assert cli.redis.get(keys.balance_prepaid(ALICE)) == "200000"
+    show = cli("admin", "show", ALICE)
+    assert show.returncode == 0
+    assert "prepaid  $20.00" in show.stdout
+    assert show.stdout.count("[ref r1]") == 1 and "test" in show.stdout
+
+
+def test_reconcile_names_an_account_changed_by_hand(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("admin", "credit", ALICE, "20", "--reason", "test")
+    cli("admin", "credit", "bob@localhost", "5", "--reason", "test", "--voucher")
+    ok = cli("admin", "reconcile")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "2 accounts checked, 0 mismatches" in ok.stdout
+    cli.redis.incrby(keys.balance_prepaid(ALICE), 1)
+    bad = cli("admin", "reconcile")
+    assert bad.returncode == 1
+    assert ALICE in bad.stdout and "bob@localhost" not in bad.stdout
+
+
+@pytest.mark.parametrize("amount", ["-5", "1e3", "12.345678", "١٢", "abc", "0", "1000000"])
+def test_bad_amounts_are_refused_and_change_nothing(cli, amount: str) -> None:  # type: ignore[no-untyped-def]
+    cli("admin", "credit", ALICE, "1", "--reason", "start")
+    before = cli.redis.get(keys.balance_prepaid(ALICE)), cli.redis.xlen(keys.transactions(ALICE))
+    for action in ("credit", "debit"):
+        result = cli("admin", action, ALICE, "--reason", "x", "--", amount)
+        assert result.returncode == 2
+        assert "amount" in result.stderr or "most accepted" in result.stderr
+        assert result.stderr.count("\n") == 1  # one line, no traceback
+    after = cli.redis.get(keys.balance_prepaid(ALICE)), cli.redis.xlen(keys.transactions(ALICE))
+    assert after == before
+
+
+def test_debit_says_what_is_missing(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("admin", "credit", ALICE, "5", "--reason", "start")
+    result = cli("admin", "debit", ALICE, "8", "--reason", "too much")
+    assert result.returncode == 1 and "$3.00 missing" in result.stderr
+    assert cli.redis.get(keys.balance_prepaid(ALICE)) == "50000"
+
+
+def test_bad_jid_and_bad_config_are_one_line(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("admin", "credit", "not a jid", "5", "--reason", "x")
+    assert result.returncode == 2 and "JID" in result.stderr
+    broken = tmp_path / "c.toml"
+    broken.write_text("[xmpp]\nsecrett = 'x'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "accountbot", "--config", str(broken), "admin", "reconcile"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "accountbot: [xmpp] secrett: unknown key"
