@@ -35,6 +35,45 @@ def idempotency(jid: str) -> str:
     return _account("idempotency", jid)
 
 
+def account(jid: str) -> str:
+    """Hash: kind, status, plan, dates of one account (absent: not a user)."""
+    return _account("account", jid)
+
+
+def freezes(jid: str) -> str:
+    """Hash: freeze kind -> JSON record (who, when, why, state before)."""
+    return _account("freezes", jid)
+
+
+def plan_as_of(jid: str, yyyymm: str) -> str:
+    """Hash: the plan in force from that month (id, version, price snapshot, kind, paid_by)."""
+    return f"{PREFIX}plan_as_of_{yyyymm}-{{{jid}}}"
+
+
+PLANS: Final = f"{PREFIX}plans"  # hash: plan id -> JSON of its current version
+
+
+def plan_versions(plan_id: str) -> str:
+    """Hash: version number -> JSON of that version of one plan (kept forever)."""
+    return f"{PREFIX}plan_versions-{plan_id}"
+
+
+# --- the bot's keys ----------------------------------------------------------
+
+OUTBOX: Final = "bot-outbox"  # stream of notifications to send
+OUTBOX_GROUP: Final = "bot"  # its consumer group
+
+
+def outbox_dedupe(key: str) -> str:
+    """String: marks a notification key as already queued (30 days)."""
+    return f"bot-outbox_dedupe-{key}"
+
+
+def rate_limit(bucket: str, jid: str, window: int) -> str:
+    """Counter of one sender's requests in the current window of a bucket."""
+    return f"bot-ratelimit_{bucket}-{{{jid}}}-{window}"
+
+
 # Patterns used by `admin reconcile` to find every account that has money keys.
 LEDGER_SCAN_PATTERNS: Final = (
     f"{PREFIX}transactions-{{*}}",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from payments.store.accounts import AccountStore
 from payments.store.connection import open_redis
 from payments.store.ledger import LedgerStore
+from payments.store.outbox import OutboxStore
+from payments.store.plans import PlanStore
 from payments.store.scripts import Scripts
 
 __all__ = ["Store", "open_redis"]
@@ -19,6 +22,9 @@ class Store:
         self.currency = currency
         self.scripts = Scripts(redis)
         self.ledger = LedgerStore(redis, self.scripts, currency)
+        self.accounts = AccountStore(redis, self.scripts)
+        self.plans = PlanStore(redis, currency)
+        self.outbox = OutboxStore(redis)
 
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:

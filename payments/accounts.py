@@ -1,0 +1,87 @@
+"""Accounts: who is a user, of which kind, on which plan, frozen or not."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from payments.errors import CorruptRecord
+
+
+class AccountKind(StrEnum):
+    TRIAL = "trial"
+    PAID = "paid"  # pays for itself (and for its leaves: a "main")
+    LEAF = "leaf"  # paid for by a main account
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class FreezeKind(StrEnum):
+    BILLING = "billing"  # set and lifted by the chores and by payment
+    VIOLATION = "violation"  # operator kinds: only an operator lifts them
+    LEGAL = "legal"
+
+    @property
+    def lifted_by_payment(self) -> bool:
+        return self is FreezeKind.BILLING
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    jid: str
+    kind: AccountKind
+    status: AccountStatus
+    registered_at: datetime
+    plan: str
+    trial_ends_at: datetime | None = None
+    next_renewal_at: datetime | None = None
+    next_plan: str = ""  # chosen with `plan ID`, applied at the next renewal
+    number: str = ""  # E.164 phone number, when one is assigned
+    freezes: frozenset[FreezeKind] = field(default_factory=frozenset)
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self.freezes)
+
+    @property
+    def closed(self) -> bool:
+        return self.status is AccountStatus.CLOSED
+
+    @classmethod
+    def decode(cls, jid: str, fields: Mapping[str, str], freezes: Mapping[str, str]) -> Account:
+        try:
+            return cls(
+                jid=jid,
+                kind=AccountKind(fields["kind"]),
+                status=AccountStatus(fields["status"]),
+                registered_at=datetime.fromisoformat(fields["registered_at"]),
+                plan=fields["plan"],
+                trial_ends_at=_when(fields.get("trial_ends_at")),
+                next_renewal_at=_when(fields.get("next_renewal_at")),
+                next_plan=fields.get("next_plan", ""),
+                number=fields.get("number", ""),
+                freezes=frozenset(FreezeKind(k) for k in freezes),
+            )
+        except (KeyError, ValueError) as exc:
+            raise CorruptRecord(f"account {jid}: {exc!r}") from exc
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def month_key(at: datetime) -> str:
+    """``YYYYMM`` of an instant, as used in ``payment-plan_as_of_YYYYMM-{JID}``."""
+    return f"{at.year:04d}{at.month:02d}"
+
+
+def trial_end(registered_at: datetime, trial_days: int) -> datetime:
+    return registered_at + timedelta(days=trial_days)
+
+
+TRIAL_PLAN = "trial"
