@@ -320,19 +320,41 @@ class Stack:
             raise
         self.write_config(operators=operators)
 
-    def write_config(self, *, operators: tuple[str, ...] = (), **sections: dict[str, Any]) -> Path:
+    def write_config(
+        self,
+        *,
+        operators: tuple[str, ...] = (),
+        path: Path | None = None,
+        **sections: dict[str, Any],
+    ) -> Path:
+        """Write an accountbot config for this stack; ``sections`` override tables."""
         self.secrets.setdefault("link", secrets.token_urlsafe(32))
         self.secrets.setdefault("gateway", secrets.token_urlsafe(32))
-        self.config_path.write_text(
-            render_config(self, operators=operators, overrides=sections), "utf-8"
-        )
-        self.config_path.chmod(0o600)
-        return self.config_path
+        path = path or self.config_path
+        path.write_text(render_config(self, operators=operators, overrides=sections), "utf-8")
+        path.chmod(0o600)
+        return path
 
-    def start_app(self, name: str, *args: str, detached: bool = False) -> Child:
+    def client_mode_sections(self, name: str = "accountbot") -> dict[str, dict[str, Any]]:
+        """Config tables for a bot that logs in as a client account (created here)."""
+        jid, password = self.prosody.adduser(name)
+        xmpp = {
+            "mode": "client",
+            "jid": jid,
+            "password": password,
+            "host": "127.0.0.1",
+            "port": self.prosody.c2s_port,
+            "plain_auth_on_loopback": True,
+        }
+        return {"xmpp": xmpp}
+
+    def start_app(
+        self, name: str, *args: str, detached: bool = False, config: Path | None = None
+    ) -> Child:
         """Start ``accountbot NAME`` with this stack's config (the bot, the web service)."""
-        argv = [sys.executable, "-m", "accountbot", name, "--config", str(self.config_path), *args]
-        child = Child(name, argv, self.root / f"{name}.log", detached)
+        config = config or self.config_path
+        argv = [sys.executable, "-m", "accountbot", name, "--config", str(config), *args]
+        child = Child(name, argv, self.root / f"{name}-{config.stem}.log", detached)
         child.start()
         self.apps.append(child)
         return child

@@ -58,6 +58,29 @@ def plan_versions(plan_id: str) -> str:
     return f"{PREFIX}plan_versions-{plan_id}"
 
 
+# --- payments in: checkouts, vouchers, code attempts -------------------------
+
+
+def checkout(provider: str, provider_id: str) -> str:
+    """Hash: a payment created at a provider (jid, amount, status), by the provider's id."""
+    return f"{PREFIX}checkout-{provider}-{provider_id}"
+
+
+def voucher(code: str) -> str:
+    """Hash: one voucher code (amount, batch, expiry, who redeemed it). Global, not per account."""
+    return f"{PREFIX}voucher-{code}"
+
+
+def voucher_batch(name: str) -> str:
+    """Hash: a batch of voucher codes (amount, count, expiry, who created it)."""
+    return f"{PREFIX}voucher_batch-{name}"
+
+
+def code_failures(jid: str) -> str:
+    """String counter: failed code attempts of one sender in the current hour."""
+    return _account("code_failures", jid)
+
+
 # --- the bot's keys ----------------------------------------------------------
 
 OUTBOX: Final = "bot-outbox"  # stream of notifications to send
@@ -74,6 +97,11 @@ def rate_limit(bucket: str, jid: str, window: int) -> str:
     return f"bot-ratelimit_{bucket}-{{{jid}}}-{window}"
 
 
+def pending_confirmation(jid: str) -> str:
+    """String: the chat command a sender must confirm with "yes" (2 minutes)."""
+    return f"bot-confirm-{{{jid}}}"
+
+
 # Patterns used by `admin reconcile` to find every account that has money keys.
 LEDGER_SCAN_PATTERNS: Final = (
     f"{PREFIX}transactions-{{*}}",
@@ -88,3 +116,48 @@ def jid_of(key: str) -> str:
     if start < 0 or end <= start:
         raise ValueError(f"not an account key: {key!r}")
     return key[start + 1 : end]
+
+
+# --- billing: invoices, schedules, chore locks -------------------------------
+
+
+def invoice(jid: str, period: str) -> str:
+    """Hash: the invoice of one period (YYYYMM): totals, status and one field per line."""
+    return f"{PREFIX}invoice_{period}-{{{jid}}}"
+
+
+def invoices(jid: str) -> str:
+    """Sorted set: every invoice period of an account (score: YYYYMM as a number)."""
+    return _account("invoices", jid)
+
+
+def invoices_open(jid: str) -> str:
+    """Sorted set: the periods of the open invoices (score: amount due, smallest settled first)."""
+    return _account("invoices_open", jid)
+
+
+# Global sorted sets of JIDs, scored by a Unix time: the chores read only what is due.
+RENEWALS: Final = f"{PREFIX}renewals"  # next renewal of every paid main account
+TRIAL_ENDS: Final = f"{PREFIX}trial_ends"  # end of every trial
+UNPAID: Final = f"{PREFIX}unpaid"  # first unpaid renewal of every account that owes
+BILLING_FROZEN: Final = f"{PREFIX}billing_frozen"  # when each account got its billing freeze
+
+
+def chore_lock(name: str) -> str:
+    """String: the token of the host running a chore (SET NX PX, compare-and-delete)."""
+    return f"{PREFIX}chore_lock-{name}"
+
+
+# --- payer groups (SPEC §4; issue 6 manages them, billing reads them) ---------
+
+LEAF_GROUPS: Final = f"{PREFIX}leaf_jids_counter"  # string: the last group INDEX handed out
+
+
+def leaf_jids(index: str) -> str:
+    """List: the main JID first, then the leaves it pays for."""
+    return f"{PREFIX}leaf_jids-{{{index}}}"
+
+
+def leaf_jids_index(jid: str) -> str:
+    """String: the group INDEX of a main or of a leaf."""
+    return _account("leaf_jids_index", jid)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from payments.errors import CorruptRecord
-from payments.money import Money
+from payments.money import Money, format_money
 
 
 class Balance(StrEnum):
@@ -92,3 +92,17 @@ def sum_by_balance(entries: Iterable[LedgerEntry], currency: str) -> dict[Balanc
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def describe_entry(entry: LedgerEntry, *, with_actor: bool = True) -> str:
+    """One line of a ledger for people: date, signed amount, kind, reason."""
+    sign = "+" if entry.amount.units > 0 else ""
+    parts = [
+        entry.at.strftime("%Y-%m-%d"),
+        f"{sign}{format_money(entry.amount)}",
+        entry.kind.value if entry.balance is Balance.PREPAID else f"{entry.kind.value} (voucher)",
+        entry.reason,
+    ]
+    if with_actor and entry.actor:
+        parts.append(f"by {entry.actor}")
+    return "  ".join(p for p in parts if p)

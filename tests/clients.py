@@ -52,3 +52,43 @@ async def logged_in(
     finally:
         client.disconnect()
         await asyncio.wait_for(client.disconnected, 5)
+
+
+COMMANDS_NS = "http://jabber.org/protocol/commands"
+
+
+def enable_adhoc(client: UserClient) -> None:
+    for plugin in ("xep_0030", "xep_0004", "xep_0050", "xep_0066"):
+        client.register_plugin(plugin)
+
+
+async def command_nodes(client: UserClient, bot_jid: str) -> dict[str, str]:
+    """The ad-hoc commands the bot lists for this client: node -> name."""
+    result = await client.plugin["xep_0030"].get_items(jid=bot_jid, node=COMMANDS_NS, timeout=10)
+    return {node: name for _jid, node, name in result["disco_items"]["items"]}
+
+
+async def execute(
+    client: UserClient, bot_jid: str, node: str, *steps: dict[str, object]
+) -> slixmpp.Iq:
+    """Run an ad-hoc command, submitting one form per step; returns the last answer."""
+    iq = client.make_iq_set(ito=bot_jid)
+    iq["command"]["node"] = node
+    iq["command"]["action"] = "execute"
+    answer = await iq.send(timeout=10)
+    for values in steps:
+        assert answer["command"]["status"] == "executing", answer
+        nxt = client.make_iq_set(ito=bot_jid)
+        nxt["command"]["node"] = node
+        nxt["command"]["sessionid"] = answer["command"]["sessionid"]
+        nxt["command"]["action"] = "next"
+        form = nxt["command"]["form"]
+        form["type"] = "submit"
+        for var, value in values.items():
+            form.add_field(var=var, value=value)
+        answer = await nxt.send(timeout=10)
+    return answer
+
+
+def notes(answer: slixmpp.Iq) -> str:
+    return "\n".join(text for _type, text in answer["command"]["notes"])

@@ -1,0 +1,14 @@
+"""Every command the bot serves, in one explicit list."""
+
+from __future__ import annotations
+
+from bot.commands import admin, user
+from bot.commands.model import Command, Registry
+
+
+def all_commands() -> list[Command]:
+    return [*user.COMMANDS, *admin.COMMANDS]
+
+
+def build_registry() -> Registry:
+    return Registry(all_commands())

@@ -102,7 +102,7 @@ class Context:
     store: Store
     config: Config
     now: datetime
-    notify: Callable[[str, str], Awaitable[None]] | None = None
+    registry: Registry | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def money(self, units: int) -> Money:
@@ -123,6 +123,9 @@ class Command:
     # Destructive or costly commands ask first: the question (or a Reply that
     # refuses before asking). Chat answers with "yes"; ad-hoc with a checkbox.
     confirm: Confirm | None = None
+    # What a user whose role may not run it is told (operator commands are
+    # never named to others: they get the unknown-command hint).
+    unavailable: str = ""
 
     @property
     def node(self) -> str:

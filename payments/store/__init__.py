@@ -5,6 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from payments.store.accounts import AccountStore
+from payments.store.botstate import BotStateStore
 from payments.store.connection import open_redis
 from payments.store.ledger import LedgerStore
 from payments.store.outbox import OutboxStore
@@ -25,6 +26,7 @@ class Store:
         self.accounts = AccountStore(redis, self.scripts)
         self.plans = PlanStore(redis, currency)
         self.outbox = OutboxStore(redis)
+        self.botstate = BotStateStore(redis)
 
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:

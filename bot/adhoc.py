@@ -1,0 +1,253 @@
+"""The XEP-0050 face: every command as an ad-hoc command with a XEP-0004 form.
+
+We keep our own sessions instead of slixmpp's xep_0050 plugin, whose
+finished sessions are never removed and which does not check that the JID
+continuing a session is the one that started it (see XMPP-NOTES). Here a
+session belongs to one full JID, expires after ``SESSION_SECONDS``, and is
+dropped as soon as the command completes or is cancelled.
+
+Flow: execute -> (form of the parameters, if any) -> (confirmation, if the
+command asks for one) -> completed, with the reply as a note, a result table
+when there is one, and the link as XEP-0066 data.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from slixmpp import Iq
+from slixmpp.exceptions import XMPPError
+from slixmpp.plugins.xep_0004.stanza.form import Form
+from slixmpp.plugins.xep_0050.stanza import Command as CommandStanza
+from slixmpp.plugins.xep_0066.stanza import OOB
+
+from bot.commands.model import BadArgument, Command, Param, ParamKind, Reply, convert
+from bot.dispatch import Dispatcher, frozen_notice
+
+SESSION_SECONDS = 600
+MAX_SESSIONS = 10_000
+COMMANDS_NS = "http://jabber.org/protocol/commands"
+
+FIELD_TYPES = {
+    ParamKind.JID: "jid-single",
+    ParamKind.CHOICE: "list-single",
+}
+
+
+@dataclass
+class Session:
+    owner: str  # the full JID that started it
+    command: Command
+    stage: str  # "params" or "confirm"
+    expires: float
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+class AdhocCommands:
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.sessions: dict[str, Session] = {}
+
+    async def handle(self, iq: Iq) -> Iq:
+        """Answer one command IQ (the caller sends the returned reply)."""
+        self._expire()
+        asker = iq["from"]
+        jid = str(asker.bare)
+        if await self.dispatcher.limited(jid) is not None:
+            raise XMPPError("resource-constraint", "Too many requests. Please wait a minute.")
+        command_iq = iq["command"]
+        action = command_iq["action"] or "execute"
+        session_id = command_iq["sessionid"]
+        if not session_id:
+            return await self._start(iq, jid, command_iq["node"])
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise XMPPError("bad-request", "This form has expired. Please start the command again.")
+        if session.owner != asker.full:
+            raise XMPPError("forbidden", "This session belongs to someone else.")
+        if action == "cancel":
+            del self.sessions[session_id]
+            return self._reply(iq, session.command, session_id, "canceled", note="Cancelled.")
+        return await self._continue(iq, jid, session_id, session)
+
+    async def _start(self, iq: Iq, jid: str, node: str) -> Iq:
+        ctx = await self.dispatcher.context(jid)
+        command = self.dispatcher.registry.by_node(node)
+        if command is None or not command.allowed(ctx.role):
+            raise XMPPError("item-not-found", "No such command.")
+        if not command.params and command.confirm is None:
+            return await self._finish(iq, command, "", {})
+        session_id = secrets.token_urlsafe(12)
+        if len(self.sessions) >= MAX_SESSIONS:
+            raise XMPPError("resource-constraint", "Too many open forms. Try again later.")
+        session = Session(iq["from"].full, command, "params", time.monotonic() + SESSION_SECONDS)
+        self.sessions[session_id] = session
+        if not command.params:
+            return await self._ask_confirmation(iq, session_id, session)
+        return self._params_form(iq, session_id, command, notice=frozen_notice(ctx))
+
+    async def _continue(self, iq: Iq, jid: str, session_id: str, session: Session) -> Iq:
+        values = _submitted(iq)
+        command = session.command
+        if session.stage == "params":
+            try:
+                session.args = parse_form(command.params, values, self.dispatcher)
+            except BadArgument as exc:
+                return self._params_form(iq, session_id, command, error=f"{exc}.")
+            if command.confirm is None:
+                del self.sessions[session_id]
+                return await self._finish(iq, command, session_id, session.args)
+            return await self._ask_confirmation(iq, session_id, session)
+        del self.sessions[session_id]
+        if not _truthy(values.get("confirm")):
+            return self._reply(
+                iq, command, session_id, "completed", note="Cancelled; nothing changed."
+            )
+        return await self._finish(iq, command, session_id, session.args)
+
+    async def _ask_confirmation(self, iq: Iq, session_id: str, session: Session) -> Iq:
+        assert session.command.confirm is not None
+        ctx = await self.dispatcher.context(str(iq["from"].bare))
+        question = await session.command.confirm(ctx, session.args)
+        if isinstance(question, Reply):
+            del self.sessions[session_id]
+            return self._result(iq, session.command, session_id, question)
+        session.stage = "confirm"
+        form = Form()
+        form["type"] = "form"
+        form["title"] = session.command.help.capitalize()
+        form.add_field(var="question", ftype="fixed", value=question)
+        form.add_field(var="confirm", ftype="boolean", label="Confirm", value=False, required=True)
+        return self._reply(iq, session.command, session_id, "executing", form=form)
+
+    async def _finish(
+        self, iq: Iq, command: Command, session_id: str, args: Mapping[str, Any]
+    ) -> Iq:
+        jid = str(iq["from"].bare)
+        ctx = await self.dispatcher.context(jid)
+        if not command.allowed(ctx.role):  # the role may have changed since the form
+            raise XMPPError("forbidden", "You may not run this command.")
+        reply = await self.dispatcher.run(command, ctx, args)
+        notice = frozen_notice(ctx)
+        if notice:
+            reply = Reply(f"{notice}\n{reply.text}", reply.url, reply.table, reply.error)
+        return self._result(iq, command, session_id or secrets.token_urlsafe(12), reply)
+
+    def _params_form(
+        self, iq: Iq, session_id: str, command: Command, *, error: str = "", notice: str = ""
+    ) -> Iq:
+        form = Form()
+        form["type"] = "form"
+        form["title"] = command.help.capitalize()
+        form["instructions"] = notice or f"Usage in chat: {command.usage()}"
+        for param in command.params:
+            add_param_field(form, param)
+        return self._reply(
+            iq, command, session_id, "executing", form=form, note=error, note_type="error"
+        )
+
+    def _result(self, iq: Iq, command: Command, session_id: str, reply: Reply) -> Iq:
+        form = None
+        if reply.table is not None and not reply.error:
+            form = Form()
+            form["type"] = "result"
+            form["title"] = command.help.capitalize()
+            for column in reply.table.columns:
+                form.add_reported(column, label=column.capitalize(), ftype="text-single")
+            for row in reply.table.rows:
+                form.add_item(dict(zip(reply.table.columns, row, strict=True)))
+        reply_iq = self._reply(
+            iq,
+            command,
+            session_id,
+            "completed",
+            form=form,
+            note=reply.text,
+            note_type="error" if reply.error else "info",
+        )
+        if reply.url:
+            reply_iq["command"]["oob"]["url"] = reply.url
+        return reply_iq
+
+    def _reply(
+        self,
+        iq: Iq,
+        command: Command,
+        session_id: str,
+        status: str,
+        *,
+        form: Form | None = None,
+        note: str = "",
+        note_type: str = "info",
+    ) -> Iq:
+        out = iq.reply(clear=True)
+        stanza = out["command"]
+        stanza["node"] = command.node
+        stanza["sessionid"] = session_id
+        stanza["status"] = status
+        if status == "executing":
+            # A single <next/> action: some clients render a lone <complete/> badly.
+            stanza["actions"] = ["next"]
+        if note:
+            stanza["notes"] = [(note_type, note)]
+        if form is not None:
+            stanza.append(form)
+        return out
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, s in self.sessions.items() if s.expires < now]:
+            del self.sessions[key]
+
+
+def add_param_field(form: Form, param: Param) -> None:
+    ftype = FIELD_TYPES.get(param.kind, "text-single")
+    options = [{"label": c, "value": c} for c in param.choices] if param.choices else None
+    form.add_field(
+        var=param.name,
+        ftype=ftype,
+        label=param.name.capitalize(),
+        desc=param.help,
+        required=param.required,
+        options=options,
+    )
+
+
+def parse_form(
+    params: tuple[Param, ...], values: Mapping[str, Any], dispatcher: Dispatcher
+) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for param in params:
+        raw = values.get(param.name)
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        text = "" if raw is None else str(raw)
+        if not text.strip():
+            if param.required:
+                raise BadArgument(f"{param.name} is required")
+            continue
+        args[param.name] = convert(param, text, dispatcher.config)
+    return args
+
+
+def _submitted(iq: Iq) -> dict[str, Any]:
+    if iq["command"].xml.find("{jabber:x:data}x") is None:
+        return {}
+    values: dict[str, Any] = iq["command"]["form"].get_values()
+    return values
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def register_stanzas() -> None:
+    from slixmpp.xmlstream import register_stanza_plugin
+
+    register_stanza_plugin(Iq, CommandStanza)
+    register_stanza_plugin(CommandStanza, Form, iterable=True)
+    register_stanza_plugin(CommandStanza, OOB)

@@ -1,0 +1,97 @@
+"""Operator commands: inspect and fix accounts from an XMPP client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands.model import OPERATORS, Command, Context, Param, ParamKind, Reply
+from payments.flows import credit_account
+from payments.ledger import EntryKind, describe_entry
+from payments.money import format_money
+from payments.store.outbox import Notification
+
+SHOW_ENTRIES = 10
+TARGET = Param("jid", "the account", ParamKind.JID)
+AMOUNT = Param("amount", "like 20 or 20.50", ParamKind.AMOUNT)
+REASON = Param("reason", "written to the ledger", rest=True)
+
+
+async def show(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    jid = args["jid"]
+    account = await ctx.store.accounts.get(jid)
+    balances = await ctx.store.ledger.balances(jid)
+    entries = await ctx.store.ledger.entries(jid, newest_first=True, count=SHOW_ENTRIES)
+    if account is None:
+        state = "no account"
+    else:
+        state = f"{account.kind.value}, {account.status.value}, plan {account.plan}"
+        if account.frozen:
+            state += ", frozen: " + ", ".join(sorted(k.value for k in account.freezes))
+    lines = [
+        f"{jid}: {state}",
+        f"prepaid {format_money(balances.prepaid)}, voucher {format_money(balances.voucher)}",
+    ]
+    lines += [describe_entry(e) for e in entries] or ["ledger: empty"]
+    return Reply("\n".join(lines))
+
+
+async def confirm_credit(ctx: Context, args: Mapping[str, Any]) -> str:
+    return f"Credit {format_money(args['amount'])} to {args['jid']} ({args['reason']})?"
+
+
+async def confirm_debit(ctx: Context, args: Mapping[str, Any]) -> str:
+    return f"Debit {format_money(args['amount'])} from {args['jid']} ({args['reason']})?"
+
+
+async def credit(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    jid, amount = args["jid"], args["amount"]
+    outcome = await credit_account(
+        ctx.store,
+        jid,
+        amount,
+        reason=args["reason"],
+        kind=EntryKind.CREDIT,
+        actor=ctx.jid,
+        at=ctx.now,
+    )
+    after = outcome.applied.balance_after
+    await ctx.store.outbox.notify(
+        Notification(
+            jid,
+            f"{format_money(amount)} was added to your balance. Balance: {format_money(after)}.",
+            kind="operator_credit",
+        ),
+        key=f"credit:{jid}:{outcome.applied.entry_id}",
+    )
+    return Reply(f"Credited {format_money(amount)} to {jid}. Balance: {format_money(after)}.")
+
+
+async def debit(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    jid, amount = args["jid"], args["amount"]
+    applied = await ctx.store.ledger.debit(
+        jid, amount, reason=args["reason"], kind=EntryKind.DEBIT, actor=ctx.jid, at=ctx.now
+    )
+    after = format_money(applied.balance_after)
+    return Reply(f"Debited {format_money(amount)} from {jid}. Balance: {after}.")
+
+
+COMMANDS = [
+    Command("admin show", "an account's state, balances and ledger", OPERATORS, show, (TARGET,)),
+    Command(
+        "admin credit",
+        "add to a prepaid balance",
+        OPERATORS,
+        credit,
+        (TARGET, AMOUNT, REASON),
+        confirm=confirm_credit,
+    ),
+    Command(
+        "admin debit",
+        "take from a prepaid balance",
+        OPERATORS,
+        debit,
+        (TARGET, AMOUNT, REASON),
+        confirm=confirm_debit,
+    ),
+]

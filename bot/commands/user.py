@@ -1,0 +1,158 @@
+"""Commands for everyone and for account holders: help, register, balance, history, plans."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.commands.model import (
+    ANYONE,
+    STRANGERS,
+    USERS,
+    Command,
+    Context,
+    Param,
+    ParamKind,
+    Reply,
+    Role,
+    Table,
+)
+from payments.accounts import AccountKind
+from payments.ledger import describe_entry
+from payments.money import format_money
+
+HISTORY_MONTHS = 12
+HISTORY_LINES = 30
+
+
+async def help_(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    commands = ctx.registry.for_role(ctx.role) if ctx.registry else []
+    lines = [f"{c.usage()} — {c.help}" for c in commands]
+    head = (
+        "Commands you can use:"
+        if ctx.role is not Role.STRANGER
+        else ("You have no account yet. Commands:")
+    )
+    rows = tuple((c.usage(), c.help) for c in commands)
+    return Reply("\n".join([head, *lines]), table=Table(("command", "what it does"), rows))
+
+
+async def register(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    days = ctx.config.billing.trial_days
+    created = await ctx.store.accounts.register_trial(ctx.jid, ctx.now, days)
+    if not created:
+        return Reply("You already have an account. Send 'balance' to see it.")
+    until = (ctx.now + timedelta(days=days)).date().isoformat()
+    activation = format_money(ctx.config.billing.activation_amount)
+    return Reply(
+        f"Welcome! Your {days}-day trial runs until {until}. "
+        f"A top-up of {activation} or more makes it a paid account: send 'topup'."
+    )
+
+
+async def balance(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    account = ctx.account
+    if account is None:
+        return Reply("You have no account yet: send 'register' to start a trial.")
+    if account.kind is AccountKind.LEAF:
+        return Reply(await _plan_line(ctx) + "\nYour account is paid for by another account.")
+    balances = await ctx.store.ledger.balances(ctx.jid)
+    lines = [f"Balance: {format_money(balances.prepaid)}"]
+    if balances.voucher:
+        lines.append(f"Voucher balance: {format_money(balances.voucher)}")
+    lines.append(await _plan_line(ctx))
+    return Reply("\n".join(lines))
+
+
+async def _plan_line(ctx: Context) -> str:
+    account = ctx.account
+    assert account is not None
+    if account.kind is AccountKind.TRIAL:
+        until = _day(account.trial_ends_at)
+        return f"Plan: trial until {until}." if until else "Plan: trial."
+    snapshot = await ctx.store.accounts.plan_snapshot(ctx.jid)
+    price = ctx.money(int(snapshot.get("price", "0") or 0))
+    line = f"Plan: {snapshot.get('plan', account.plan)} at {format_money(price)} a month."
+    if account.next_renewal_at and account.kind is AccountKind.PAID:
+        line += f" Next renewal: {_day(account.next_renewal_at)}."
+    return line
+
+
+def _day(when: datetime | None) -> str:
+    return when.date().isoformat() if when else ""
+
+
+async def history(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    year, month = args.get("month") or (ctx.now.year, ctx.now.month)
+    months_back = (ctx.now.year - year) * 12 + (ctx.now.month - month)
+    if not 0 <= months_back < HISTORY_MONTHS:
+        oldest = _shift_month(ctx.now.year, ctx.now.month, -(HISTORY_MONTHS - 1))
+        return Reply(
+            f"History covers {oldest[0]:04d}-{oldest[1]:02d} to "
+            f"{ctx.now.year:04d}-{ctx.now.month:02d}.",
+            error="bad-request",
+        )
+    start = ctx.now.replace(
+        year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    ny, nm = _shift_month(year, month, 1)
+    entries = await ctx.store.ledger.entries_between(
+        ctx.jid, start, start.replace(year=ny, month=nm)
+    )
+    label = f"{year:04d}-{month:02d}"
+    if not entries:
+        return Reply(f"No entries in {label}.")
+    shown = entries[-HISTORY_LINES:]
+    lines = [f"{label}, {len(entries)} entries:"]
+    if len(entries) > len(shown):
+        lines.append(f"(the last {len(shown)} shown)")
+    lines += [describe_entry(e, with_actor=False) for e in shown]
+    rows = tuple(
+        (e.at.date().isoformat(), format_money(e.amount), e.kind.value, e.reason) for e in shown
+    )
+    return Reply("\n".join(lines), table=Table(("date", "amount", "kind", "reason"), rows))
+
+
+def _shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + delta
+    return index // 12, index % 12 + 1
+
+
+async def plans(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    catalog = await ctx.store.plans.catalog()
+    if not catalog:
+        return Reply("No plans are on offer yet.")
+    lines = ["Plans:"] + [f"{p.id}: {p.name}, {format_money(p.price)} a month" for p in catalog]
+    if ctx.role in (Role.TRIAL, Role.PAID):
+        lines.append("Send 'plan ID' to choose one.")
+    rows = tuple((p.id, p.name, format_money(p.price)) for p in catalog)
+    return Reply("\n".join(lines), table=Table(("plan", "name", "price a month"), rows))
+
+
+COMMANDS = [
+    Command("help", "list the commands you can use", ANYONE, help_),
+    Command(
+        "register",
+        "start a free trial account",
+        STRANGERS,
+        register,
+        unavailable="You already have an account. Send 'balance' to see it.",
+    ),
+    Command(
+        "balance",
+        "your balance, plan and next renewal",
+        USERS,
+        balance,
+        unavailable="You have no account yet: send 'register' to start a trial.",
+    ),
+    Command(
+        "history",
+        "your ledger for a month (twelve months back)",
+        USERS,
+        history,
+        (Param("month", "YYYY-MM (default: this month)", ParamKind.MONTH, required=False),),
+        unavailable="You have no account yet: send 'register' to start a trial.",
+    ),
+    Command("plans", "the plans on offer", ANYONE, plans),
+]

@@ -1,0 +1,193 @@
+"""From a sender and a command to a Reply: access, parsing, limits, errors.
+
+Both faces of the bot (chat text and XEP-0050) end here, so access checks,
+rate limits, the frozen-account line and the mapping of domain errors to
+replies are written once. Nothing here knows about stanzas.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.commands.model import (
+    BadArgument,
+    Command,
+    Context,
+    Param,
+    Registry,
+    Reply,
+    Role,
+    convert,
+    role_of,
+)
+from payments.config import Config
+from payments.errors import InsufficientFunds, NotAllowed, PaymentsError
+from payments.ledger import utcnow
+from payments.store import Store
+
+log = logging.getLogger(__name__)
+
+HINT = "Send 'help' for the commands you can use."
+FAILED = "Sorry, that failed on our side. Please try again in a moment."
+YES = frozenset({"yes", "y", "confirm"})
+NO = frozenset({"no", "n", "cancel"})
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        registry: Registry,
+        store: Store,
+        config: Config,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.operators = frozenset(config.operators.jids)
+
+    async def context(self, jid: str) -> Context:
+        account = await self.store.accounts.get(jid)
+        role = role_of(account, jid in self.operators)
+        return Context(
+            jid, role, account, self.store, self.config, self.clock(), registry=self.registry
+        )
+
+    async def limited(self, jid: str) -> Reply | None:
+        """None when the sender may go on; a Reply the first time it is over; else silence."""
+        over = await self.store.botstate.hit(
+            "msg",
+            jid,
+            limit=self.config.bot.messages_per_minute,
+            window_seconds=60,
+            now=time.time(),
+        )
+        if over == 0:
+            return None
+        if over == 1:
+            return Reply("Too many messages. Please wait a minute.", error="resource-constraint")
+        return Reply("", error="resource-constraint")  # silent: no reply to a flood
+
+    async def chat(self, jid: str, text: str) -> Reply | None:
+        """Answer one chat line; None means say nothing (flooding)."""
+        if (limited := await self.limited(jid)) is not None:
+            return limited if limited.text else None
+        if len(text.encode("utf-8", "replace")) > self.config.bot.max_message_bytes:
+            return Reply(f"That message is too long to be a command. {HINT}")
+        words = text.split()
+        if not words:
+            return Reply(HINT)
+        ctx = await self.context(jid)
+        if words[0].lower() in YES | NO and len(words) == 1:
+            return await self._confirmation(ctx, words[0].lower() in YES)
+        command, used = self.registry.match(words)
+        if command is None or not command.allowed(ctx.role):
+            return self._with_notice(ctx, self._not_available(command, words[0]))
+        try:
+            args = parse_chat_args(command, _after_words(text, used), self.config)
+        except BadArgument as exc:
+            return Reply(f"{exc}. Usage: {command.usage()}", error="bad-request")
+        if command.confirm is not None:
+            return await self._ask(ctx, command, args, text)
+        return self._with_notice(ctx, await self.run(command, ctx, args))
+
+    @staticmethod
+    def _not_available(command: Command | None, word: str) -> Reply:
+        if command is not None and command.unavailable:
+            return Reply(command.unavailable, error="not-allowed")
+        return Reply(f"Unknown command '{_clip(word)}'. {HINT}", error="item-not-found")
+
+    async def run(self, command: Command, ctx: Context, args: Mapping[str, Any]) -> Reply:
+        """Run a handler, mapping domain errors to short replies."""
+        try:
+            return await command.handler(ctx, args)
+        except InsufficientFunds as exc:
+            return Reply(f"{exc}. Send 'topup' to add money.", error="payment-required")
+        except NotAllowed as exc:
+            return Reply(str(exc), error="forbidden")
+        except PaymentsError as exc:
+            return Reply(str(exc), error="not-acceptable")
+        except Exception:
+            log.exception("command %r failed for %s", command.name, ctx.jid)
+            return Reply(FAILED, error="internal-server-error")
+
+    async def _ask(
+        self, ctx: Context, command: Command, args: Mapping[str, Any], line: str
+    ) -> Reply:
+        assert command.confirm is not None
+        question = await command.confirm(ctx, args)
+        if isinstance(question, Reply):
+            return question
+        await self.store.botstate.ask_confirmation(ctx.jid, line)
+        return Reply(f"{question} Reply 'yes' to confirm or 'no' to cancel.")
+
+    async def _confirmation(self, ctx: Context, confirmed: bool) -> Reply:
+        line = await self.store.botstate.take_confirmation(ctx.jid)
+        if line is None:
+            return Reply(f"There is nothing to confirm. {HINT}")
+        if not confirmed:
+            return Reply("Cancelled; nothing was changed.")
+        command, used = self.registry.match(line.split())
+        if command is None or not command.allowed(ctx.role):
+            return Reply(f"That command is no longer available. {HINT}")
+        try:
+            args = parse_chat_args(command, _after_words(line, used), self.config)
+        except BadArgument as exc:
+            return Reply(f"{exc}. Usage: {command.usage()}", error="bad-request")
+        return self._with_notice(ctx, await self.run(command, ctx, args))
+
+    def _with_notice(self, ctx: Context, reply: Reply) -> Reply:
+        """A frozen account hears, on every interaction, that it is frozen and how to fix it."""
+        notice = frozen_notice(ctx)
+        if not notice or reply.text.startswith(notice):
+            return reply
+        return Reply(f"{notice}\n{reply.text}", reply.url, reply.table, reply.error)
+
+
+def frozen_notice(ctx: Context) -> str:
+    account = ctx.account
+    if account is None or not account.frozen or ctx.role is Role.OPERATOR:
+        return ""
+    kinds = ", ".join(sorted(k.value for k in account.freezes))
+    if all(k.lifted_by_payment for k in account.freezes):
+        return f"Your account is frozen ({kinds}): send 'pay' or 'topup' to settle what is due."
+    return f"Your account is frozen ({kinds}). Please contact support."
+
+
+def parse_chat_args(command: Command, rest: str, config: Config) -> dict[str, Any]:
+    """Positional words into the command's typed parameters."""
+    params = command.params
+    if not params:
+        if rest.strip():
+            raise BadArgument(f"'{command.name}' takes no arguments")
+        return {}
+    last_rest = params[-1].rest
+    words = rest.split(maxsplit=len(params) - 1) if last_rest else rest.split()
+    if len(words) > len(params):
+        raise BadArgument("too many arguments")
+    args: dict[str, Any] = {}
+    for param, word in zip(params, words, strict=False):
+        args[param.name] = convert(param, word, config)
+    _check_required(params, args)
+    return args
+
+
+def _check_required(params: tuple[Param, ...], args: Mapping[str, Any]) -> None:
+    missing = [p.name.upper() for p in params if p.required and p.name not in args]
+    if missing:
+        raise BadArgument(f"missing {' and '.join(missing)}")
+
+
+def _after_words(text: str, count: int) -> str:
+    parts = text.split(maxsplit=count)
+    return parts[count] if len(parts) > count else ""
+
+
+def _clip(word: str, limit: int = 20) -> str:
+    shown = "".join(ch if ch.isprintable() else "?" for ch in word)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

@@ -1,0 +1,57 @@
+"""Drains the notifications outbox into XMPP messages, acknowledging after sending."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+
+from payments.store import Store
+from payments.store.outbox import Notification
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[Notification], Awaitable[None]]
+
+
+class OutboxConsumer:
+    """One consumer of the ``bot`` group; its name is stable across restarts of a host,
+    so that what it read and did not finish before a crash is sent first."""
+
+    def __init__(self, store: Store, send: Send, connected: asyncio.Event, name: str = "") -> None:
+        self.store = store
+        self.send = send
+        self.connected = connected
+        self.name = name or f"bot-{socket.gethostname()}"
+        self.sent = 0
+
+    async def run(self) -> None:
+        while True:
+            await self.connected.wait()
+            try:
+                # Every round, so that a Redis that lost the group (restored
+                # from an old dump, flushed by hand) gets it back.
+                await self.store.outbox.ensure_group()
+                await self._drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox: will retry")
+                await asyncio.sleep(1)
+
+    async def _drain(self) -> None:
+        outbox = self.store.outbox
+        for batch in (await outbox.pending_mine(self.name), await outbox.claim_stale(self.name)):
+            await self._deliver(batch)
+        while self.connected.is_set():
+            await self._deliver(await outbox.next_batch(self.name, block_ms=1000))
+
+    async def _deliver(self, batch: list[Notification]) -> None:
+        for note in batch:
+            if not self.connected.is_set():
+                return  # left pending: sent after the reconnection
+            if note.to and note.body:
+                await self.send(note)
+                self.sent += 1
+            await self.store.outbox.done(note)

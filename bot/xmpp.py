@@ -1,0 +1,208 @@
+"""The connection: a XEP-0114 component or a client account, with the same features.
+
+slixmpp re-establishes nothing after a lost connection (only failed connect
+attempts retry, with a back-off that grows to 300 s), so reconnection is
+ours: on every disconnection or failed attempt we try again after a back-off
+of 1 s doubling to ``MAX_BACKOFF``, with jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+import slixmpp
+from slixmpp import Message
+from slixmpp.exceptions import XMPPError
+from slixmpp.plugins.xep_0030.stanza.items import DiscoItems
+from slixmpp.xmlstream.handler import CoroutineCallback
+from slixmpp.xmlstream.matcher import StanzaPath
+
+from bot.adhoc import COMMANDS_NS, AdhocCommands, register_stanzas
+from bot.chat import command_text
+from bot.commands.model import Reply
+from bot.dispatch import Dispatcher
+from payments.config import XmppConfig
+from payments.jid import BadJID, normalise_jid
+from payments.store.outbox import Notification
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
+KEEPALIVE_SECONDS = 60
+MAX_CONCURRENT = 64  # commands in flight; the Redis pool waits beyond its own cap
+CLIENT_RESOURCE = "accountbot"  # ad-hoc commands of a client-mode bot live on JID/accountbot
+PLUGINS = ("xep_0030", "xep_0004", "xep_0066", "xep_0199")
+
+
+def make_xmpp(config: XmppConfig) -> slixmpp.BaseXMPP:
+    xmpp: slixmpp.BaseXMPP
+    if config.mode == "component":
+        xmpp = slixmpp.ComponentXMPP(config.jid, config.secret.reveal(), config.host, config.port)
+    else:
+        jid = config.jid if "/" in config.jid else f"{config.jid}/{CLIENT_RESOURCE}"
+        xmpp = slixmpp.ClientXMPP(jid, config.password.reveal())
+        # [xmpp] host/port name the server's STARTTLS (c2s) port: one attempt
+        # per connect, so that our own back-off below owns the retries.
+        xmpp.enable_direct_tls = False
+        if config.plain_auth_on_loopback and config.host in ("127.0.0.1", "::1", "localhost"):
+            xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
+    for name in PLUGINS:
+        xmpp.register_plugin(name)
+    return xmpp
+
+
+class AccountBot:
+    def __init__(self, config: XmppConfig, dispatcher: Dispatcher) -> None:
+        self.config = config
+        self.dispatcher = dispatcher
+        self.xmpp = make_xmpp(config)
+        self.adhoc = AdhocCommands(dispatcher)
+        self.connected = asyncio.Event()
+        self.stopping = False
+        self._backoff = 1.0
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
+        self._sender_locks: dict[str, asyncio.Lock] = {}
+        self._setup()
+
+    @property
+    def jid(self) -> str:
+        return str(self.xmpp.boundjid.bare)
+
+    def _setup(self) -> None:
+        xmpp = self.xmpp
+        register_stanzas()
+        xmpp.add_event_handler("session_start", self._on_session_start)
+        xmpp.add_event_handler("disconnected", self._on_disconnected)
+        xmpp.add_event_handler("connection_failed", self._on_connection_failed)
+        xmpp.add_event_handler("message", self._on_message)
+        xmpp.register_handler(
+            CoroutineCallback(
+                "accountbot ad-hoc", StanzaPath("iq@type=set/command"), self._on_command
+            )
+        )
+        xmpp.plugin["xep_0199"].enable_keepalive(KEEPALIVE_SECONDS, 30)
+
+    def _identity(self) -> None:
+        disco = self.xmpp.plugin["xep_0030"]
+        # Per-asker list of the commands node; keyed by the JID we are bound to
+        # (a client-mode bot serves ad-hoc commands on its full JID).
+        disco.api.register(
+            self._command_items, "get_items", jid=self.xmpp.boundjid, node=COMMANDS_NS
+        )
+        category, kind = (
+            ("component", "generic") if self.config.mode == "component" else ("client", "bot")
+        )
+        disco.add_identity(category, kind, name="Account manager", jid=self.xmpp.boundjid)
+        for feature in (COMMANDS_NS, "jabber:x:oob", "urn:xmpp:ping"):
+            disco.add_feature(feature, jid=self.xmpp.boundjid)
+
+    # --- connection --------------------------------------------------------
+
+    def start(self) -> None:
+        self.xmpp.connect(self.config.host, self.config.port)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        self.connected.clear()
+        if self.xmpp.transport is not None:
+            self.xmpp.disconnect(wait=2)
+            await asyncio.wait_for(self.xmpp.disconnected, 5)
+        self.xmpp.cancel_connection_attempt()
+
+    async def _on_session_start(self, _event: Any) -> None:
+        self._backoff = 1.0
+        self._identity()
+        if isinstance(self.xmpp, slixmpp.ClientXMPP):
+            # Without presence, messages to the bot's bare JID are not routed to it.
+            self.xmpp.send_presence()
+        self.connected.set()
+        log.info("connected as %s", self.xmpp.boundjid)
+
+    def _on_disconnected(self, reason: Any) -> None:
+        self.connected.clear()
+        log.warning("disconnected: %s", reason)
+        self._schedule_reconnect()
+
+    def _on_connection_failed(self, reason: Any) -> None:
+        log.warning("connection failed: %s", reason)
+        self.xmpp.cancel_connection_attempt()
+        self._schedule_reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        if self.stopping:
+            return
+        delay = self._backoff * random.uniform(0.8, 1.2)
+        self._backoff = min(MAX_BACKOFF, self._backoff * 2)
+        asyncio.get_running_loop().call_later(delay, self._reconnect)
+
+    def _reconnect(self) -> None:
+        if not self.stopping and not self.connected.is_set() and self.xmpp.transport is None:
+            self.xmpp.connect(self.config.host, self.config.port)
+
+    # --- incoming ------------------------------------------------------------
+
+    async def _on_message(self, msg: Message) -> None:
+        try:
+            text = command_text(msg)
+        except Exception:  # a malformed stanza is logged and ignored, never fatal
+            log.exception("unreadable message from %s", msg["from"])
+            return
+        if text is None:
+            return
+        try:
+            sender = normalise_jid(str(msg["from"].bare))
+        except BadJID:
+            return
+        async with self._slots, self._lock(sender):
+            reply = await self.dispatcher.chat(sender, text)
+        if reply is not None and reply.text:
+            self.send_reply(msg, reply)
+
+    def _lock(self, sender: str) -> asyncio.Lock:
+        """Replies to one sender go out in the order of their messages."""
+        if len(self._sender_locks) > 10_000:
+            self._sender_locks = {k: v for k, v in self._sender_locks.items() if v.locked()}
+        return self._sender_locks.setdefault(sender, asyncio.Lock())
+
+    async def _on_command(self, iq: Any) -> None:
+        try:
+            async with self._slots:
+                reply = await self.adhoc.handle(iq)
+        except XMPPError:
+            raise  # slixmpp turns it into an IQ error with its text
+        except Exception as exc:
+            log.exception("ad-hoc command failed")
+            raise XMPPError("internal-server-error", "Sorry, that failed on our side.") from exc
+        reply.send()
+
+    async def _command_items(self, jid: Any, node: Any, ifrom: Any, data: Any) -> DiscoItems:
+        """The commands node lists only what the asker's role may run."""
+        items = DiscoItems()
+        try:
+            asker = normalise_jid(str(ifrom.bare))
+        except BadJID:
+            return items
+        ctx = await self.dispatcher.context(asker)
+        for command in self.dispatcher.registry.for_role(ctx.role):
+            items.add_item(self.xmpp.boundjid, node=command.node, name=command.help)
+        return items
+
+    # --- outgoing ------------------------------------------------------------
+
+    def send_reply(self, msg: Message, reply: Reply) -> None:
+        out = msg.reply(reply.text)
+        out["type"] = "chat"
+        if reply.url:
+            out["oob"]["url"] = reply.url
+        out.send()
+
+    async def send_notification(self, note: Notification) -> None:
+        msg = self.xmpp.make_message(
+            mto=note.to, mbody=note.body, mtype="chat", mfrom=self.xmpp.boundjid.bare
+        )
+        if note.url:
+            msg["oob"]["url"] = note.url
+        msg.send()

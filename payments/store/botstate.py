@@ -1,0 +1,40 @@
+"""State the bot keeps in Redis so that several bot processes share it."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from redis.asyncio import Redis
+
+from payments import keys
+
+CONFIRM_SECONDS: Final = 120
+
+
+class BotStateStore:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def hit(
+        self, bucket: str, jid: str, *, limit: int, window_seconds: int, now: float
+    ) -> int:
+        """Count one request in a fixed window; returns how far past ``limit`` it is (0 = ok)."""
+        window = int(now // window_seconds)
+        key = keys.rate_limit(bucket, jid, window)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window_seconds * 2)
+            count, _ = await pipe.execute()
+        return max(0, int(count) - limit)
+
+    async def count(self, bucket: str, jid: str, *, window_seconds: int, now: float) -> int:
+        value: Any = await self._redis.get(keys.rate_limit(bucket, jid, int(now // window_seconds)))
+        return int(value or 0)
+
+    async def ask_confirmation(self, jid: str, command_line: str) -> None:
+        await self._redis.set(keys.pending_confirmation(jid), command_line, ex=CONFIRM_SECONDS)
+
+    async def take_confirmation(self, jid: str) -> str | None:
+        """The command waiting for "yes", removed at once (GETDEL: confirmed only once)."""
+        value: Any = await self._redis.getdel(keys.pending_confirmation(jid))
+        return str(value) if value is not None else None

@@ -1,0 +1,49 @@
+"""Running the real bot process (`accountbot bot`) against the test stack."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from accountbot.stack import Child, Stack, StackError
+
+READY = "connected as"
+
+
+def wait_for_log(child: Child, text: str, *, after: int = 0, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = child.log.read_text("utf-8", "replace") if child.log.exists() else ""
+        if text in log[after:]:
+            return
+        if not child.alive():
+            raise StackError(f"{child.name} exited:\n{child.tail(40)}")
+        time.sleep(0.05)
+    raise StackError(f"{child.name} never logged {text!r}:\n{child.tail(40)}")
+
+
+def log_size(child: Child) -> int:
+    return len(child.log.read_text("utf-8", "replace")) if child.log.exists() else 0
+
+
+@contextmanager
+def running_bot(stack: Stack, config: Path) -> Iterator[Child]:
+    child = stack.start_app("bot", config=config)
+    try:
+        wait_for_log(child, READY)
+        yield child
+    finally:
+        child.stop()
+        stack.apps.remove(child)
+
+
+def bot_config(stack: Stack, tmp: Path, mode: str, **sections: dict[str, object]) -> Path:
+    """A config for a bot in ``mode`` ("component" or "client") on this stack."""
+    tables = dict(sections)
+    if mode == "client":
+        tables.update(stack.client_mode_sections(f"bot{int(time.monotonic() * 1000) % 10**8}"))
+    return stack.write_config(
+        operators=("admin@localhost",), path=tmp / f"bot-{mode}.toml", **tables
+    )
