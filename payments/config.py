@@ -79,6 +79,8 @@ class WebConfig:
     public_url: str = "http://127.0.0.1:8080"  # base of links sent to users
     link_secret: Secret = EMPTY  # signs personal top-up links
     link_ttl_minutes: int = 60
+    min_amount: Money = Money(50_000)  # noqa: RUF009 (immutable); the least one top-up may pay
+    presets: tuple[str, ...] = ("10", "25", "50", "100")  # amounts offered on the top-up page
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ from payments.store.botstate import BotStateStore
 from payments.store.connection import open_redis
 from payments.store.ledger import LedgerStore
 from payments.store.outbox import OutboxStore
+from payments.store.payments_in import PaymentsInStore
 from payments.store.plans import PlanStore
 from payments.store.scripts import Scripts
+from payments.store.vouchers import CodeAttemptStore, VoucherStore
 
 __all__ = ["Store", "open_redis"]
 
@@ -26,6 +28,9 @@ class Store:
         self.accounts = AccountStore(redis, self.scripts)
         self.plans = PlanStore(redis, currency)
         self.outbox = OutboxStore(redis)
+        self.payments_in = PaymentsInStore(redis, self.scripts, currency)
+        self.vouchers = VoucherStore(redis, self.scripts, currency)
+        self.code_attempts = CodeAttemptStore(redis)
         self.botstate = BotStateStore(redis)
 
     @classmethod

@@ -1,0 +1,45 @@
+"""``accountbot web``: the payments web service (top-up pages, webhooks, health, metrics)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from aiohttp import web
+
+from accountbot.cli import EXIT_OK, common, config_of
+from payments.web.app import AccessLogger, build_app
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+SHUTDOWN_TIMEOUT = 10.0  # seconds given to requests in flight after SIGTERM
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cmd = common(commands.add_parser("web", help="run the payments web service"))
+    cmd.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = build_app(config)
+    logging.getLogger("accountbot.web").info(
+        "listening on http://%s:%d/ (public %s)",
+        config.web.host,
+        config.web.port,
+        config.web.public_url,
+    )
+    # run_app turns SIGTERM and SIGINT into a graceful stop: it stops accepting,
+    # lets requests in flight finish (up to SHUTDOWN_TIMEOUT), then runs the
+    # app's cleanup (closes Redis and the HTTP client) and returns.
+    web.run_app(
+        app,
+        host=config.web.host,
+        port=config.web.port,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        access_log_class=AccessLogger,
+        print=None,
+    )
+    return EXIT_OK

@@ -1,0 +1,95 @@
+"""Vouchers: batches of long random codes, each adding to one voucher balance once.
+
+A code is 20 symbols of Crockford's base32 (100 random bits from
+``secrets``), shown in groups of five: ``7KQ2M-XD9PA-0RZ4N-W8HCT-3FYBE``.
+Typing is forgiving: case, dashes and spaces do not matter, and O, I and L
+read as 0, 1 and 1.
+
+Voucher keys are global (not per account), so a redemption is two
+single-key steps, each idempotent: mark the code used by this JID (a Lua
+script), then credit the voucher balance with ref ``voucher:CODE``. A crash
+between them is repaired when the same JID sends the same code again
+(``payments_in.redeem_voucher``).
+
+Every refusal (unknown, expired, used, malformed, too many failed attempts)
+reads the same, so the answers tell nothing about which codes exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import Final
+
+from payments.errors import PaymentsError
+from payments.money import Money
+
+ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32
+CODE_LENGTH: Final = 20
+GROUP: Final = 5
+MAX_BATCH: Final = 10_000
+REFUSAL: Final = "That code cannot be used."
+_READS_AS: Final = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+
+
+class CodeRefused(PaymentsError):
+    """A code that cannot be used, for whatever reason: always the same message."""
+
+    def __init__(self) -> None:
+        super().__init__(REFUSAL)
+
+
+class Claim(IntEnum):
+    """What the redeem script says about a code (its first return value)."""
+
+    CLAIMED = 1  # marked used by this JID just now
+    MINE = 0  # already marked used by this same JID: finish the credit
+    UNKNOWN = -1
+    EXPIRED = -2
+    TAKEN = -3  # used by another JID
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherBatch:
+    name: str
+    amount: Money
+    count: int
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None = None  # the codes cannot be redeemed from this instant
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    amount: Money
+    voucher_balance: Money
+    balance: Money  # prepaid + voucher
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def display_code(code: str) -> str:
+    return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
+
+
+def normalise_code(text: str) -> str | None:
+    """The canonical code (20 symbols, no dashes), or None for text that cannot be one."""
+    code = text.strip().upper().translate(_READS_AS)
+    if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
+        return None
+    return code
+
+
+def check_batch(name: str, count: int) -> None:
+    if not (1 <= count <= MAX_BATCH):
+        raise ValueError(f"count must be between 1 and {MAX_BATCH}")
+    if (
+        not name
+        or len(name) > 64
+        or not all(ch.isascii() and (ch.isalnum() or ch in "-_.") for ch in name)
+    ):
+        raise ValueError("a batch name is 1 to 64 letters, digits, '-', '_' or '.'")

@@ -1,0 +1,1 @@
+"""The aiohttp web service: top-up pages, provider webhooks, health and metrics."""

@@ -1,0 +1,177 @@
+"""``GET``/``POST /topup/{token}``: the personal top-up page, and off to the provider.
+
+The token is checked on both: an expired or tampered link shows a page
+that says so and changes nothing. A submitted form creates the payment at
+the provider, records it (account, amount, provider id) and answers 303 to
+the provider's page. The test provider completes at once: its signed
+webhook goes through the same handler as a provider's delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Final
+
+from aiohttp import web
+from multidict import CIMultiDict, MultiDictProxy
+
+from payments.checkout import PendingPayment
+from payments.ledger import utcnow
+from payments.money import InvalidAmount, Money
+from payments.payments_in import topup_amount
+from payments.providers import InstantProvider, PaymentRequest, Provider, ProviderError
+from payments.web.links import BadLink, LinkProblem, TopupLink, read_link
+from payments.web.pages import Method, message_page, topup_page
+from payments.web.state import CONFIG, PRESETS, PROVIDERS, STORE
+from payments.web.webhooks import process_webhook
+
+log = logging.getLogger("accountbot.web.topup")
+
+Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
+
+HEADERS: Final = {
+    "Cache-Control": "no-store",
+    # The token in the address must not leak to the provider through Referer.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+}
+LINK_PAGES: Final = {
+    LinkProblem.EXPIRED: (
+        410,
+        "This link has expired",
+        "Top-up links work for a limited time. Send 'topup' to the bot for a new one.",
+    ),
+    LinkProblem.TAMPERED: (
+        404,
+        "This link is not valid",
+        "The link is incomplete or was changed. Send 'topup' to the bot for a new one.",
+    ),
+}
+
+
+def html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", headers=HEADERS)
+
+
+def _link(request: web.Request) -> TopupLink:
+    secret = request.app[CONFIG].web.link_secret.reveal()
+    return read_link(secret, request.match_info["token"], int(time.time()))
+
+
+def bad_link(problem: LinkProblem) -> web.Response:
+    status, title, text = LINK_PAGES[problem]
+    return html(message_page(title, text), status)
+
+
+async def show_topup(request: web.Request) -> web.Response:
+    try:
+        link = _link(request)
+    except BadLink as exc:
+        return bad_link(exc.problem)
+    return _form(request, link, link.amount(request.app[CONFIG].billing.currency))
+
+
+def _form(
+    request: web.Request,
+    link: TopupLink,
+    selected: Money | None,
+    *,
+    error: str = "",
+    other: str = "",
+    status: int = 200,
+) -> web.Response:
+    config = request.app[CONFIG]
+    methods = [Method(p.name, p.label) for p in request.app[PROVIDERS].values()]
+    presets: list[Money] = request.app[PRESETS]
+    page = topup_page(
+        jid=link.jid,
+        presets=presets,
+        selected=selected,
+        methods=methods,
+        minimum=config.web.min_amount,
+        maximum=config.billing.max_amount,
+        error=error,
+        other=other,
+    )
+    return html(page, status)
+
+
+async def submit_topup(request: web.Request) -> web.Response:
+    try:
+        link = _link(request)
+    except BadLink as exc:
+        return bad_link(exc.problem)
+    form = await request.post()
+    other = _field(form, "other")
+    try:
+        amount = _chosen_amount(request, link, form)
+        provider = _chosen_provider(request, form)
+    except InvalidAmount as exc:
+        return _form(request, link, None, error=f"Amount: {exc}.", other=other, status=400)
+    except LookupError:
+        selected = link.amount(request.app[CONFIG].billing.currency)
+        return _form(request, link, selected, error="Choose a way to pay.", status=400)
+    try:
+        url = await start_payment(request, provider, link.jid, amount)
+    except ProviderError as exc:
+        log.error("creating a %s payment failed: %s", provider.name, exc)
+        text = "The payment provider did not answer. Nothing was charged; please try again."
+        return html(message_page("Please try again", text), 502)
+    raise web.HTTPSeeOther(url, headers=HEADERS)
+
+
+def _field(form: Form, name: str) -> str:
+    value = form.get(name, "")
+    return value.strip()[:64] if isinstance(value, str) else ""
+
+
+def _chosen_amount(request: web.Request, link: TopupLink, form: Form) -> Money:
+    config = request.app[CONFIG]
+    text = _field(form, "other") or _field(form, "amount")
+    if not text:
+        preset = link.amount(config.billing.currency)
+        if preset is None:
+            raise InvalidAmount("choose or type an amount")
+        return preset
+    return topup_amount(text, config)
+
+
+def _chosen_provider(request: web.Request, form: Form) -> Provider:
+    providers = request.app[PROVIDERS]
+    name = _field(form, "method")
+    if not name and len(providers) == 1:
+        return next(iter(providers.values()))
+    return providers[name]  # KeyError (a LookupError) for an unknown or disabled method
+
+
+async def start_payment(request: web.Request, provider: Provider, jid: str, amount: Money) -> str:
+    """Create and record the payment; the address to send the user to."""
+    base = request.app[CONFIG].web.public_url.rstrip("/")
+    order = PaymentRequest(
+        jid=jid,
+        amount=amount,
+        order_id=f"top_{secrets.token_hex(12)}",
+        return_url=f"{base}/topup/done",
+        cancel_url=f"{base}/topup/{request.match_info['token']}",
+    )
+    checkout = await provider.create_payment(order)
+    pending = PendingPayment(provider.name, checkout.provider_id, jid, amount, utcnow())
+    await request.app[STORE].payments_in.record(pending)
+    log.info("%s payment %s of %s for %s", provider.name, checkout.provider_id, amount, jid)
+    if isinstance(provider, InstantProvider):
+        headers, body = provider.completion(checkout)
+        await process_webhook(request.app, provider, CIMultiDict(headers), body)
+        return f"{base}/topup/done?status=paid"
+    return checkout.url
+
+
+async def done(request: web.Request) -> web.Response:
+    if request.query.get("status") == "paid":
+        text = "Your payment is complete. The bot will confirm it in the chat."
+        return html(message_page("Payment received", text))
+    text = "Thank you. The bot will tell you in the chat as soon as the payment is confirmed."
+    return html(message_page("Thank you", text))

@@ -1,0 +1,87 @@
+"""``POST /webhooks/{provider}``: verify, then credit once, then answer.
+
+Order matters: the size is checked before reading, the signature before
+parsing, and 200 is sent only once ``receive_payment`` has returned (the
+credit is written in Redis). Every refusal is a 4xx with nothing credited,
+one log line and a count in ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Final
+
+from aiohttp import web
+
+from payments.payments_in import Received, receive_payment
+from payments.providers import Provider, Refusal, WebhookRefused
+from payments.web.state import MAX_BODY, METRICS, PROVIDERS, STORE
+
+log = logging.getLogger("accountbot.web.webhooks")
+
+KNOWN: Final = frozenset({"stripe", "btcpay", "test"})
+STATUS: Final = {
+    Refusal.DISABLED: 404,
+    Refusal.TOO_LARGE: 413,
+    Refusal.BAD_SIGNATURE: 400,
+    Refusal.STALE: 400,
+    Refusal.MALFORMED: 400,
+    Refusal.UNKNOWN_PAYMENT: 404,
+    Refusal.MISMATCH: 422,
+}
+
+
+async def webhook(request: web.Request) -> web.Response:
+    name = request.match_info["provider"]
+    provider = request.app[PROVIDERS].get(name)
+    try:
+        if provider is None:
+            raise WebhookRefused(Refusal.DISABLED, "no such provider enabled")
+        body = await _read_body(request)
+        received = await process_webhook(request.app, provider, request.headers, body)
+    except WebhookRefused as refused:
+        return refuse(request, name, refused)
+    if received is None:
+        return web.json_response({"status": "ignored"})
+    return web.json_response({"status": "credited" if received.applied else "already credited"})
+
+
+async def process_webhook(
+    app: web.Application, provider: Provider, headers: Mapping[str, str], body: bytes
+) -> Received | None:
+    """Verify and apply one delivery: the HTTP endpoint and the test provider both call this."""
+    provider.verify(headers, body, int(time.time()))
+    event = provider.parse(body)
+    if event is None:
+        return None
+    received = await receive_payment(app[STORE], event, provider.name)
+    counter = app[METRICS].credits if received.applied else app[METRICS].replays
+    counter.inc(provider=provider.name)
+    if received.applied:
+        log.info("credited %s to %s (%s)", received.amount, received.jid, event.ref)
+    return received
+
+
+async def _read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise WebhookRefused(Refusal.TOO_LARGE, f"{request.content_length} bytes")
+    try:
+        return await request.read()  # the app's client_max_size is MAX_BODY
+    except web.HTTPRequestEntityTooLarge:
+        raise WebhookRefused(Refusal.TOO_LARGE, "body over the limit") from None
+
+
+def refuse(request: web.Request, name: str, refused: WebhookRefused) -> web.Response:
+    label = name if name in KNOWN else "other"
+    request.app[METRICS].refusals.inc(provider=label, reason=refused.reason.value)
+    log.warning(
+        "webhook refused: provider=%s reason=%s detail=%r remote=%s",
+        label,
+        refused.reason.value,
+        refused.detail,
+        request.remote,
+    )
+    status = STATUS[refused.reason]
+    return web.json_response({"error": refused.reason.value}, status=status)
