@@ -168,6 +168,7 @@ class FakeStripe:
     requests: list[dict[str, str]] = field(default_factory=list)
     webhook_url: str = ""
     base: str = ""
+    api_key: str = STRIPE_KEY
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -176,7 +177,7 @@ class FakeStripe:
         return app
 
     async def create(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != f"Bearer {STRIPE_KEY}":
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return web.json_response({"error": {"type": "authentication_error"}}, status=401)
         if request.content_type != "application/x-www-form-urlencoded":
             return web.json_response({"error": {"message": "form expected"}}, status=400)
