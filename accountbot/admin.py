@@ -37,6 +37,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     reconcile = common(sub.add_parser("reconcile", help="check every ledger against its balance"))
     reconcile.set_defaults(handler=reconcile_all)
 
+    # Imported here: vouchers_cmd imports this module (opened, operator).
+    from accountbot.vouchers_cmd import add_admin_commands as add_voucher_commands
+
+    add_voucher_commands(sub)
+
 
 def operator() -> str:
     return f"cli:{getpass.getuser()}"

@@ -43,7 +43,15 @@ class Received:
 def topup_amount(text: str, config: Config) -> Money:
     """An amount typed on the top-up page or after ``topup``, within the configured bounds."""
     currency = config.billing.currency
-    amount = parse_money(text, currency, maximum=config.billing.max_amount)
+    return check_topup(parse_money(text, currency, maximum=config.billing.max_amount), config)
+
+
+def check_topup(amount: Money, config: Config) -> Money:
+    """``amount`` when one payment may be of it; InvalidAmount saying why not otherwise."""
+    if amount > config.billing.max_amount:
+        raise InvalidAmount(
+            f"the most accepted at once is {format_money(config.billing.max_amount)}"
+        )
     if amount < config.web.min_amount:
         raise InvalidAmount(f"the least accepted is {format_money(config.web.min_amount)}")
     if not payable(amount):

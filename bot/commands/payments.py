@@ -1,0 +1,62 @@
+"""Payment commands: ``topup [AMOUNT]`` (a personal link) and ``redeem CODE`` (a voucher)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands.model import PAYERS, Command, Context, Param, ParamKind, Reply
+from payments.money import InvalidAmount, format_money
+from payments.payments_in import check_topup, redeem_voucher
+from payments.vouchers import REFUSAL, CodeRefused
+from payments.web.links import topup_url
+
+
+async def topup(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    amount = args.get("amount")
+    if amount is not None:
+        try:
+            check_topup(amount, ctx.config)
+        except InvalidAmount as exc:
+            return Reply(f"Amount: {exc}. Usage: topup [AMOUNT]", error="bad-request")
+    url = topup_url(ctx.config, ctx.jid, ctx.now, amount)
+    what = f"Pay {format_money(amount)}" if amount is not None else "Top up"
+    minutes = ctx.config.web.link_ttl_minutes
+    return Reply(f"{what} here (your personal link, valid {minutes} minutes): {url}", url=url)
+
+
+async def redeem(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    try:
+        done = await redeem_voucher(
+            ctx.store,
+            ctx.jid,
+            str(args["code"]),
+            now=ctx.now,
+            attempts_per_hour=ctx.config.bot.code_attempts_per_hour,
+        )
+    except CodeRefused:
+        return Reply(REFUSAL, error="not-acceptable")
+    return Reply(
+        f"Voucher redeemed: {format_money(done.amount)} added to your voucher balance. "
+        f"Balance: {format_money(done.balance)}."
+    )
+
+
+COMMANDS = [
+    Command(
+        "topup",
+        "a personal link to add money (card, Bitcoin...)",
+        PAYERS,
+        topup,
+        (Param("amount", "how much, like 25 or 25.50", ParamKind.AMOUNT, required=False),),
+    ),
+    Command(
+        "redeem",
+        "add a voucher code to your voucher balance",
+        PAYERS,
+        redeem,
+        # Free text, not ParamKind.CODE: every refusal, even of a malformed
+        # code, must read the same (and a code may be typed with spaces).
+        (Param("code", "the voucher code", ParamKind.TEXT, rest=True),),
+    ),
+]
