@@ -42,6 +42,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     add_voucher_commands(sub)
 
+    from accountbot.admin_billing import add_admin_commands as add_billing_commands
+
+    add_billing_commands(sub)
+
 
 def operator() -> str:
     return f"cli:{getpass.getuser()}"

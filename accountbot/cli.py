@@ -27,12 +27,13 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from accountbot import admin, botcmd, dev, web_cmd
+    from accountbot import admin, botcmd, chores, dev, web_cmd
 
     parser = argparse.ArgumentParser(prog="accountbot", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="config file (default: $ACCOUNTBOT_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     admin.add_commands(commands)
+    chores.add_commands(commands)
     botcmd.add_commands(commands)
     dev.add_commands(commands)
     web_cmd.add_commands(commands)

@@ -1,15 +1,20 @@
 """Flows that span several store operations: what happens around a balance change.
 
 Every external credit (operator, voucher, payment webhook) goes through
-``credit_account`` so that the rules that follow a credit live in one place.
+``credit_account`` so that the rules that follow a credit live in one place:
+open invoices are settled (smallest first), a trial whose prepaid balance
+reached the activation amount becomes paid (its first month charged), and a
+billing freeze is lifted once nothing is owed (``payments/cycle.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from payments.ledger import Applied, Balance, EntryKind
+from payments.config import BillingConfig
+from payments.cycle import Cycle, Settlement, after_credit, default_policy
+from payments.ledger import Applied, Balance, EntryKind, utcnow
 from payments.money import Money
 from payments.store import Store
 
@@ -18,6 +23,8 @@ from payments.store import Store
 class CreditOutcome:
     applied: Applied
     balance: Balance
+    # What followed the credit: invoices settled, activation, unfreeze, still owed.
+    settlement: Settlement = field(default_factory=Settlement)
 
 
 async def credit_account(
@@ -31,8 +38,17 @@ async def credit_account(
     actor: str = "",
     balance: Balance = Balance.PREPAID,
     at: datetime | None = None,
+    policy: BillingConfig | None = None,
 ) -> CreditOutcome:
+    """Credit once per ``ref``, then settle, activate and unfreeze as the policy says.
+
+    Pass ``policy=config.billing`` (the defaults apply otherwise). A replay of
+    a ``ref`` credits nothing but runs what follows again: a retry after a
+    crash between the credit and its consequences completes them.
+    """
     applied = await store.ledger.credit(
         jid, amount, reason=reason, kind=kind, balance=balance, ref=ref, actor=actor, at=at
     )
-    return CreditOutcome(applied, balance)
+    cycle = Cycle(store, policy or default_policy(store.currency), actor or "credit")
+    settlement = await after_credit(cycle, jid, at or utcnow())
+    return CreditOutcome(applied, balance, settlement)

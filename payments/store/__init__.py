@@ -5,9 +5,13 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from payments.store.accounts import AccountStore
+from payments.store.billing import BillingStore
 from payments.store.botstate import BotStateStore
 from payments.store.connection import open_redis
+from payments.store.freezes import FreezeStore
+from payments.store.groups import GroupStore
 from payments.store.ledger import LedgerStore
+from payments.store.locks import LockStore
 from payments.store.outbox import OutboxStore
 from payments.store.payments_in import PaymentsInStore
 from payments.store.plans import PlanStore
@@ -28,6 +32,10 @@ class Store:
         self.accounts = AccountStore(redis, self.scripts)
         self.plans = PlanStore(redis, currency)
         self.outbox = OutboxStore(redis)
+        self.billing = BillingStore(redis, self.scripts, currency)
+        self.freezes = FreezeStore(redis, self.scripts)
+        self.groups = GroupStore(redis, self.scripts)
+        self.locks = LockStore(redis, self.scripts)
         self.payments_in = PaymentsInStore(redis, self.scripts, currency)
         self.vouchers = VoucherStore(redis, self.scripts, currency)
         self.code_attempts = CodeAttemptStore(redis)

@@ -30,6 +30,10 @@ class AccountStore:
     async def register_trial(self, jid: str, at: datetime, trial_days: int) -> bool:
         """Start a trial; False when the JID already has an account (of any state)."""
         yyyymm = month_key(at)
+        # The trial-end schedule first: a crash after it leaves an entry the
+        # freeze chore drops (the JID is no trial), never a trial that never ends.
+        ends = trial_end(at, trial_days)
+        await self._redis.zadd(keys.TRIAL_ENDS, {jid: int(ends.timestamp())}, nx=True)
         created = await self._scripts.call(
             "register",
             [keys.account(jid), keys.plan_as_of(jid, yyyymm)],

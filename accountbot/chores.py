@@ -1,0 +1,74 @@
+"""``accountbot chore NAME [--now ISO8601] [--dry-run]``: the billing chores (SPEC §8).
+
+Run by systemd timers (``systemd/``) on one or more hosts; a Redis lock per
+chore lets only one run at a time. Prints progress, then one summary line
+per chore. Exit codes: 0 done (or skipped: another host holds the lock),
+1 some accounts could not be handled (named in the output), 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from datetime import datetime
+
+from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
+from payments.billing import as_utc
+from payments.chores import ALL, CHORES, DEFAULT_CONCURRENCY, ChoreRun, run_chores
+from payments.cycle import Cycle
+from payments.ledger import utcnow
+from payments.store import Store
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    chore = common(commands.add_parser("chore", help="run a billing chore (renew, remind, ...)"))
+    chore.add_argument("name", choices=[*CHORES, "all"], help=f"one chore, or all of {ALL}")
+    chore.add_argument("--now", help="run as of this instant (ISO 8601; UTC when no offset)")
+    chore.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
+    chore.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="accounts handled at once"
+    )
+    chore.set_defaults(handler=run)
+
+
+def parse_now(text: str | None) -> datetime:
+    if not text:
+        return utcnow()
+    try:
+        return as_utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise CliError(
+            f"--now: expected an ISO 8601 instant like 2026-03-01T00:00:00Z, not {text!r}"
+        ) from None
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def run(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    now = parse_now(args.now)
+    if args.concurrency < 1:
+        raise CliError("--concurrency: at least 1")
+    store = Store.from_url(config.redis.url, currency=config.billing.currency)
+    chore_run = ChoreRun(
+        Cycle(store, config.billing), now, args.dry_run, progress=say, concurrency=args.concurrency
+    )
+    loop = asyncio.get_running_loop()
+    # SIGTERM (systemd stop): finish the accounts in hand, release the lock, report.
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, chore_run.stop.set)
+    try:
+        reports = await run_chores(chore_run, args.name)
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
+        await store.close()
+    for report in reports:
+        say(report.summary(args.dry_run))
+    return EXIT_REFUSED if any(r.errors for r in reports) else EXIT_OK

@@ -1,0 +1,90 @@
+"""Chore locks: one host at a time runs a chore (SET NX PX, compare-and-delete).
+
+The token names the holder (``host:pid:random``). A lock outlives a holder
+that was killed until its TTL runs out, except on the holder's own host:
+there a new run sees that the pid is gone and takes the lock over at once
+(compare-and-set), so a chore restarted after a crash does not wait.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from typing import Any, Final
+
+from redis.asyncio import Redis
+
+from payments import keys
+from payments.store.scripts import Scripts
+
+DEFAULT_TTL_MS: Final = 60_000
+
+
+def new_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(8)}"
+
+
+def holder_is_dead(token: str) -> bool:
+    """True only for a holder on this host whose process no longer exists."""
+    host, _, rest = token.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+class ChoreLock:
+    def __init__(self, redis: Redis, scripts: Scripts, name: str, ttl_ms: int) -> None:
+        self._redis = redis
+        self._scripts = scripts
+        self.key = keys.chore_lock(name)
+        self.ttl_ms = ttl_ms
+        self.token = new_token()
+
+    async def acquire(self) -> bool:
+        if await self._redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            return True
+        holder: Any = await self._redis.get(self.key)
+        if holder and holder_is_dead(holder):
+            args = [holder, self.token, self.ttl_ms]
+            return bool(await self._scripts.call("lock_steal", [self.key], args))
+        return False
+
+    async def refresh(self) -> bool:
+        """Extend the lock; False when it was lost (expired and taken by another host)."""
+        args = [self.token, self.ttl_ms]
+        return bool(await self._scripts.call("lock_refresh", [self.key], args))
+
+    async def release(self) -> bool:
+        return bool(await self._scripts.call("lock_release", [self.key], [self.token]))
+
+    async def holder(self) -> str:
+        value: Any = await self._redis.get(self.key)
+        return str(value or "")
+
+
+class LockStore:
+    def __init__(self, redis: Redis, scripts: Scripts) -> None:
+        self._redis = redis
+        self._scripts = scripts
+
+    def chore(self, name: str, ttl_ms: int = DEFAULT_TTL_MS) -> ChoreLock:
+        return ChoreLock(self._redis, self._scripts, name, ttl_ms)

@@ -1,0 +1,25 @@
+-- Make an account a leaf of a group (creating it when new): kind leaf, a
+-- snapshot of the price its main pays for it. The leaf's side only; the
+-- group list is written apart (another hash slot).
+-- KEYS[1] leaf account hash, KEYS[2] leaf's group index string,
+-- KEYS[3] plan_as_of hash of the month
+-- ARGV: group index, main JID, at, yyyymm, plan, version, price
+-- Returns 1 joined, 0 already in a group, -1 not a trial (a paid account or closed)
+local index = redis.call('GET', KEYS[2])
+if index then
+  return 0
+end
+local kind = redis.call('HGET', KEYS[1], 'kind')
+if kind and (kind ~= 'trial' or redis.call('HGET', KEYS[1], 'status') ~= 'active') then
+  return -1
+end
+if not kind then
+  redis.call('HSET', KEYS[1], 'status', 'active', 'registered_at', ARGV[3])
+end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'kind', 'leaf', 'plan', ARGV[5], 'plan_as_of', ARGV[4])
+redis.call('HDEL', KEYS[1], 'trial_ends_at', 'next_plan')
+redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[3], 'plan', ARGV[5], 'version', ARGV[6], 'price', ARGV[7],
+  'kind', 'leaf', 'paid_by', ARGV[2])
+return 1
