@@ -6,6 +6,8 @@ set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v prosody >/dev/null 2>&1 || missing+=(prosody)
+# Headless Chromium renders the top-up page in the tests (tests/test_web_chromium.py).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
 [ ${#missing[@]} -eq 0 ] && exit 0

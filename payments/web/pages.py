@@ -22,7 +22,7 @@ legend{font-weight:600;margin-bottom:.4rem}
 .choices{display:grid;grid-template-columns:repeat(auto-fill,minmax(6rem,1fr));gap:.5rem}
 .choice{display:flex;align-items:center;gap:.5rem;background:#fff;border:1px solid #ccd;
 border-radius:.6rem;padding:.7rem .8rem;cursor:pointer}
-.choice input{width:1.2rem;height:1.2rem;margin:0}
+.choice input{flex:none;width:1.2rem;height:1.2rem;margin:0}
 .methods{grid-template-columns:1fr}
 label.other{display:block;margin-top:.8rem}
 input[type=text]{box-sizing:border-box;width:100%;font-size:1.1rem;padding:.7rem;
