@@ -27,7 +27,7 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from accountbot import admin, botcmd, chores, dev, web_cmd
+    from accountbot import admin, botcmd, chores, console, dev, web_cmd
 
     parser = argparse.ArgumentParser(prog="accountbot", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="config file (default: $ACCOUNTBOT_CONFIG)")
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_commands(commands)
     chores.add_commands(commands)
     botcmd.add_commands(commands)
+    console.add_commands(commands)
     dev.add_commands(commands)
     web_cmd.add_commands(commands)
     return parser

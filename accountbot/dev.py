@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from accountbot.cli import EXIT_OK, CliError, common
@@ -28,6 +31,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     adduser.add_argument("name")
     adduser.add_argument("--password", help="default: a random one")
     adduser.set_defaults(handler=adduser_cmd)
+    add_demo(sub)
 
 
 def up(args: argparse.Namespace) -> int:
@@ -75,3 +79,89 @@ def adduser_cmd(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(f"{jid} {password}")
     return EXIT_OK
+
+
+DEMO_USER = "demo"
+DEMO_OPERATOR = "admin"
+DEMO_CREDIT = "25"
+
+
+def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser("demo", help="start everything and chat with the bot as a demo user")
+    demo.set_defaults(handler=demo_cmd)
+
+
+def demo_cmd(args: argparse.Namespace) -> int:
+    """The local stack in the foreground, a demo user with money, and the console.
+
+    Everything started here is a child of this process and stops with it
+    (Ctrl-D in the console, Ctrl-C, or a kill); Redis keeps its data (AOF)
+    in .local/demo for the next demo.
+    """
+    from accountbot.console import chat
+
+    stack = Stack(Path(args.local) / "demo", persistent=True)
+    operator = f"{DEMO_OPERATOR}@{stack.prosody.domain}"
+    try:
+        stack.start(operators=(operator,))
+        for app, ready in APP_READY.items():
+            stack.start_app(app).wait_for(ready)
+        user, password = fresh_user(stack, DEMO_USER)
+        _, operator_password = fresh_user(stack, DEMO_OPERATOR)
+        asyncio.run(prepare_demo_account(stack, user))
+        print(
+            f"Local stack: xmpp 127.0.0.1:{stack.prosody.c2s_port}, bot {stack.bot_jid}, "
+            f"web {stack.web_url}, redis {stack.redis.url}"
+        )
+        print(
+            f"Operator: {operator} / {operator_password} (another terminal: "
+            f".venv/bin/accountbot console {operator} --host 127.0.0.1 "
+            f"--port {stack.prosody.c2s_port} --bot {stack.bot_jid})"
+        )
+        return asyncio.run(chat(user, password, "127.0.0.1", stack.prosody.c2s_port, stack.bot_jid))
+    except StackError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        stack.stop()
+        print("demo stopped")
+
+
+# The services of the demo and the log line each writes once it serves.
+APP_READY = {"bot": "connected as", "web": "web service up"}
+
+
+def fresh_user(stack: Stack, name: str) -> tuple[str, str]:
+    """Create ``name`` with a new password (the demo's Prosody data persists)."""
+    jid = f"{name}@{stack.prosody.domain}"
+    subprocess.run(
+        ["prosodyctl", "--config", str(stack.prosody.config_path), "deluser", jid],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return stack.prosody.adduser(name)
+
+
+async def prepare_demo_account(stack: Stack, jid: str) -> None:
+    from payments.config import load_config
+    from payments.flows import credit_account
+    from payments.ledger import EntryKind
+    from payments.money import parse_money
+    from payments.store import Store
+
+    config = load_config(stack.config_path, env={})
+    store = Store.from_url(config.redis.url, currency=config.billing.currency)
+    try:
+        await store.accounts.register_trial(jid, datetime.now(UTC), config.billing.trial_days)
+        amount = parse_money(DEMO_CREDIT, config.billing.currency)
+        await credit_account(
+            store,
+            jid,
+            amount,
+            reason="demo welcome credit",
+            kind=EntryKind.CREDIT,
+            ref="demo-welcome",
+            actor="dev demo",
+        )
+    finally:
+        await store.close()

@@ -79,6 +79,23 @@ class Child:
     def stop(self, timeout: float = 10.0) -> None:
         stop_pid(self.pid, timeout, self.proc)
 
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def wait_for(self, text: str, *, after: int = 0, timeout: float = 30.0) -> None:
+        """Wait until the log shows ``text`` past byte ``after``; fail if the process dies."""
+        deadline = time.monotonic() + timeout
+        needle = text.encode()
+        while time.monotonic() < deadline:
+            with contextlib.suppress(FileNotFoundError), self.log.open("rb") as log:
+                log.seek(after)
+                if needle in log.read():
+                    return
+            if not self.alive():
+                raise StackError(f"{self.name} exited:\n{self.tail(40)}")
+            time.sleep(0.05)
+        raise StackError(f"{self.name} never logged {text!r}:\n{self.tail(40)}")
+
     def tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])

@@ -7,25 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from accountbot.stack import Child, Stack, StackError
+from accountbot.stack import Child, Stack
 
 READY = "connected as"
 
 
 def wait_for_log(child: Child, text: str, *, after: int = 0, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log = child.log.read_text("utf-8", "replace") if child.log.exists() else ""
-        if text in log[after:]:
-            return
-        if not child.alive():
-            raise StackError(f"{child.name} exited:\n{child.tail(40)}")
-        time.sleep(0.05)
-    raise StackError(f"{child.name} never logged {text!r}:\n{child.tail(40)}")
+    child.wait_for(text, after=after, timeout=timeout)
 
 
 def log_size(child: Child) -> int:
-    return len(child.log.read_text("utf-8", "replace")) if child.log.exists() else 0
+    return child.log_size()
 
 
 @contextmanager

@@ -145,7 +145,7 @@ async def test_huge_and_odd_stanzas_do_not_hurt(stack: Stack, fuzz_bot: str) -> 
         client.send_presence(pto=fuzz_bot, ptype="subscribe")
         iq = client.make_iq_get(ito=fuzz_bot)
         iq.append(ElementTree.Element("{urn:x:odd}q"))
-        with pytest.raises(Exception, match="service-unavailable|feature-not-implemented"):
+        with pytest.raises(Exception, match=r"service-unavailable|feature-not-implemented"):
             await iq.send(timeout=5)
         client.send_message(mto=fuzz_bot, mbody="help", mtype="chat")
         answer = await client.next_message(10)
