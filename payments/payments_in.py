@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from payments.config import Config, ConfigError
+from payments.config import BillingConfig, Config, ConfigError
 from payments.flows import credit_account
 from payments.ledger import Balance, EntryKind, utcnow
 from payments.money import InvalidAmount, Money, format_money, parse_money
@@ -80,7 +80,9 @@ async def resolve(store: Store, event: PaymentEvent, provider: str) -> tuple[str
     return pending.jid, pending.amount
 
 
-async def receive_payment(store: Store, event: PaymentEvent, provider: str) -> Received:
+async def receive_payment(
+    store: Store, event: PaymentEvent, provider: str, policy: BillingConfig
+) -> Received:
     """Credit a verified, completed payment once, and tell the user.
 
     Safe to call any number of times, concurrently: the credit applies once
@@ -97,6 +99,7 @@ async def receive_payment(store: Store, event: PaymentEvent, provider: str) -> R
         ref=event.ref,
         actor=f"provider:{provider}",
         balance=Balance.PREPAID,
+        policy=policy,
     )
     await store.payments_in.mark_credited(provider, event.provider_id, utcnow())
     balance = (await store.ledger.balances(jid)).total
@@ -116,7 +119,13 @@ async def create_vouchers(store: Store, batch: VoucherBatch) -> list[str]:
 
 
 async def redeem_voucher(
-    store: Store, jid: str, text: str, *, now: datetime, attempts_per_hour: int
+    store: Store,
+    jid: str,
+    text: str,
+    *,
+    now: datetime,
+    attempts_per_hour: int,
+    policy: BillingConfig,
 ) -> Redeemed:
     """Add a code's amount to ``jid``'s voucher balance, once; CodeRefused otherwise."""
     if await store.code_attempts.failures(jid) >= attempts_per_hour:
@@ -132,6 +141,7 @@ async def redeem_voucher(
         actor=jid,
         balance=Balance.VOUCHER,
         at=now,
+        policy=policy,
     )
     if claim is Claim.MINE and not outcome.applied.applied:
         await store.code_attempts.record_failure(jid)  # redeemed before: nothing to repair

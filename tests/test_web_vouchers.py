@@ -13,6 +13,7 @@ import pytest
 
 from accountbot.stack import Stack
 from payments import keys
+from payments.config import BillingConfig
 from payments.ledger import Balance, EntryKind
 from payments.money import Money
 from payments.payments_in import create_vouchers, redeem_voucher
@@ -47,7 +48,9 @@ async def make(store: Store, count: int = 1, amount: int = 10, **extra: object) 
 
 async def redeem(store: Store, jid: str, code: str, now: datetime = NOW) -> Redeemed | str:
     try:
-        return await redeem_voucher(store, jid, code, now=now, attempts_per_hour=LIMIT)
+        return await redeem_voucher(
+            store, jid, code, now=now, attempts_per_hour=LIMIT, policy=BillingConfig()
+        )
     except CodeRefused as exc:
         return str(exc)
 

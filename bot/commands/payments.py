@@ -33,6 +33,7 @@ async def redeem(ctx: Context, args: Mapping[str, Any]) -> Reply:
             str(args["code"]),
             now=ctx.now,
             attempts_per_hour=ctx.config.bot.code_attempts_per_hour,
+            policy=ctx.config.billing,
         )
     except CodeRefused:
         return Reply(REFUSAL, error="not-acceptable")

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from payments.payments_in import Received, receive_payment
 from payments.providers import Provider, Refusal, WebhookRefused
-from payments.web.state import MAX_BODY, METRICS, PROVIDERS, STORE
+from payments.web.state import CONFIG, MAX_BODY, METRICS, PROVIDERS, STORE
 
 log = logging.getLogger("accountbot.web.webhooks")
 
@@ -56,7 +56,7 @@ async def process_webhook(
     event = provider.parse(body)
     if event is None:
         return None
-    received = await receive_payment(app[STORE], event, provider.name)
+    received = await receive_payment(app[STORE], event, provider.name, app[CONFIG].billing)
     counter = app[METRICS].credits if received.applied else app[METRICS].replays
     counter.inc(provider=provider.name)
     if received.applied:
