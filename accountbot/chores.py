@@ -2,7 +2,7 @@
 
 Run by systemd timers (``systemd/``) on one or more hosts; a Redis lock per
 chore lets only one run at a time. Prints progress, then one summary line
-per chore. Exit codes: 0 done (or skipped: another host holds the lock),
+per chore (printed as each ends). Exit codes: 0 done (or skipped: another host holds the lock),
 1 some accounts could not be handled (named in the output), 2 bad arguments.
 """
 
@@ -69,6 +69,4 @@ async def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.remove_signal_handler(signal.SIGTERM)
         await store.close()
-    for report in reports:
-        say(report.summary(args.dry_run))
     return EXIT_REFUSED if any(r.errors for r in reports) else EXIT_OK

@@ -107,10 +107,11 @@ def _report_renewal(run: ChoreRun, report: ChoreReport, outcome: RenewOutcome) -
     for line, split in outcome.lines:
         report.charged += split.paid
         if run.dry_run:
+            member = "" if line.member == outcome.jid else f" for {line.member}"
             run.progress(
-                f"would charge {outcome.jid} {period_label(outcome.period)} {line.member} "
-                f"{line.plan} {format_money(line.amount)}: voucher {format_money(split.voucher)}"
-                f", prepaid {format_money(split.prepaid)}, owed {format_money(split.due)}"
+                f"would charge {outcome.jid} {period_label(outcome.period)}: {line.plan}{member} "
+                f"{format_money(line.amount)} (voucher {format_money(split.voucher)}, "
+                f"prepaid {format_money(split.prepaid)}, owed {format_money(split.due)})"
             )
 
 
@@ -234,6 +235,7 @@ async def run_chore(run: ChoreRun, name: str) -> ChoreReport:
                 await chore(run, report)
     report.stopped = run.stop.is_set()
     report.elapsed = time.monotonic() - started
+    run.progress(report.summary(run.dry_run))
     return report
 
 
