@@ -12,7 +12,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 
 import aiohttp
 import pytest
@@ -30,44 +29,11 @@ from tests.webfakes import (
     FakeBtcpay,
     FakeStripe,
     fake_providers,
+    read_form,
     running_service,
 )
 
 ALICE = "alice@localhost"
-
-
-class FormReader(HTMLParser):
-    """The fields a browser would submit from the page's form, as served."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms = 0
-        self.method = ""
-        self.radios: dict[str, list[tuple[str, bool]]] = {}
-        self.texts: dict[str, str] = {}
-        self.scripts = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "form":
-            self.forms += 1
-            self.method = (a.get("method") or "get").lower()
-        elif tag == "script":
-            self.scripts += 1
-        elif tag == "input" and a.get("type") == "radio":
-            self.radios.setdefault(a["name"] or "", []).append((a["value"] or "", "checked" in a))
-        elif tag == "input" and a.get("type") == "text":
-            self.texts[a["name"] or ""] = a.get("value") or ""
-
-    def defaults(self) -> dict[str, str]:
-        chosen = {n: v for n, opts in self.radios.items() for v, on in opts if on}
-        return {**self.texts, **chosen}
-
-
-def read_form(page: str) -> FormReader:
-    reader = FormReader()
-    reader.feed(page)
-    return reader
 
 
 @dataclass

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 
 import aiohttp
@@ -51,9 +52,9 @@ def bound_socket() -> socket.socket:
 
 
 @asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Run ``app`` on a free loopback port; yields its base URL."""
-    sock = bound_socket()
+async def serve(app: web.Application, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Run ``app`` on ``sock`` (default: a free loopback port); yields its base URL."""
+    sock = sock or bound_socket()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.SockSite(runner, sock)
@@ -306,3 +307,40 @@ async def fake_providers() -> AsyncIterator[tuple[FakeStripe, FakeBtcpay]]:
     async with serve(fake_stripe.app()) as s_base, serve(fake_btcpay.app()) as b_base:
         fake_stripe.base, fake_btcpay.base = s_base, b_base
         yield fake_stripe, fake_btcpay
+
+
+# --- reading our pages as a browser would --------------------------------------
+
+
+class FormReader(HTMLParser):
+    """The fields a browser would submit from the page's form, as served."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms = 0
+        self.method = ""
+        self.radios: dict[str, list[tuple[str, bool]]] = {}
+        self.texts: dict[str, str] = {}
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.forms += 1
+            self.method = (a.get("method") or "get").lower()
+        elif tag == "script":
+            self.scripts += 1
+        elif tag == "input" and a.get("type") == "radio":
+            self.radios.setdefault(a["name"] or "", []).append((a["value"] or "", "checked" in a))
+        elif tag == "input" and a.get("type") == "text":
+            self.texts[a["name"] or ""] = a.get("value") or ""
+
+    def defaults(self) -> dict[str, str]:
+        chosen = {n: v for n, opts in self.radios.items() for v, on in opts if on}
+        return {**self.texts, **chosen}
+
+
+def read_form(page: str) -> FormReader:
+    reader = FormReader()
+    reader.feed(page)
+    return reader
