@@ -493,20 +493,37 @@ async def _detach_leaves(cycle: Cycle, sub: Subscriber, now: datetime) -> list[s
 async def operator_freeze(
     cycle: Cycle, jid: str, kind: FreezeKind, reason: str, now: datetime
 ) -> Frozen:
+    """An operator freezes an account (any kind; only an operator lifts the others)."""
     sub = await cycle.store.billing.subscriber(jid)
     state = state_of(sub.account) if sub is not None else {}
     record = FreezeRecord(kind, cycle.actor, now, reason, state)
     result = await cycle.store.freezes.freeze(jid, record, FreezeIf.ANY)
-    if result is Frozen.ADDED and kind is FreezeKind.BILLING:
-        await cycle.store.billing.schedule(keys.BILLING_FROZEN, jid, now, nx=True)
+    if result is Frozen.ADDED:
+        if kind is FreezeKind.BILLING:
+            await cycle.store.billing.schedule(keys.BILLING_FROZEN, jid, now, nx=True)
+        await cycle.tell(notices.operator_frozen(jid, reason, now.isoformat()))
     return result
 
 
 async def operator_unfreeze(cycle: Cycle, jid: str, kind: FreezeKind) -> FreezeRecord | None:
     lifted = await cycle.store.freezes.lift(jid, kind, LiftIf.ANY)
-    if lifted is not None and kind is FreezeKind.BILLING:
-        await cycle.store.billing.unschedule(keys.BILLING_FROZEN, jid)
+    if lifted is not None:
+        if kind is FreezeKind.BILLING:
+            await cycle.store.billing.unschedule(keys.BILLING_FROZEN, jid)
+        await cycle.tell(notices.operator_unfrozen(jid, lifted.when.isoformat()))
     return lifted
+
+
+async def frozen_line(cycle: Cycle, jid: str) -> str:
+    """For a frozen account, the line to show on every interaction ('' when not frozen)."""
+    records = await cycle.store.freezes.records(jid)
+    if not records:
+        return ""
+    account = await cycle.store.accounts.get(jid)
+    trial = account is not None and account.kind is AccountKind.TRIAL
+    owed = await cycle.store.billing.owed(jid)
+    reasons = {kind.value: record.why for kind, record in records.items()}
+    return notices.frozen_line(reasons, owed, cycle.policy.activation_amount, trial)
 
 
 # --- reminders ------------------------------------------------------------------

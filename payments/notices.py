@@ -191,3 +191,38 @@ def leaf_detached(leaf: str, main: str, activation: Money) -> Notice:
         f"{_m(activation)} to keep your account: send 'topup'.",
         f"detached:{leaf}:{main}",
     )
+
+
+def operator_frozen(jid: str, reason: str, since: str) -> Notice:
+    return Notice(
+        jid,
+        NoticeKind.FROZEN,
+        f"Your account is frozen by an operator: {reason}",
+        f"frozen:{jid}:operator:{since}",
+    )
+
+
+def operator_unfrozen(jid: str, since: str) -> Notice:
+    return Notice(
+        jid,
+        NoticeKind.UNFROZEN,
+        "An operator lifted the freeze of your account.",
+        f"unfrozen:{jid}:operator:{since}",
+    )
+
+
+def frozen_line(kinds: dict[str, str], owed: Money, activation: Money, trial: bool) -> str:
+    """The one line a frozen account reads on every interaction: why, what is due, what fixes it.
+
+    ``kinds`` maps each freeze kind to its recorded reason.
+    """
+    operator = [why for kind, why in sorted(kinds.items()) if kind != "billing"]
+    if operator:
+        return f"Your account is frozen by an operator: {'; '.join(operator)}"
+    if trial:
+        return (
+            f"Your account is frozen: the trial has ended. Top up {_m(activation)}: send 'topup'."
+        )
+    if owed.units:
+        return f"Your account is frozen: {_m(owed)} is due. Send 'topup', then 'pay'."
+    return "Your account is frozen: it was paid for by another account. Send 'topup'."

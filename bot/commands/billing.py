@@ -1,0 +1,251 @@
+"""Billing commands: plans, choosing one, invoices, paying them; operators' prices and freezes.
+
+Handlers call ``payments`` (``payments.cycle`` for the flows) and never Redis
+directly. ``frozen_line`` gives the one line a frozen account reads on every
+interaction (the dispatcher adds it to each reply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands.model import (
+    ANYONE,
+    OPERATORS,
+    PAYERS,
+    Command,
+    Context,
+    Param,
+    ParamKind,
+    Reply,
+    Role,
+    Table,
+)
+from payments import cycle as billing_cycle
+from payments.accounts import AccountKind, FreezeKind
+from payments.billing import Invoice, day_label, period_label
+from payments.cycle import Cycle
+from payments.money import format_money
+from payments.plans import Plan
+from payments.store.freezes import Frozen
+
+NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
+INVOICES_SHOWN = 12
+PLAN_ID = Param("id", "a plan id, as 'plans' lists them")
+TARGET = Param("jid", "the account", ParamKind.JID)
+KIND = Param(
+    "kind", "the kind of freeze", ParamKind.CHOICE, choices=tuple(k.value for k in FreezeKind)
+)
+
+
+def cycle_of(ctx: Context) -> Cycle:
+    return Cycle(ctx.store, ctx.config.billing, ctx.jid)
+
+
+async def frozen_line(ctx: Context) -> str:
+    """'' unless the asker is frozen; then why, what is due and the command that fixes it."""
+    if ctx.account is None or not ctx.account.frozen:
+        return ""
+    return await billing_cycle.frozen_line(cycle_of(ctx), ctx.jid)
+
+
+def _allowances(plan: Plan) -> str:
+    return ", ".join(f"{qty} {resource}" for resource, qty in sorted(plan.allowances.items()))
+
+
+async def plans(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    catalog = await ctx.store.plans.catalog()
+    if not catalog:
+        return Reply("No plans are on offer yet.")
+    mine = ctx.account.plan if ctx.account is not None else ""
+    chosen = ctx.account.next_plan if ctx.account is not None else ""
+    lines = ["Plans (a month):"]
+    for plan in catalog:
+        line = f"{plan.id}: {plan.name}, {format_money(plan.price)}"
+        line += f" ({_allowances(plan)})" if plan.allowances else ""
+        line += " (yours)" if plan.id == mine else ""
+        line += " (from your next renewal)" if plan.id == chosen else ""
+        lines.append(line)
+    if ctx.role in (Role.TRIAL, Role.PAID):
+        lines.append("Send 'plan ID' to choose one.")
+    rows = tuple((p.id, p.name, format_money(p.price), _allowances(p)) for p in catalog)
+    return Reply("\n".join(lines), table=Table(("plan", "name", "a month", "includes"), rows))
+
+
+async def choose_plan(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    account = ctx.account
+    if account is None or account.closed:
+        return Reply(NO_ACCOUNT)
+    if account.kind is AccountKind.LEAF:
+        return Reply("Your plan is chosen by the account that pays for you.", error="forbidden")
+    plan = await ctx.store.plans.get(str(args["id"]).strip().lower())
+    if plan is None:
+        return Reply(
+            f"There is no plan '{args['id']}'. Send 'plans' to see them.", error="item-not-found"
+        )
+    price = f"{plan.name} ({format_money(plan.price)} a month)"
+    if account.kind is AccountKind.PAID and plan.id == account.plan:
+        await ctx.store.billing.set_next_plan(ctx.jid, "")
+        return Reply(f"You stay on {price}.")
+    await ctx.store.billing.set_next_plan(ctx.jid, plan.id)
+    if account.kind is AccountKind.PAID:
+        when = (
+            day_label(account.next_renewal_at) if account.next_renewal_at else "your next renewal"
+        )
+        return Reply(f"{price} starts at your next renewal, on {when}.")
+    return await _trial_choice(ctx, price)
+
+
+async def _trial_choice(ctx: Context, price: str) -> Reply:
+    cycle = cycle_of(ctx)
+    sub = await ctx.store.billing.subscriber(ctx.jid)
+    if sub is not None and await billing_cycle.activate_if_due(cycle, sub, ctx.now):
+        return Reply(f"Your account is now on {price}. The first month is paid.")
+    activation = format_money(ctx.config.billing.activation_amount)
+    return Reply(f"{price} starts when you top up {activation} or more: send 'topup'.")
+
+
+def _invoice_line(invoice: Invoice) -> str:
+    month = period_label(invoice.period)
+    members = ", ".join(
+        (ln.plan if ln.member == invoice.jid else ln.member) + f" {format_money(ln.amount)}"
+        for ln in invoice.lines
+    )
+    if invoice.open:
+        return (
+            f"{month}: {format_money(invoice.due)} due of {format_money(invoice.total)} ({members})"
+        )
+    return f"{month}: paid {format_money(invoice.total)} ({members})"
+
+
+async def invoices(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    listed = await ctx.store.billing.invoices(ctx.jid, count=INVOICES_SHOWN)
+    if not listed:
+        return Reply("No invoices yet: the first comes with your first paid month.")
+    owed = await ctx.store.billing.owed(ctx.jid)
+    lines = ["Invoices, newest first:", *(_invoice_line(i) for i in listed)]
+    if owed.units:
+        lines.append(f"You owe {format_money(owed)}. Send 'pay' to pay from your balance.")
+    rows = tuple(
+        (period_label(i.period), i.status.value, format_money(i.total), format_money(i.due))
+        for i in listed
+    )
+    return Reply("\n".join(lines), table=Table(("month", "status", "total", "due"), rows))
+
+
+async def confirm_pay(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
+    owed = await ctx.store.billing.owed(ctx.jid)
+    if not owed.units:
+        return Reply("You owe nothing.")
+    balance = (await ctx.store.ledger.balances(ctx.jid)).total
+    return f"Pay {format_money(owed)} of open invoices from your balance ({format_money(balance)})?"
+
+
+async def pay(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    done = await billing_cycle.pay_invoices(cycle_of(ctx), ctx.jid, ctx.now)
+    lines = [
+        f"Paid invoice {period_label(s.period)}: {format_money(s.voucher + s.prepaid)}."
+        for s in done.settled
+    ]
+    if done.missing is not None and done.missing.units:
+        lines.append(
+            f"Your balance lacks {format_money(done.missing)} for the next invoice: send 'topup'."
+        )
+    elif not done.settled:
+        lines.append("You owe nothing.")
+    if done.unfrozen:
+        lines.append("Your account is no longer frozen.")
+    balance = (await ctx.store.ledger.balances(ctx.jid)).total
+    lines.append(f"Balance: {format_money(balance)}.")
+    return Reply(" ".join(lines))
+
+
+# --- operators ---------------------------------------------------------------
+
+
+async def confirm_price(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
+    plan = await ctx.store.plans.get(str(args["id"]).strip().lower())
+    if plan is None:
+        return Reply(f"There is no plan '{args['id']}'.", error="item-not-found")
+    new, now = format_money(args["amount"]), format_money(plan.price)
+    return f"Set {plan.id} to {new} a month (now {now})? Accounts keep the price they bought at."
+
+
+async def price(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    plan_id = str(args["id"]).strip().lower()
+    if await ctx.store.plans.get(plan_id) is None:
+        return Reply(f"There is no plan '{args['id']}'.", error="item-not-found")
+    plan, changed = await ctx.store.plans.put(plan_id, at=ctx.now, price=args["amount"])
+    if not changed:
+        return Reply(f"{plan.id} already costs {format_money(plan.price)} a month.")
+    return Reply(
+        f"{plan.id} version {plan.version}: {format_money(plan.price)} a month for new purchases."
+    )
+
+
+async def confirm_freeze(ctx: Context, args: Mapping[str, Any]) -> str:
+    return f"Freeze {args['jid']} ({args['kind']}: {args['reason']})?"
+
+
+async def freeze(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    jid, kind = args["jid"], FreezeKind(args["kind"])
+    result = await billing_cycle.operator_freeze(cycle_of(ctx), jid, kind, args["reason"], ctx.now)
+    if result is Frozen.NO_ACCOUNT:
+        return Reply(f"{jid} has no active account.", error="item-not-found")
+    if result is Frozen.ALREADY:
+        return Reply(f"{jid} was already frozen ({kind.value}).")
+    return Reply(f"{jid} is frozen ({kind.value}).")
+
+
+async def unfreeze(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    jid, kind = args["jid"], FreezeKind(args["kind"])
+    lifted = await billing_cycle.operator_unfreeze(cycle_of(ctx), jid, kind)
+    if lifted is None:
+        return Reply(f"{jid} has no {kind.value} freeze.", error="item-not-found")
+    return Reply(f"Lifted the {kind.value} freeze of {jid} (set by {lifted.who}: {lifted.why}).")
+
+
+COMMANDS = [
+    Command("plans", "the plans on offer", ANYONE, plans),
+    Command(
+        "plan",
+        "choose your plan (from your next renewal; at once for a trial that activates)",
+        PAYERS,
+        choose_plan,
+        (PLAN_ID,),
+        unavailable=NO_ACCOUNT,
+    ),
+    Command(
+        "invoices",
+        "your monthly invoices and what is due",
+        PAYERS,
+        invoices,
+        unavailable=NO_ACCOUNT,
+    ),
+    Command(
+        "pay",
+        "pay open invoices from your balance",
+        PAYERS,
+        pay,
+        confirm=confirm_pay,
+        unavailable=NO_ACCOUNT,
+    ),
+    Command(
+        "admin price",
+        "set a plan's monthly price (a new version)",
+        OPERATORS,
+        price,
+        (PLAN_ID, Param("amount", "the new monthly price", ParamKind.AMOUNT)),
+        confirm=confirm_price,
+    ),
+    Command(
+        "admin freeze",
+        "freeze an account",
+        OPERATORS,
+        freeze,
+        (TARGET, KIND, Param("reason", "why (recorded with the freeze)", rest=True)),
+        confirm=confirm_freeze,
+    ),
+    Command("admin unfreeze", "lift one freeze of an account", OPERATORS, unfreeze, (TARGET, KIND)),
+]
