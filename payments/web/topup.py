@@ -63,6 +63,7 @@ def _link(request: web.Request) -> TopupLink:
 
 
 def bad_link(problem: LinkProblem) -> web.Response:
+    log.info("top-up link refused: %s", problem.value)
     status, title, text = LINK_PAGES[problem]
     return html(message_page(title, text), status)
 

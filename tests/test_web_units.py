@@ -1,0 +1,122 @@
+"""Pure pieces of payments in: provider amounts, signatures, links, metrics text."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from payments.config import Secret, StripeConfig
+from payments.money import Money
+from payments.providers import Refusal, StripeProvider, WebhookRefused
+from payments.providers.amounts import decimal_text, from_minor_units, payable, to_minor_units
+from payments.providers.stripe import signature_header
+from payments.web.links import BadLink, LinkProblem, TopupLink, read_link, sign_link
+from payments.web.metrics import Metrics
+
+SECRET = "whsec_unit"
+
+
+def stripe() -> StripeProvider:
+    config = StripeConfig(enabled=True, webhook_secret=Secret(SECRET), api_key=Secret("sk"))
+    return StripeProvider(config, "USD", None)  # type: ignore[arg-type]  # no HTTP here
+
+
+@pytest.mark.parametrize(
+    ("amount", "minor", "text"),
+    [
+        (Money(250_000), 2500, "25.00"),
+        (Money(100), 1, "0.01"),
+        (Money(10_000_000), 100_000, "1000.00"),
+        (Money(30_000, "JPY"), 3, "3"),
+        (Money(12_340, "KWD"), 1234, "1.234"),
+    ],
+)
+def test_provider_amounts_are_exact(amount: Money, minor: int, text: str) -> None:
+    assert to_minor_units(amount) == minor
+    assert from_minor_units(minor, amount.currency) == amount
+    assert decimal_text(amount) == text
+
+
+def test_a_fraction_of_a_cent_is_not_payable() -> None:
+    assert not payable(Money(125))
+    with pytest.raises(ValueError, match="minor units"):
+        to_minor_units(Money(125))
+    with pytest.raises(TypeError):
+        from_minor_units(25.0, "USD")  # type: ignore[arg-type]
+
+
+def test_stripe_accepts_any_matching_v1_and_refuses_a_future_timestamp() -> None:
+    body = b'{"type": "x"}'
+    now = int(time.time())
+    good = signature_header(SECRET, body, now).split(",")[1]
+    header = f"t={now},v1={'0' * 64},{good},v0=ignored"
+    stripe().verify({"Stripe-Signature": header}, body, now)
+    future = signature_header(SECRET, body, now + 301)
+    with pytest.raises(WebhookRefused) as refused:
+        stripe().verify({"Stripe-Signature": future}, body, now)
+    assert refused.value.reason is Refusal.STALE
+    for broken in ("", "t=abc,v1=00", f"t={now}", "v1=00", f"t={now},v1=é"):
+        with pytest.raises(WebhookRefused) as refused:
+            stripe().verify({"Stripe-Signature": broken}, body, now)
+        assert refused.value.reason is Refusal.BAD_SIGNATURE
+
+
+def test_stripe_credits_the_session_once_whatever_the_event_id() -> None:
+    session = {
+        "id": "cs_1",
+        "metadata": {"jid": "Alice@Localhost/phone"},
+        "amount_total": 1999,
+        "currency": "usd",
+        "payment_status": "paid",
+    }
+    event = {"id": "evt_1", "type": "checkout.session.completed", "data": {"object": session}}
+    parsed = stripe().parse(json.dumps(event).encode())
+    assert parsed is not None
+    assert (parsed.ref, parsed.jid, parsed.amount) == (
+        "stripe:cs_1",
+        "alice@localhost",
+        Money(199_900),
+    )
+
+
+@given(
+    jid=st.from_regex(r"[a-z0-9._-]{1,20}@[a-z0-9.-]{1,20}", fullmatch=True),
+    units=st.integers(min_value=0, max_value=10**12),
+    flip=st.integers(min_value=0, max_value=10_000),
+)
+def test_links_read_back_and_any_changed_character_is_refused(
+    jid: str, units: int, flip: int
+) -> None:
+    link = TopupLink(jid, int(time.time()) + 60, units)
+    token = sign_link("k", link)
+    assert read_link("k", token, int(time.time())) == link
+    i = flip % len(token)
+    changed = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
+    with pytest.raises(BadLink) as bad:
+        read_link("k", changed, int(time.time()))
+    assert bad.value.problem is LinkProblem.TAMPERED
+    with pytest.raises(BadLink):
+        read_link("other key", token, int(time.time()))
+
+
+def test_metrics_text_is_prometheus_exposition() -> None:
+    metrics = Metrics(["stripe"])
+    metrics.credits.inc(provider="stripe")
+    metrics.refusals.inc(provider="btcpay", reason="bad_signature")
+    for seconds in (0.001, 0.02, 0.02, 7.0):
+        metrics.latency.observe(seconds, method="POST", route="/webhooks/{provider}", status="200")
+    lines = metrics.render().splitlines()
+    assert 'accountbot_payments_credited_total{provider="stripe"} 1' in lines
+    assert 'accountbot_webhook_refusals_total{provider="btcpay",reason="bad_signature"} 1' in lines
+    labels = 'method="POST",route="/webhooks/{provider}",status="200"'
+    name = "accountbot_http_request_duration_seconds"
+    assert f'{name}_bucket{{{labels},le="0.005"}} 1' in lines
+    assert f'{name}_bucket{{{labels},le="0.025"}} 3' in lines
+    assert f'{name}_bucket{{{labels},le="5.0"}} 3' in lines
+    assert f'{name}_bucket{{{labels},le="+Inf"}} 4' in lines
+    assert f"{name}_count{{{labels}}} 4" in lines
+    assert "# TYPE accountbot_http_request_duration_seconds histogram" in lines
