@@ -57,8 +57,10 @@ class Child:
     env: dict[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
     pid: int = 0
+    log_offset: int = 0
 
     def start(self) -> None:
+        self.log_offset = self.log_size()  # the log may hold an earlier run's lines
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -82,8 +84,9 @@ class Child:
     def log_size(self) -> int:
         return self.log.stat().st_size if self.log.exists() else 0
 
-    def wait_for(self, text: str, *, after: int = 0, timeout: float = 30.0) -> None:
-        """Wait until the log shows ``text`` past byte ``after``; fail if the process dies."""
+    def wait_for(self, text: str, *, after: int | None = None, timeout: float = 30.0) -> None:
+        """Wait until this run's log shows ``text`` (past byte ``after``); fail if it dies."""
+        after = self.log_offset if after is None else after
         deadline = time.monotonic() + timeout
         needle = text.encode()
         while time.monotonic() < deadline:

@@ -12,7 +12,9 @@ from accountbot.stack import Child, Stack
 READY = "connected as"
 
 
-def wait_for_log(child: Child, text: str, *, after: int = 0, timeout: float = 30.0) -> None:
+def wait_for_log(
+    child: Child, text: str, *, after: int | None = None, timeout: float = 30.0
+) -> None:
     child.wait_for(text, after=after, timeout=timeout)
 
 

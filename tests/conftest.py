@@ -6,6 +6,7 @@ loudly, they are never skipped.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -30,7 +31,8 @@ def stack() -> Iterator[Stack]:
         stack.stop()
         import shutil
 
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("ACCOUNTBOT_KEEP_TEST_STACK") is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

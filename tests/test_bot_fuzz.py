@@ -125,7 +125,10 @@ def test_fuzzed_chat_through_prosody(stack: Stack, fuzz_bot: str, batch: list[st
                 if not body:
                     continue  # an empty body is no message at all
                 client.send_message(mto=fuzz_bot, mbody=body, mtype="chat")
-                reply = await client.next_message(10)
+                try:
+                    reply = await client.next_message(10)
+                except TimeoutError:
+                    raise AssertionError(f"no reply to {body!r}") from None
                 assert reply["type"] == "chat", reply
                 check_reply(str(reply["body"]))
         assert (await store.ledger.balances(jid)).prepaid == Money.whole(5)
