@@ -22,10 +22,13 @@ from payments import keys
 from payments.checkout import PendingPayment
 from payments.ledger import EntryKind, utcnow
 from payments.money import Money
+from payments.providers import testprovider
+from payments.providers.testprovider import derive_secret
 from payments.store import Store
 from payments.web.state import METRICS
 from tests.webfakes import (
     BTCPAY_STORE,
+    LINK_SECRET,
     FakeBtcpay,
     FakeStripe,
     btcpay_event,
@@ -354,3 +357,23 @@ async def test_webhook_answers_503_and_credits_nothing_when_redis_is_gone(
         async with http.get(f"{base}/healthz") as r:
             assert r.status == 503
     assert await nothing_credited(real_store)
+
+
+# --- the test provider --------------------------------------------------------
+
+
+async def test_test_provider_webhook_is_verified_like_the_others(service: Service) -> None:
+    secret = derive_secret(LINK_SECRET)
+    await service.store.payments_in.record(
+        PendingPayment("test", "test_abc", ALICE, Money.whole(12), utcnow())
+    )
+    body = json.dumps({"type": "payment.completed", "id": "test_abc"}).encode()
+    forged = {"Test-Signature": testprovider.signature_header("guessed", body)}
+    assert await service.post("/webhooks/test", body, forged) == 400
+    unknown = json.dumps({"type": "payment.completed", "id": "test_never"}).encode()
+    signed = {"Test-Signature": testprovider.signature_header(secret, unknown)}
+    assert await service.post("/webhooks/test", unknown, signed) == 404
+    assert await nothing_credited(service.store)
+    good = {"Test-Signature": testprovider.signature_header(secret, body)}
+    assert await service.post("/webhooks/test", body, good) == 200
+    assert (await service.store.ledger.balances(ALICE)).prepaid == Money.whole(12)
