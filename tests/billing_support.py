@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from payments import keys
 from payments.cycle import Cycle, default_policy
 from payments.flows import CreditOutcome, credit_account
-from payments.ledger import EntryKind
+from payments.ledger import Balance, EntryKind
 from payments.money import Money
 from payments.store import Store
 from payments.store.outbox import Notification
@@ -62,3 +63,59 @@ async def outbox(store: Store, to: str | None = None) -> list[Notification]:
 
 async def kinds(store: Store, to: str) -> list[str]:
     return [n.kind for n in await outbox(store, to)]
+
+
+RENEWAL_DUE = T0 + timedelta(days=31)  # the first renewal of accounts activated at T0
+
+
+async def many_due_accounts(store: Store, count: int, *, groups: int = 0) -> list[str]:
+    """``count`` paid accounts due to renew at RENEWAL_DUE; the first ``groups`` pay for 2 leaves.
+
+    Balances vary: most cover the renewal, every 7th does not (an invoice),
+    every 5th pays part from a voucher.
+    """
+    await basic_plan(store, "10")
+    plan = await store.plans.get("basic")
+    assert plan is not None
+    jids = [f"user{i:05d}@example.org" for i in range(count)]
+
+    async def one(i: int, jid: str) -> None:
+        await paid_account(store, jid, T0, "20")
+        if i % 7 == 0:
+            await store.ledger.debit(jid, usd("6"), reason="spent", kind=EntryKind.DEBIT)
+        if i % 5 == 0:
+            await store.ledger.credit(jid, usd("3"), reason="voucher", balance=Balance.VOUCHER)
+        if i < groups:
+            index = await store.groups.create(jid)
+            for n in range(2):
+                leaf = f"leaf{i:05d}-{n}@example.org"
+                await store.accounts.register_trial(leaf, T0, 30)
+                await store.groups.join(index, jid, leaf, plan, at=T0)
+                await store.ledger.credit(jid, usd("10"), reason="for a leaf")
+
+    batch = 50
+    for start in range(0, count, batch):
+        await asyncio.gather(*(one(i, jids[i]) for i in range(start, min(start + batch, count))))
+    return jids
+
+
+async def charged_once(store: Store, jids: list[str], period: str) -> None:
+    """Every account was billed exactly once for ``period``, its books add up, it moved on."""
+    for jid in jids:
+        assert await store.ledger.check(jid) == [], jid
+        entries = await store.ledger.entries(jid)
+        refs = [e.ref for e in entries if e.ref.startswith(f"renew:{period}:")]
+        assert len(refs) == len(set(refs)), jid
+        invoice = await store.billing.invoice(jid, period)
+        assert invoice is not None, jid
+        group = await store.groups.of(jid)
+        members = group.members if group is not None else (jid,)
+        assert [ln.member for ln in invoice.lines] == sorted(members, key=lambda m: (m != jid, m))
+        assert invoice.total == usd("10") * len(members), jid
+        charged = -sum(e.amount.units for e in entries if e.ref.startswith(f"renew:{period}:"))
+        assert charged == invoice.paid.units, jid  # no settlement happens in these tests
+        assert invoice.paid + invoice.due == invoice.total, jid
+        account = await store.accounts.get(jid)
+        assert account is not None and account.next_renewal_at == datetime(
+            2026, 3, 5, 9, tzinfo=UTC
+        ), jid

@@ -11,6 +11,7 @@ from payments.billing import ChargeLine, FreezeRecord
 from payments.ledger import Balance
 from payments.store import Store
 from payments.store.freezes import FreezeIf, Frozen, LiftIf
+from payments.store.locks import _started
 from tests.billing_support import T0, basic_plan, days, usd
 
 A = "alice@example.org"
@@ -104,12 +105,17 @@ async def test_chore_lock_is_exclusive_and_released_only_by_its_holder(store: St
 
 
 async def test_a_lock_of_a_dead_process_on_this_host_is_taken_over(store: Store) -> None:
-    dead = f"{socket.gethostname()}:{2**22 + 12345}:feed"  # above pid_max: never alive
-    elsewhere = f"another-host:{os.getpid()}:feed"
-    await store.redis.set(keys.chore_lock("renew"), dead, px=60_000)
-    assert await store.locks.chore("renew").acquire()
-    await store.redis.set(keys.chore_lock("close"), elsewhere, px=60_000)
-    assert not await store.locks.chore("close").acquire()  # cannot know: wait for the TTL
+    host, parent = socket.gethostname(), os.getppid()
+    dead = f"{host}:{2**22 + 12345}:1:feed"  # above pid_max: never alive
+    reused = f"{host}:{parent}:1:feed"  # that pid is another process now
+    alive = f"{host}:{parent}:{_started(parent)}:feed"
+    elsewhere = f"another-host:{os.getpid()}:1:feed"
+    for name, token in (("renew", dead), ("remind", reused)):
+        await store.redis.set(keys.chore_lock(name), token, px=60_000)
+        assert await store.locks.chore(name).acquire()
+    for name, token in (("freeze", alive), ("close", elsewhere)):
+        await store.redis.set(keys.chore_lock(name), token, px=60_000)
+        assert not await store.locks.chore(name).acquire()  # wait for its release or TTL
 
 
 async def test_freeze_conditions_are_checked_in_the_same_step(store: Store) -> None:

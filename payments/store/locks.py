@@ -1,6 +1,6 @@
 """Chore locks: one host at a time runs a chore (SET NX PX, compare-and-delete).
 
-The token names the holder (``host:pid:random``). A lock outlives a holder
+The token names the holder (``host:pid:start time:random``). A lock outlives a holder
 that was killed until its TTL runs out, except on the holder's own host:
 there a new run sees that the pid is gone and takes the lock over at once
 (compare-and-set), so a chore restarted after a crash does not wait.
@@ -22,33 +22,35 @@ DEFAULT_TTL_MS: Final = 60_000
 
 
 def new_token() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(8)}"
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_started(pid)}:{secrets.token_hex(8)}"
 
 
 def holder_is_dead(token: str) -> bool:
-    """True only for a holder on this host whose process no longer exists."""
-    host, _, rest = token.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    """True only for a holder on this host whose process is gone (or is another one now).
+
+    The token carries the holder's pid and its start time (``/proc/PID/stat``),
+    so a pid reused by a later process is not mistaken for the holder.
+    """
+    parts = token.split(":")
+    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return False
-    pid = int(pid_text)
+    pid = int(parts[1])
     if pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return _is_zombie(pid)
+    started = _started(pid)
+    return started == "" or started != parts[2]
 
 
-def _is_zombie(pid: int) -> bool:
+def _started(pid: int) -> str:
+    """The start time of a live process (clock ticks since boot); '' when there is none."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[-1].split()[0] == "Z"
+            fields = stat.read().rsplit(")", 1)[-1].split()
     except OSError:
-        return False
+        return ""
+    # fields[0] is the state (field 3 of stat(5)); the start time is field 22.
+    return "" if fields[0] == "Z" else fields[19]
 
 
 class ChoreLock:
