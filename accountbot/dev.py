@@ -44,11 +44,17 @@ def up(args: argparse.Namespace) -> int:
         raise CliError(f"a local stack is already running ({local}/stack.json): 'make down' first")
     stack = Stack(local / "stack", persistent=True)
     try:
-        stack.start(detached=True)
+        stack.start(detached=True, operators=(f"{DEMO_OPERATOR}@{stack.prosody.domain}",))
+        for app, ready in APP_READY.items():
+            stack.start_app(app, detached=True).wait_for(ready)
     except StackError as exc:
+        stack.stop()
         raise CliError(str(exc)) from None
     path = stack.write_json()
-    print(f"local stack up: redis {stack.redis.url}, xmpp 127.0.0.1:{stack.prosody.c2s_port}")
+    print(
+        f"local stack up: redis {stack.redis.url}, xmpp 127.0.0.1:{stack.prosody.c2s_port}, "
+        f"bot {stack.bot_jid}, web {stack.web_url}"
+    )
     print(f"config {stack.config_path}; details in {path}; stop with 'make down'")
     return EXIT_OK
 

@@ -50,13 +50,15 @@ async def test_dev_up_adduser_login_and_down_leaves_nothing(tmp_path: Path) -> N
     for key in ("xmpp_host", "xmpp_port", "domain", "bot_jid", "web_url", "redis_url", "config"):
         assert key in info
     pids = list(info["pids"].values())
+    assert set(info["pids"]) == {"redis", "prosody", "bot", "web"}
     try:
         added = accountbot("dev", "adduser", "alice", local=local)
         assert added.returncode == 0, added.stderr
         jid, password = added.stdout.split()
         assert jid == f"alice@{info['domain']}"
         async with logged_in(jid, password, info["xmpp_host"], info["xmpp_port"]) as client:
-            assert client.is_connected()
+            client.send_message(mto=info["bot_jid"], mbody="help", mtype="chat")
+            assert "register" in (await client.next_message(15))["body"]
         again = accountbot("dev", "up", local=local)
         assert again.returncode == 2 and "already running" in again.stderr
     finally:
