@@ -152,7 +152,8 @@ async def _bill_period(
     splits = tuple((line, result.split) for line, result in charged)
     result = Renewed.INVOICED if owed.units else Renewed.RENEWED
     outcome = RenewOutcome(jid, result, period, splits, owed, following=following)
-    await _tell_renewal(cycle, sub, outcome, now, following)
+    balance = charged[-1][1].balance if charged else None
+    await _tell_renewal(cycle, sub, outcome, now, following, balance)
     assert sub.account.next_renewal_at is not None
     await _move_on(cycle, jid, sub.account.next_renewal_at, following, period)
     if owed.units:
@@ -165,7 +166,6 @@ async def _move_on(
     cycle: Cycle, jid: str, billed: datetime, following: datetime, period: str
 ) -> None:
     await cycle.store.billing.finish_renewal(jid, billed, following, period)
-    await cycle.store.billing.schedule(keys.RENEWALS, jid, following)
 
 
 async def _apply_plan_choice(cycle: Cycle, sub: Subscriber, period: str) -> str:
@@ -196,7 +196,12 @@ async def charge_lines(
 
 
 async def _tell_renewal(
-    cycle: Cycle, sub: Subscriber, outcome: RenewOutcome, now: datetime, following: datetime
+    cycle: Cycle,
+    sub: Subscriber,
+    outcome: RenewOutcome,
+    now: datetime,
+    following: datetime,
+    balance_after: Money | None,
 ) -> None:
     store, jid = cycle.store, sub.account.jid
     if outcome.owed and outcome.owed.units:
@@ -212,7 +217,7 @@ async def _tell_renewal(
         price = total_of((line for line, _ in outcome.lines), cycle.policy.currency)
         await cycle.tell(notices.plan_activated(jid, name, price, following))
         return
-    balance = (await store.ledger.balances(jid)).total
+    balance = balance_after if balance_after is not None else cycle.money(0)
     charged = outcome.charged if outcome.lines else cycle.money(0)
     await cycle.tell(notices.renewal_done(jid, outcome.period, charged, balance, following))
 

@@ -38,6 +38,7 @@ class LineCharged:
     applied: bool  # False: this (period, member) was charged before; the split is that one's
     split: ChargeSplit
     invoice_due: Money  # what the period's invoice owes after this line
+    balance: Money  # voucher + prepaid of the payer after this line
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +134,9 @@ class BillingStore:
             ],
             [period, line.member, line.plan, line.amount.units, at.isoformat(), actor, reason],
         )
-        applied, voucher, prepaid, owed, due = (int(v) for v in result)
+        applied, voucher, prepaid, owed, due, left = (int(v) for v in result)
         split = ChargeSplit(self.money(voucher), self.money(prepaid), self.money(owed))
-        return LineCharged(bool(applied), split, self.money(due))
+        return LineCharged(bool(applied), split, self.money(due), self.money(left))
 
     async def settle(self, jid: str, period: str, *, at: datetime, actor: str) -> Settled:
         """Pay one open invoice in full from the balances, or nothing; see ``lua/settle.lua``."""
@@ -184,12 +185,18 @@ class BillingStore:
     async def finish_renewal(
         self, jid: str, billed: datetime, following: datetime, period: str
     ) -> bool:
-        """Move the renewal date from ``billed`` to ``following`` (compare-and-set)."""
-        moved = await self._scripts.call(
-            "finish_renewal",
-            [keys.account(jid)],
-            [billed.isoformat(), following.isoformat(), period],
-        )
+        """Move the renewal date from ``billed`` to ``following`` (compare-and-set), then
+        reschedule: two steps (the account, the global schedule) in one round trip.
+
+        The schedule entry is written even when the date had moved already: it
+        is ``following`` either way, and rewriting it repairs a crash that fell
+        between the two.
+        """
+        args = [billed.isoformat(), following.isoformat(), period]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            await self._scripts.call("finish_renewal", [keys.account(jid)], args, client=pipe)
+            pipe.zadd(keys.RENEWALS, {jid: epoch(following)})
+            moved, _ = await pipe.execute()
         return bool(moved)
 
     async def close(self, jid: str, *, at: datetime, why: str) -> str | None:

@@ -21,8 +21,9 @@ class Scripts:
         self._redis = redis
         self._loaded: dict[str, AsyncScript] = {}
 
-    async def call(self, name: str, keys: list[str], args: list[Any]) -> Any:
+    async def call(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
+        """Run a script; with a pipeline as ``client``, queue it in that pipeline."""
         script = self._loaded.get(name)
         if script is None:
             script = self._loaded[name] = load_script(self._redis, name)
-        return await script(keys=keys, args=args)
+        return await script(keys=keys, args=args, client=client)

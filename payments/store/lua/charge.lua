@@ -6,7 +6,8 @@
 -- KEYS[4] idempotency hash, KEYS[5] invoice hash of the period,
 -- KEYS[6] invoices zset, KEYS[7] open invoices zset, KEYS[8] account hash
 -- ARGV: period, member, plan, amount (units >= 0), at, actor, reason
--- Returns {applied(1|0), from voucher, from prepaid, owed on this line, owed on the invoice}
+-- Returns {applied(1|0), from voucher, from prepaid, owed on this line, owed on the invoice,
+-- voucher + prepaid balance after}
 local period, member, amount = ARGV[1], ARGV[2], tonumber(ARGV[4])
 local line = 'line:' .. member
 local ref = 'renew:' .. period .. ':' .. member
@@ -15,7 +16,8 @@ local seen = redis.call('HGET', KEYS[5], line)
 if seen then
   local _, a, v, p = string.match(seen, '^(.*)|(%d+)|(%d+)|(%d+)$')
   local owed = tonumber(a) - tonumber(v) - tonumber(p)
-  return {0, tonumber(v), tonumber(p), owed, tonumber(redis.call('HGET', KEYS[5], 'due') or '0')}
+  local left = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(redis.call('GET', KEYS[2]) or '0')
+  return {0, tonumber(v), tonumber(p), owed, tonumber(redis.call('HGET', KEYS[5], 'due') or '0'), left}
 end
 
 local function take(key, name, want)
@@ -53,4 +55,5 @@ if due > 0 then
     redis.call('HSET', KEYS[8], 'unpaid_since', ARGV[5])
   end
 end
-return {1, from_voucher, from_prepaid, owed, due}
+local left = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(redis.call('GET', KEYS[2]) or '0')
+return {1, from_voucher, from_prepaid, owed, due, left}

@@ -1,0 +1,121 @@
+"""Renewals per second against a real redis-server, next to one pipelined INCRBY per account.
+
+``BENCH_RENEWAL_N`` paid accounts (default 100,000) are due at the same
+instant; the ``renew`` chore bills them all (``BENCH_RENEWAL_C`` accounts at
+a time, default 32), as ``accountbot chore renew`` does minus the process
+start: for each, read the account, read its price snapshot, charge the line
+(one Lua script: voucher, prepaid, ledger entry, invoice), queue the
+notification, move the renewal date on and reschedule it. The baseline, in
+the same run on the same server, is one INCRBY per account sent in
+pipelines of 1,000: the cheapest possible "touch every account once".
+The accounts are written directly (pipelined) in their activated state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from accountbot.stack import RedisServer
+from payments import keys
+from payments.billing import epoch
+from payments.chores import ChoreReport, ChoreRun, renew
+from payments.cycle import Cycle, default_policy
+from payments.store import Store, open_redis
+
+ACTIVATED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+DUE = ACTIVATED + timedelta(days=31)
+PRICE = 100_000  # $10.00
+BATCH = 1_000
+
+
+def jid(i: int) -> str:
+    return f"bench{i:06d}@example.org"
+
+
+async def _write_accounts(store: Store, n: int) -> None:
+    """Paid accounts activated at ACTIVATED, due at DUE, holding $20 (one invoice in 10 short)."""
+    for start in range(0, n, BATCH):
+        async with store.redis.pipeline(transaction=False) as pipe:
+            for i in range(start, min(start + BATCH, n)):
+                who = jid(i)
+                pipe.hset(
+                    keys.account(who),
+                    mapping={
+                        "kind": "paid",
+                        "status": "active",
+                        "registered_at": ACTIVATED.isoformat(),
+                        "plan": "basic",
+                        "plan_as_of": "202601",
+                        "activated_at": ACTIVATED.isoformat(),
+                        "renewal_day": str(ACTIVATED.day),
+                        "next_renewal_at": DUE.isoformat(),
+                    },
+                )
+                pipe.hset(
+                    keys.plan_as_of(who, "202601"),
+                    mapping={"plan": "basic", "version": "1", "price": str(PRICE), "kind": "paid"},
+                )
+                pipe.set(keys.balance_prepaid(who), 0 if i % 10 == 0 else 2 * PRICE)
+                pipe.zadd(keys.RENEWALS, {who: epoch(DUE)})
+            await pipe.execute()
+
+
+async def _baseline(store: Store, n: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, n, BATCH):
+        async with store.redis.pipeline(transaction=False) as pipe:
+            for i in range(start, min(start + BATCH, n)):
+                pipe.incrby(f"bench-baseline-{{{jid(i)}}}", PRICE)
+            await pipe.execute()
+    return time.perf_counter() - started
+
+
+async def _renewals(store: Store, n: int, concurrency: int) -> tuple[float, ChoreReport]:
+    run = ChoreRun(Cycle(store, default_policy("USD"), "chore:renew"), DUE, concurrency=concurrency)
+    report = ChoreReport("renew")
+    started = time.perf_counter()
+    await renew(run, report)
+    elapsed = time.perf_counter() - started
+    billed = report.counts["renewed"] + report.counts["invoiced"]
+    if billed != n or report.errors:
+        raise RuntimeError(f"renewed {billed} of {n} accounts, {report.errors} errors")
+    return elapsed, report
+
+
+async def run() -> list[dict[str, Any]]:
+    n = int(os.environ.get("BENCH_RENEWAL_N", "100000"))
+    c = int(os.environ.get("BENCH_RENEWAL_C", "32"))
+    with tempfile.TemporaryDirectory(prefix="bench-renewal-") as tmp:
+        redis = RedisServer(Path(tmp))
+        redis.start()
+        store = Store(open_redis(redis.url, max_connections=c + 8))
+        try:
+            await _write_accounts(store, n)
+            baseline = await _baseline(store, n)
+            elapsed, report = await _renewals(store, n, c)
+            left = await store.billing.count(keys.RENEWALS)
+            due_left = len(await store.billing.due(keys.RENEWALS, DUE, 10))
+        finally:
+            await store.close()
+            if redis.child is not None:
+                redis.child.stop()
+    if left != n or due_left:
+        raise RuntimeError(f"{due_left} accounts still due after the chore")
+    base_rate, our_rate = n / baseline, n / elapsed
+    common = {"accounts": n, "concurrency": c}
+    return [
+        {"case": "baseline: one pipelined INCRBY per account", **common, "per_second": base_rate,
+         "vs_baseline": 1.0},
+        {"case": f"renew chore: {report.counts['invoiced']} invoiced, rest paid", **common,
+         "per_second": our_rate, "vs_baseline": our_rate / base_rate},
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    print(asyncio.run(run()))
