@@ -260,11 +260,13 @@ class Settlement:
 
 
 async def settle_invoices(
-    cycle: Cycle, jid: str, now: datetime
+    cycle: Cycle, jid: str, now: datetime, open_invoices: list[tuple[str, Money]] | None = None
 ) -> tuple[list[Settled], Money | None]:
     """Pay open invoices in full, smallest first, while the balances cover them."""
     paid: list[Settled] = []
-    for period, _due in await cycle.store.billing.open_invoices(jid):
+    if open_invoices is None:
+        open_invoices = await cycle.store.billing.open_invoices(jid)
+    for period, _due in open_invoices:
         settled = await cycle.store.billing.settle(jid, period, at=now, actor=cycle.actor)
         if settled.missing.units:
             return paid, settled.missing
@@ -280,10 +282,15 @@ async def after_credit(cycle: Cycle, jid: str, now: datetime) -> Settlement:
     sub = await cycle.store.billing.subscriber(jid)
     if sub is None or sub.account.closed or sub.account.kind is AccountKind.LEAF:
         return Settlement()
-    settled, missing = await settle_invoices(cycle, jid, now)
-    activated = await activate_if_due(cycle, sub, now)
-    unfrozen = await lift_billing_freeze(cycle, jid, now)
-    owed = await cycle.store.billing.owed(jid)
+    open_before = await cycle.store.billing.open_invoices(jid)
+    settled, missing = await settle_invoices(cycle, jid, now, open_before)
+    activated = sub.account.kind is AccountKind.TRIAL and await activate_if_due(cycle, sub, now)
+    # A paid account that was neither frozen nor owing has nothing more to do:
+    # the common case of a top-up stays three reads.
+    unfrozen = False
+    if sub.account.frozen or open_before or activated:
+        unfrozen = await lift_billing_freeze(cycle, jid, now)
+    owed = await cycle.store.billing.owed(jid) if open_before else cycle.money(0)
     return Settlement(tuple(settled), missing, activated, unfrozen, owed)
 
 
@@ -324,15 +331,16 @@ async def lift_billing_freeze(cycle: Cycle, jid: str, now: datetime) -> bool:
     owed = await store.billing.owed(jid)
     if owed.units:
         return False
-    await store.billing.unschedule(keys.UNPAID, jid)
     lifted = None
     if billing_freeze_may_lift(sub.account, owed, now):
+        # Leaves first: a crash after them leaves the main frozen, and its next
+        # credit comes back here; the other order could strand frozen leaves.
+        await _lift_leaves(cycle, sub)
         lifted = await store.freezes.lift(jid, FreezeKind.BILLING, LiftIf.PAID)
+    await store.billing.unschedule(keys.UNPAID, jid)
     if lifted is not None:
         await store.billing.unschedule(keys.BILLING_FROZEN, jid)
         await cycle.tell(notices.unfrozen(jid, lifted.when.isoformat()))
-    if FreezeKind.BILLING not in (await store.freezes.records(jid)):
-        await _lift_leaves(cycle, sub)
     return lifted is not None
 
 

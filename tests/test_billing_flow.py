@@ -223,3 +223,14 @@ async def test_closure_after_the_frozen_period_releases_the_number(store: Store)
     later = await top_up(store, A, "50", due + days(101))
     assert later.settlement.owed is None  # a closed account is not billed any more
     assert POLICY.close_after_days == 90
+
+
+async def test_a_replayed_credit_completes_what_a_crash_left_undone(store: Store) -> None:
+    await basic_plan(store, "10")
+    await store.accounts.register_trial(A, T0, 30)
+    # The webhook's first attempt credited, then the process died before activating.
+    await store.ledger.credit(A, usd("20"), reason="payment", kind=EntryKind.PAYMENT, ref="evt-1")
+    assert (await store.accounts.get(A)).kind is AccountKind.TRIAL  # type: ignore[union-attr]
+    retry = await top_up(store, A, "20", T0 + days(1), ref="evt-1")
+    assert not retry.applied.applied and retry.settlement.activated
+    assert (await store.ledger.balances(A)).prepaid == usd("10")  # credited once, charged once
