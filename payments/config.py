@@ -137,6 +137,16 @@ class GatewayConfig:
 
 
 @dataclass(frozen=True)
+class UsageConfig:
+    resources: tuple[str, ...] = ("voice_minutes", "sms", "mms")  # what the gateway meters
+    trial_allowances: tuple[str, ...] = ()  # monthly allowance of a trial, e.g. ["sms=20"]
+    credit_days: int = 365  # credits of a pack are valid this many days
+    expiry_notice_days: int = 30  # tell users this many days before credits expire
+    max_events: int = 500  # events in one POST /api/v1/usage
+    max_quantity: int = 1_000_000  # the most one usage event may count
+
+
+@dataclass(frozen=True)
 class BotConfig:
     messages_per_minute: int = 30  # per sender, shared by every bot process
     max_message_bytes: int = 2048  # longer chat messages are refused unread
@@ -153,6 +163,7 @@ class Config:
     operators: OperatorsConfig = OperatorsConfig()
     gateway: GatewayConfig = GatewayConfig()
     bot: BotConfig = BotConfig()
+    usage: UsageConfig = UsageConfig()
     path: str = field(default="", metadata={"internal": True})
 
     def money(self, units: int) -> Money:
@@ -181,6 +192,7 @@ def load_config(
     values = _build(Config, raw, (), env, currency.upper())
     config: Config = Config(**{**values, "path": str(Path(where).resolve())})
     _check_secrets(config)
+    _check_usage(config.usage)
     return config
 
 
@@ -278,6 +290,30 @@ def _check_secrets(config: Config) -> None:
             )
     if btcpay.enabled and not (btcpay.api_base and btcpay.store_id):
         raise ConfigError("[providers.btcpay] api_base and store_id: required when enabled")
+
+
+def _check_usage(usage: UsageConfig) -> None:
+    """Resource names go into keys and ledger entries: lower-case words, each once."""
+    names = usage.resources
+    if not names or len(set(names)) != len(names):
+        raise ConfigError("[usage] resources: expected a non-empty list of distinct names")
+    for name in names:
+        if not (name.isascii() and name[:1].isalpha() and name.replace("_", "").isalnum()):
+            raise ConfigError(
+                f"[usage] resources: {name!r} is not a name like sms or voice_minutes"
+            )
+        if name != name.lower() or len(name) > 32:
+            raise ConfigError(
+                f"[usage] resources: {name!r} is not a name like sms or voice_minutes"
+            )
+    for text in usage.trial_allowances:
+        resource, eq, quantity = text.partition("=")
+        if not eq or resource.strip() not in names or not quantity.strip().isdigit():
+            raise ConfigError(
+                f"[usage] trial_allowances: {text!r} is not RESOURCE=QUANTITY with a known resource"
+            )
+    if usage.credit_days < 1 or usage.max_events < 1 or usage.max_quantity < 1:
+        raise ConfigError("[usage] credit_days, max_events and max_quantity: at least 1")
 
 
 def _name(path: tuple[str, ...]) -> str:

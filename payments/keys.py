@@ -161,3 +161,59 @@ def leaf_jids(index: str) -> str:
 def leaf_jids_index(jid: str) -> str:
     """String: the group INDEX of a main or of a leaf."""
     return _account("leaf_jids_index", jid)
+
+
+# --- usage metering and credit packs (issue 7) ---------------------------------
+
+
+def usage(jid: str, yyyymm: str) -> str:
+    """Hash: one month of an account's usage (``used:R``, ``credit:R``, ``settled:R`` ...)."""
+    return f"{PREFIX}usage_{yyyymm}-{{{jid}}}"
+
+
+def usage_events(jid: str, yyyymm: str) -> str:
+    """Set: the gateway's event ids counted in that month (replays count once)."""
+    return f"{PREFIX}usage_events_{yyyymm}-{{{jid}}}"
+
+
+def usage_open(jid: str) -> str:
+    """Set: the months (YYYYMM) holding usage not yet settled into the ledger."""
+    return _account("usage_open", jid)
+
+
+def usage_slot(jid: str) -> str:
+    """String: the settlement slot (Unix time of its start) settled last."""
+    return _account("usage_slot", jid)
+
+
+def credit_grants(jid: str) -> str:
+    """Hash: grant id -> ``resource|quantity|left|expires|pack|day|version|price|bought``."""
+    return _account("credit_grants", jid)
+
+
+def credit_pending(jid: str) -> str:
+    """Hash: ``R`` (own use) or ``R|LEAF`` -> credits drawn, not yet settled."""
+    return _account("credit_pending", jid)
+
+
+def credit_transfers(jid: str) -> str:
+    """Hash (a leaf's): ``YYYYMM:EVENT`` -> ``MAIN|R|QUANTITY``, draws not yet on the main."""
+    return _account("credit_transfers", jid)
+
+
+def autobuy(jid: str) -> str:
+    """Hash: pack id -> ``version|resource|quantity|price|since``, bought again at each renewal."""
+    return _account("autobuy", jid)
+
+
+PACKS: Final = f"{PREFIX}packs"  # hash: pack id -> JSON of its current version
+
+
+def pack_versions(pack_id: str) -> str:
+    """Hash: version number -> JSON of that version of one credit pack (kept forever)."""
+    return f"{PREFIX}pack_versions-{pack_id}"
+
+
+# Global sorted sets of JIDs read by the usage chores.
+USAGE_UNSETTLED: Final = f"{PREFIX}usage_unsettled"  # score: batches counted since settled
+CREDIT_EXPIRIES: Final = f"{PREFIX}credit_expiries"  # score: the earliest grant expiry

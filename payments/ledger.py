@@ -22,7 +22,12 @@ class EntryKind(StrEnum):
     PAYMENT = "payment"  # a payment provider's webhook
     VOUCHER = "voucher"  # a voucher code redeemed
     CHARGE = "charge"  # the product charged the account (plan, leaf, pack)
-    EXPIRED = "expired"  # credit or voucher balance that expired
+    EXPIRED = "expired"  # credit or voucher balance that expired (credits: amount 0)
+    # Credits of packs are not money: these entries have amount 0 and carry
+    # `resource` and `quantity` fields (see keys.md). A purchase is a CHARGE.
+    CREDITS = "credits"  # credits granted without a charge of their own (a renewal line paid)
+    USAGE = "usage"  # usage settled (four times a day): what the allowance and credits covered
+    CREDITS_USED = "credits_used"  # credits of one grant used by that usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,7 @@ def describe_entry(entry: LedgerEntry, *, with_actor: bool = True) -> str:
     sign = "+" if entry.amount.units > 0 else ""
     parts = [
         entry.at.strftime("%Y-%m-%d"),
-        f"{sign}{format_money(entry.amount)}",
+        f"{sign}{format_money(entry.amount)}" if entry.amount.units else "",
         entry.kind.value if entry.balance is Balance.PREPAID else f"{entry.kind.value} (voucher)",
         entry.reason,
     ]

@@ -8,6 +8,7 @@ from payments.store.accounts import AccountStore
 from payments.store.billing import BillingStore
 from payments.store.botstate import BotStateStore
 from payments.store.connection import open_redis
+from payments.store.credits import CreditStore
 from payments.store.freezes import FreezeStore
 from payments.store.groups import GroupStore
 from payments.store.ledger import LedgerStore
@@ -16,6 +17,7 @@ from payments.store.outbox import OutboxStore
 from payments.store.payments_in import PaymentsInStore
 from payments.store.plans import PlanStore
 from payments.store.scripts import Scripts
+from payments.store.usage import UsageStore
 from payments.store.vouchers import CodeAttemptStore, VoucherStore
 
 __all__ = ["Store", "open_redis"]
@@ -40,6 +42,8 @@ class Store:
         self.vouchers = VoucherStore(redis, self.scripts, currency)
         self.code_attempts = CodeAttemptStore(redis)
         self.botstate = BotStateStore(redis)
+        self.usage = UsageStore(redis, self.scripts, currency)
+        self.credits = CreditStore(redis, self.scripts, currency)
 
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:

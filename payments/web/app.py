@@ -24,6 +24,8 @@ from payments.config import Config
 from payments.payments_in import topup_presets
 from payments.providers import enabled_providers
 from payments.store import Store
+from payments.usage import UsagePolicy
+from payments.web.gateway import add_gateway
 from payments.web.metrics import Metrics
 from payments.web.state import CONFIG, MAX_BODY, METRICS, PRESETS, PROVIDERS, STORE
 from payments.web.topup import done, show_topup, submit_topup
@@ -54,6 +56,7 @@ def build_app(config: Config) -> web.Application:
             web.get("/metrics", metrics),
         ]
     )
+    add_gateway(app, UsagePolicy.from_config(config.usage))  # /api/v1/authorize, /api/v1/usage
     return app
 
 

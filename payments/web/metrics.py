@@ -85,6 +85,17 @@ class Metrics:
         self.refusals = Counter(
             "accountbot_webhook_refusals_total", "Webhooks refused, by provider and reason."
         )
+        self.usage_events = Counter(
+            "accountbot_usage_events_total",
+            "Gateway usage events, by outcome (counted, duplicate, unknown_account).",
+        )
+        self.authorizations = Counter(
+            "accountbot_authorizations_total",
+            "Gateway authorize answers, by resource and decision (allowed or the reason).",
+        )
+        self.gateway_refusals = Counter(
+            "accountbot_gateway_refusals_total", "Gateway requests refused, by endpoint and reason."
+        )
         self.latency = Histogram(
             "accountbot_http_request_duration_seconds",
             "Time to answer HTTP requests, by method, route and status.",
@@ -95,6 +106,14 @@ class Metrics:
 
     def render(self) -> str:
         lines: list[str] = []
-        for metric in (self.credits, self.replays, self.refusals, self.latency):
+        for metric in (
+            self.credits,
+            self.replays,
+            self.refusals,
+            self.usage_events,
+            self.authorizations,
+            self.gateway_refusals,
+            self.latency,
+        ):
             lines.extend(metric.render())
         return "\n".join(lines) + "\n"
