@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from payments.billing import as_utc
 from payments.config import BillingConfig
 from payments.cycle import Cycle, Settlement, after_credit, default_policy
 from payments.ledger import Applied, Balance, EntryKind, utcnow
@@ -50,5 +51,5 @@ async def credit_account(
         jid, amount, reason=reason, kind=kind, balance=balance, ref=ref, actor=actor, at=at
     )
     cycle = Cycle(store, policy or default_policy(store.currency), actor or "credit")
-    settlement = await after_credit(cycle, jid, at or utcnow())
+    settlement = await after_credit(cycle, jid, as_utc(at) if at else utcnow())
     return CreditOutcome(applied, balance, settlement)

@@ -234,3 +234,11 @@ async def test_a_replayed_credit_completes_what_a_crash_left_undone(store: Store
     retry = await top_up(store, A, "20", T0 + days(1), ref="evt-1")
     assert not retry.applied.applied and retry.settlement.activated
     assert (await store.ledger.balances(A)).prepaid == usd("10")  # credited once, charged once
+
+
+async def test_a_naive_instant_is_taken_as_utc(store: Store) -> None:
+    await basic_plan(store, "10")
+    await store.accounts.register_trial(A, T0, 30)
+    outcome = await top_up(store, A, "20", T0.replace(tzinfo=None) + days(1))
+    assert outcome.settlement.activated
+    assert await next_renewal(store, A) == T0 + days(32)
