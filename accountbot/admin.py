@@ -110,6 +110,7 @@ async def credit(args: argparse.Namespace) -> int:
             ref=args.ref,
             actor=operator(),
             balance=_balance(args),
+            policy=config.billing,
         )
     applied, where = outcome.applied, _balance(args).value
     if not applied.applied:
@@ -132,6 +133,7 @@ async def debit(args: argparse.Namespace) -> int:
             ref=args.ref,
             actor=operator(),
             balance=_balance(args),
+            policy=config.billing,
         )
     where = _balance(args).value
     if not applied.applied:

@@ -164,6 +164,7 @@ async def prepare_demo_account(stack: Stack, jid: str) -> None:
             store,
             jid,
             amount,
+            policy=config.billing,
             reason="demo welcome credit",
             kind=EntryKind.CREDIT,
             ref="demo-welcome",

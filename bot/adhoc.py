@@ -26,7 +26,7 @@ from slixmpp.plugins.xep_0050.stanza import Command as CommandStanza
 from slixmpp.plugins.xep_0066.stanza import OOB
 
 from bot.commands.model import BadArgument, Command, Param, ParamKind, Reply, convert
-from bot.dispatch import Dispatcher, frozen_notice
+from bot.dispatch import Dispatcher, with_frozen_notice
 
 SESSION_SECONDS = 600
 MAX_SESSIONS = 10_000
@@ -88,7 +88,8 @@ class AdhocCommands:
         self.sessions[session_id] = session
         if not command.params:
             return await self._ask_confirmation(iq, session_id, session)
-        return self._params_form(iq, session_id, command, notice=frozen_notice(ctx))
+        notice = (await with_frozen_notice(ctx, Reply(""))).text.strip()
+        return self._params_form(iq, session_id, command, notice=notice)
 
     async def _continue(self, iq: Iq, jid: str, session_id: str, session: Session) -> Iq:
         values = _submitted(iq)
@@ -131,10 +132,7 @@ class AdhocCommands:
         ctx = await self.dispatcher.context(jid)
         if not command.allowed(ctx.role):  # the role may have changed since the form
             raise XMPPError("forbidden", "You may not run this command.")
-        reply = await self.dispatcher.run(command, ctx, args)
-        notice = frozen_notice(ctx)
-        if notice:
-            reply = Reply(f"{notice}\n{reply.text}", reply.url, reply.table, reply.error)
+        reply = await with_frozen_notice(ctx, await self.dispatcher.run(command, ctx, args))
         return self._result(iq, command, session_id or secrets.token_urlsafe(12), reply)
 
     def _params_form(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.commands.billing import frozen_line
 from bot.commands.model import (
     BadArgument,
     Command,
@@ -87,14 +88,14 @@ class Dispatcher:
             return await self._confirmation(ctx, words[0].lower() in YES)
         command, used = self.registry.match(words)
         if command is None or not command.allowed(ctx.role):
-            return self._with_notice(ctx, self._not_available(command, words[0]))
+            return await self._with_notice(ctx, self._not_available(command, words[0]))
         try:
             args = parse_chat_args(command, _after_words(text, used), self.config)
         except BadArgument as exc:
             return Reply(f"{exc}. Usage: {command.usage()}", error="bad-request")
         if command.confirm is not None:
             return await self._ask(ctx, command, args, text)
-        return self._with_notice(ctx, await self.run(command, ctx, args))
+        return await self._with_notice(ctx, await self.run(command, ctx, args))
 
     @staticmethod
     def _not_available(command: Command | None, word: str) -> Reply:
@@ -139,24 +140,25 @@ class Dispatcher:
             args = parse_chat_args(command, _after_words(line, used), self.config)
         except BadArgument as exc:
             return Reply(f"{exc}. Usage: {command.usage()}", error="bad-request")
-        return self._with_notice(ctx, await self.run(command, ctx, args))
+        return await self._with_notice(ctx, await self.run(command, ctx, args))
 
-    def _with_notice(self, ctx: Context, reply: Reply) -> Reply:
-        """A frozen account hears, on every interaction, that it is frozen and how to fix it."""
-        notice = frozen_notice(ctx)
-        if not notice or reply.text.startswith(notice):
-            return reply
-        return Reply(f"{notice}\n{reply.text}", reply.url, reply.table, reply.error)
+    async def _with_notice(self, ctx: Context, reply: Reply) -> Reply:
+        return await with_frozen_notice(ctx, reply)
 
 
-def frozen_notice(ctx: Context) -> str:
-    account = ctx.account
-    if account is None or not account.frozen or ctx.role is Role.OPERATOR:
-        return ""
-    kinds = ", ".join(sorted(k.value for k in account.freezes))
-    if all(k.lifted_by_payment for k in account.freezes):
-        return f"Your account is frozen ({kinds}): send 'pay' or 'topup' to settle what is due."
-    return f"Your account is frozen ({kinds}). Please contact support."
+async def with_frozen_notice(ctx: Context, reply: Reply) -> Reply:
+    """A frozen account hears, on every interaction, one line: why, what is due, the fix.
+
+    The context is read again after the command ran: a ``pay`` that unfroze
+    the account must not be answered with "your account is frozen".
+    """
+    if ctx.account is None or not ctx.account.frozen or ctx.role is Role.OPERATOR:
+        return reply
+    ctx.account = await ctx.store.accounts.get(ctx.jid)
+    notice = await frozen_line(ctx)
+    if not notice or notice in reply.text:
+        return reply
+    return Reply(f"{notice}\n{reply.text}", reply.url, reply.table, reply.error)
 
 
 def parse_chat_args(command: Command, rest: str, config: Config) -> dict[str, Any]:

@@ -203,6 +203,9 @@ class AccountBot:
         msg = self.xmpp.make_message(
             mto=note.to, mbody=note.body, mtype="chat", mfrom=self.xmpp.boundjid.bare
         )
+        # The id names the kind (renewal_done.1795...-0): clients ignore it,
+        # operators and tests can tell notifications apart in logs.
+        msg["id"] = f"{note.kind or 'notice'}.{note.id}"
         if note.url:
             msg["oob"]["url"] = note.url
         msg.send()

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from payments.billing import as_utc
 from payments.config import BillingConfig
-from payments.cycle import Cycle, Settlement, after_credit, default_policy
+from payments.cycle import Cycle, Settlement, after_credit
 from payments.ledger import Applied, Balance, EntryKind, utcnow
 from payments.money import Money
 from payments.store import Store
@@ -39,17 +39,18 @@ async def credit_account(
     actor: str = "",
     balance: Balance = Balance.PREPAID,
     at: datetime | None = None,
-    policy: BillingConfig | None = None,
+    policy: BillingConfig,
 ) -> CreditOutcome:
     """Credit once per ``ref``, then settle, activate and unfreeze as the policy says.
 
-    Pass ``policy=config.billing`` (the defaults apply otherwise). A replay of
+    ``policy`` is the deployment's ``[billing]`` config (required: a credit
+    that ran with other rules than the deployment's would be wrong). A replay of
     a ``ref`` credits nothing but runs what follows again: a retry after a
     crash between the credit and its consequences completes them.
     """
     applied = await store.ledger.credit(
         jid, amount, reason=reason, kind=kind, balance=balance, ref=ref, actor=actor, at=at
     )
-    cycle = Cycle(store, policy or default_policy(store.currency), actor or "credit")
+    cycle = Cycle(store, policy, actor or "credit")
     settlement = await after_credit(cycle, jid, as_utc(at) if at else utcnow())
     return CreditOutcome(applied, balance, settlement)

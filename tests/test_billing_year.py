@@ -4,8 +4,9 @@ Register, the trial ends, a top-up of the activation amount activates it,
 twelve renewals charge the snapshotted price although an operator raised
 it, a renewal with too little money opens an invoice, grace with reminders,
 freeze, a top-up settles and unfreezes at once, and later a closure. The
-ledger tells the whole story and the outbox holds every notification (the
-bot delivers the outbox through Prosody; its own tests cover that part).
+ledger tells the whole story and the outbox holds every notification
+(tests/test_bot_billing_e2e.py walks the same year with the real bot
+delivering each notification through Prosody to Alice's client).
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ class World:
 
         self.run(work)
 
+    def notifications(self) -> list[tuple[str, str]]:
+        """(kind, body) of every notification Alice got, oldest first."""
+        return [(n.kind, n.body) for n in self.run(lambda s: outbox(s, ALICE))]
+
     def kinds(self) -> list[str]:
-        return [n.kind for n in self.run(lambda s: outbox(s, ALICE))]
+        return [kind for kind, _body in self.notifications()]
 
     def account(self) -> Any:
         return self.run(lambda s: s.accounts.get(ALICE))
@@ -102,6 +107,10 @@ def world(stack: Stack, capsys: pytest.CaptureFixture[str]) -> World:
 
 
 def test_a_year_of_billing(world: World) -> None:
+    walk_a_year(world)
+
+
+def walk_a_year(world: World) -> None:
     out = world.cli("admin", "plan", "set", "basic", "--price", "10", "--name", "Basic")
     assert "v1  $10.00/month  Basic" in out
 
@@ -194,5 +203,5 @@ def test_a_year_of_billing(world: World) -> None:
         "closure_warning",
         "closed",
     ]
-    closed = world.run(lambda s: outbox(s, ALICE))[-1]
-    assert "+15550100" in closed.body
+    _kind, closed = world.notifications()[-1]
+    assert "+15550100" in closed

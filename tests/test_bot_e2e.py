@@ -59,9 +59,16 @@ def operator(stack: Stack) -> tuple[str, str]:
     return stack.prosody.adduser(OPERATOR, "operator-password")
 
 
+def is_notification(msg: object) -> bool:
+    """Notifications carry their kind in the id (``frozen.1795...-0``); replies do not."""
+    return "." in str(msg["id"])  # type: ignore[index]
+
+
 async def ask(client: UserClient, to: str, text: str, timeout: float = 10.0) -> str:
+    """Send a chat line and return the bot's reply (notifications meanwhile are skipped)."""
     client.send_message(mto=to, mbody=text, mtype="chat")
-    reply = await client.next_message(timeout)
+    while is_notification(reply := await client.next_message(timeout)):
+        pass
     assert reply["type"] == "chat", reply
     return str(reply["body"])
 
@@ -193,3 +200,19 @@ async def test_a_reply_fallback_is_cut_before_parsing(stack: Stack, bot: Bot) ->
         msg.send()
         assert "Welcome" in (await client.next_message())["body"]
         await asyncio.sleep(0)
+
+
+async def test_a_frozen_account_hears_why_on_every_interaction(stack: Stack, bot: Bot) -> None:
+    user, password = new_user(stack)
+    async with login(stack, user, password) as client, login(stack, *operator(stack)) as op:
+        await ask(client, bot.jid, "register")
+        question = await ask(op, bot.jid, f"admin freeze {user} violation spam reports")
+        assert "yes" in question
+        await ask(op, bot.jid, "yes")
+        for command in ("balance", "help", "frobnicate"):
+            answer = await ask(client, bot.jid, command)
+            assert answer.splitlines()[0] == (
+                "Your account is frozen by an operator: spam reports"
+            ), answer
+        await ask(op, bot.jid, f"admin unfreeze {user} violation")
+        assert "frozen" not in await ask(client, bot.jid, "balance")

@@ -51,6 +51,7 @@ async def credit(ctx: Context, args: Mapping[str, Any]) -> Reply:
         jid,
         amount,
         reason=args["reason"],
+        policy=ctx.config.billing,
         kind=EntryKind.CREDIT,
         actor=ctx.jid,
         at=ctx.now,

@@ -119,17 +119,6 @@ def _shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
-async def plans(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    catalog = await ctx.store.plans.catalog()
-    if not catalog:
-        return Reply("No plans are on offer yet.")
-    lines = ["Plans:"] + [f"{p.id}: {p.name}, {format_money(p.price)} a month" for p in catalog]
-    if ctx.role in (Role.TRIAL, Role.PAID):
-        lines.append("Send 'plan ID' to choose one.")
-    rows = tuple((p.id, p.name, format_money(p.price)) for p in catalog)
-    return Reply("\n".join(lines), table=Table(("plan", "name", "price a month"), rows))
-
-
 COMMANDS = [
     Command("help", "list the commands you can use", ANYONE, help_),
     Command(
@@ -154,5 +143,4 @@ COMMANDS = [
         (Param("month", "YYYY-MM (default: this month)", ParamKind.MONTH, required=False),),
         unavailable="You have no account yet: send 'register' to start a trial.",
     ),
-    Command("plans", "the plans on offer", ANYONE, plans),
 ]
