@@ -7,12 +7,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps demo up down test lint format typecheck pytest bench clean
+.PHONY: setup system-deps test-deps demo up down test lint format typecheck pytest bench clean
 
 setup: system-deps $(STAMP)
 
 system-deps:
 	@scripts/ensure-system-deps.sh
+
+test-deps:
+	@scripts/ensure-system-deps.sh --test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +44,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no test: any non-zero code fails the target.
-pytest: setup
+pytest: setup test-deps
 	$(BIN)/pytest
 
 test: lint typecheck pytest

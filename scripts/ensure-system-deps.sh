@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs when they are missing.
 # Idempotent: does nothing (and needs no network) when everything is there.
+# With --test, also what only the tests need (headless Chromium).
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v prosody >/dev/null 2>&1 || missing+=(prosody)
-# Headless Chromium renders the top-up page in the tests (tests/test_web_chromium.py).
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${1:-}" = "--test" ]; then
+    # Headless Chromium renders the top-up page in the tests (tests/test_web_chromium.py).
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -18,8 +21,9 @@ if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
     sudo="sudo"
 fi
-# The packages' own services are not used (the local stack starts its own
-# servers on free loopback ports); policy-rc.d keeps apt from starting them.
+# The packages' own services are not used: the local stack starts its own
+# servers on free loopback ports, so a system Redis or Prosody that the
+# packages may start does not get in the way.
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
