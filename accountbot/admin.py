@@ -46,6 +46,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     add_billing_commands(sub)
 
+    from accountbot.admin_credits import add_admin_commands as add_credit_commands
+
+    add_credit_commands(sub)
+
 
 def operator() -> str:
     return f"cli:{getpass.getuser()}"
@@ -133,7 +137,6 @@ async def debit(args: argparse.Namespace) -> int:
             ref=args.ref,
             actor=operator(),
             balance=_balance(args),
-            policy=config.billing,
         )
     where = _balance(args).value
     if not applied.applied:

@@ -60,7 +60,10 @@ async def set_plan(args: argparse.Namespace) -> int:
     config = config_of(args)
     try:
         plan_id = check_plan_id(args.plan_id)
-        allowances = dict(parse_allowance(a) for a in args.allowance) if args.allowance else None
+        resources = config.usage.resources
+        allowances = (
+            dict(parse_allowance(a, resources) for a in args.allowance) if args.allowance else None
+        )
     except BadPlan as exc:
         raise CliError(str(exc)) from None
     price = None

@@ -20,6 +20,7 @@ from payments.chores import ALL, CHORES, DEFAULT_CONCURRENCY, ChoreRun, run_chor
 from payments.cycle import Cycle
 from payments.ledger import utcnow
 from payments.store import Store
+from payments.usage import UsagePolicy
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +58,12 @@ async def run(args: argparse.Namespace) -> int:
         raise CliError("--concurrency: at least 1")
     store = Store.from_url(config.redis.url, currency=config.billing.currency)
     chore_run = ChoreRun(
-        Cycle(store, config.billing), now, args.dry_run, progress=say, concurrency=args.concurrency
+        Cycle(store, config.billing),
+        now,
+        args.dry_run,
+        progress=say,
+        concurrency=args.concurrency,
+        usage=UsagePolicy.from_config(config.usage),
     )
     loop = asyncio.get_running_loop()
     # SIGTERM (systemd stop): finish the accounts in hand, release the lock, report.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -365,10 +365,10 @@ def check_plan_id(plan_id: str) -> str:
     return plan_id
 
 
-def parse_allowance(text: str) -> tuple[str, int]:
-    """``sms=100`` -> ``("sms", 100)``."""
+def parse_allowance(text: str, resources: Sequence[str] = RESOURCES) -> tuple[str, int]:
+    """``sms=100`` -> ``("sms", 100)``; ``resources`` is the deployment's ``[usage] resources``."""
     resource, eq, quantity = text.partition("=")
     resource = resource.strip().lower()
-    if not eq or resource not in RESOURCES or not quantity.strip().isdigit():
-        raise BadPlan(f"an allowance is RESOURCE=QUANTITY with RESOURCE in {', '.join(RESOURCES)}")
+    if not eq or resource not in resources or not quantity.strip().isdigit():
+        raise BadPlan(f"an allowance is RESOURCE=QUANTITY with RESOURCE in {', '.join(resources)}")
     return resource, int(quantity)

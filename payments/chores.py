@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from payments import cycle as billing_cycle
-from payments import keys
+from payments import keys, usage_chores
 from payments.billing import period_label
 from payments.cycle import Cycle, Renewed, RenewOutcome
 from payments.errors import PaymentsError
 from payments.money import Money, format_money
 from payments.notices import Notice
 from payments.store.locks import DEFAULT_TTL_MS, ChoreLock
+from payments.usage import UsagePolicy
 
 PAGE: Final = 5_000
 PROGRESS_EVERY: Final = 1_000
@@ -51,6 +52,7 @@ class ChoreRun:
     concurrency: int = DEFAULT_CONCURRENCY
     lock_ttl_ms: int = DEFAULT_TTL_MS
     stop: asyncio.Event = field(default_factory=asyncio.Event)  # SIGTERM, or the lock lost
+    usage: UsagePolicy = field(default_factory=UsagePolicy)  # [usage]: settle-usage, expire-credits
 
 
 @dataclass
@@ -200,8 +202,11 @@ CHORES: Final[dict[str, Chore]] = {
     "freeze": freeze,
     "close": close,
     "remind": remind,
+    "settle-usage": usage_chores.settle_usage,
+    "expire-credits": usage_chores.expire_credits,
 }
-ALL: Final = ("renew", "freeze", "close", "remind")  # the order of ``chore all``
+# The order of ``chore all``: usage is settled before credits expire.
+ALL: Final = ("renew", "freeze", "close", "remind", "settle-usage", "expire-credits")
 
 
 # --- running them ------------------------------------------------------------------

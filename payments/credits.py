@@ -28,7 +28,9 @@ from payments.money import Money
 from payments.usage import epoch, utc
 
 PACK_ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}", re.ASCII)
-AUTOBUY_PREFIX: Final = "pack:"  # the member of a renewal line that buys a pack
+# The member of a renewal line that buys a pack: "pack sms1000", so that the
+# invoice reads "pack sms1000 $10.00" and the ledger "credits 2026-04 for pack sms1000".
+AUTOBUY_PREFIX: Final = "pack "
 DEFAULT_DAYS: Final = 365  # credits are valid this long unless [usage] credit_days says otherwise
 
 
@@ -271,7 +273,7 @@ class AutoBuy:
 
 def autobuy_line(auto: AutoBuy) -> ChargeLine:
     """The renewal line of a recurring pack (an invoice line like a leaf's)."""
-    return ChargeLine(AUTOBUY_PREFIX + auto.pack, f"pack {auto.pack}", auto.price)
+    return ChargeLine(AUTOBUY_PREFIX + auto.pack, "credits", auto.price)
 
 
 def autobuy_pack(line: ChargeLine) -> str:

@@ -40,6 +40,7 @@ from payments.billing import (
     total_of,
 )
 from payments.config import BillingConfig
+from payments.metering import grant_recurring_packs, recurring_pack_lines
 from payments.money import Money
 from payments.notices import Notice
 from payments.store import Store
@@ -148,6 +149,9 @@ async def _bill_period(
         (line, await store.billing.charge_line(jid, period, line, at=now, actor=cycle.actor))
         for line in lines
     ]
+    # The credits of recurring packs, once per (period, pack), before the date moves on.
+    billed = sub.account.next_renewal_at or now
+    await grant_recurring_packs(store, jid, period, lines, billed, cycle.actor)
     owed = charged[-1][1].invoice_due if charged else cycle.money(0)
     splits = tuple((line, result.split) for line, result in charged)
     result = Renewed.INVOICED if owed.units else Renewed.RENEWED
@@ -192,7 +196,9 @@ async def charge_lines(
     group = await store.groups.get(group_index) if group_index else None
     leaves = group.leaves if group is not None and group.main == jid else ()
     snapshots = [(leaf, await store.billing.current_snapshot(leaf)) for leaf in leaves]
-    return [line for line in renewal_lines(jid, own, snapshots) if line.amount.units > 0]
+    lines = [line for line in renewal_lines(jid, own, snapshots) if line.amount.units > 0]
+    # Recurring credit packs: a line each, at the price snapshotted when autobuy was turned on.
+    return lines + await recurring_pack_lines(store, jid)
 
 
 async def _tell_renewal(

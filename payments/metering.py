@@ -309,12 +309,13 @@ async def grant_recurring_packs(
     store: Store, jid: str, period: str, lines: Iterable[ChargeLine], at: datetime, actor: str
 ) -> int:
     """Grant the credits of the pack lines a renewal charged, once per (period, pack)."""
+    lines = [line for line in lines if rules.autobuy_pack(line)]
+    if not lines:
+        return 0
     autos = {a.pack: a for a in await store.credits.autobuys(jid)}
     granted = 0
     for line in lines:
         pack_id = rules.autobuy_pack(line)
-        if not pack_id:
-            continue
         auto = autos.get(pack_id) or await _turned_off_meanwhile(store, pack_id, line, at)
         if auto is None:
             continue

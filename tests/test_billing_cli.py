@@ -83,7 +83,14 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(cli: Cli) -> None:
     assert f"would close {C}" in out
     assert f"would tell {B}: Reminder: you owe $40.00." in out
     summaries = [line for line in out.splitlines() if "dry run: nothing changed" in line]
-    assert [line.split(":")[0] for line in summaries] == ["renew", "freeze", "close", "remind"]
+    assert [line.split(":")[0] for line in summaries] == [
+        "renew",
+        "freeze",
+        "close",
+        "remind",
+        "settle-usage",
+        "expire-credits",
+    ]
     assert cli.run(dump_all) == before
     code, out, _ = cli("chore", "all", "--now", when)
     assert code == 0 and "nothing changed" not in out

@@ -1,0 +1,197 @@
+"""Credit commands: ``credits``, ``buy PACK``, ``autobuy PACK on|off`` and ``usage``.
+
+Handlers call ``payments.metering`` (the flows) and never Redis directly.
+Credits are counted in units of their resource (SMS, minutes), not money:
+only ``buy`` (and a recurring pack at renewal) moves money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands.model import (
+    PAYERS,
+    USERS,
+    Command,
+    Context,
+    Param,
+    ParamKind,
+    Reply,
+    Table,
+)
+from payments import metering
+from payments.accounts import AccountKind
+from payments.credits import AutoBuy, Grant, Pack, UnknownPack, by_expiry
+from payments.metering import Meter, MonthView
+from payments.money import format_money
+from payments.usage import ResourceMonth, UsagePolicy, month_label
+
+NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
+PACK = Param("pack", "a pack id, as 'credits' lists them")
+
+
+def meter_of(ctx: Context) -> Meter:
+    return Meter(ctx.store, UsagePolicy.from_config(ctx.config.usage), ctx.jid)
+
+
+def _pack_line(pack: Pack) -> str:
+    return f"{pack.id}: {pack.name} for {format_money(pack.price)}"
+
+
+def _grant_line(grant: Grant) -> str:
+    return f"  {grant.left} until {grant.expires_at:%Y-%m-%d} (pack {grant.pack})"
+
+
+async def credits(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    if ctx.account is not None and ctx.account.kind is AccountKind.LEAF:
+        return Reply(
+            "Your credits are bought by the account that pays for you. "
+            "Send 'usage' to see what is left this month."
+        )
+    grants = [g for g in by_expiry(await ctx.store.credits.grants(ctx.jid)) if g.live(ctx.now)]
+    lines = ["Credits (used once the monthly allowance is used up):"]
+    for resource in ctx.config.usage.resources:
+        mine = [g for g in grants if g.resource == resource]
+        total = sum(g.left for g in mine)
+        lines.append(f"{resource}: {total}" if total else f"{resource}: none")
+        lines += [_grant_line(g) for g in mine]
+    autobuys = await ctx.store.credits.autobuys(ctx.jid)
+    lines += [_autobuy_line(a) for a in autobuys]
+    catalog = await ctx.store.credits.catalog()
+    if catalog:
+        days = ctx.config.usage.credit_days
+        offers = "; ".join(_pack_line(p) for p in catalog)
+        lines.append(f"Packs (valid {days} days): {offers}.")
+        lines.append("Send 'buy PACK' to buy one, 'autobuy PACK on' to buy it at every renewal.")
+    rows = tuple(
+        (g.resource, str(g.left), str(g.quantity), f"{g.expires_at:%Y-%m-%d}", g.pack)
+        for g in grants
+    )
+    return Reply("\n".join(lines), table=Table(("resource", "left", "of", "expires", "pack"), rows))
+
+
+def _autobuy_line(auto: AutoBuy) -> str:
+    return f"Autobuy: {auto.pack} ({auto.quantity} {auto.resource}) at every renewal for " + (
+        f"{format_money(auto.price)}."
+    )
+
+
+async def confirm_buy(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
+    pack = await ctx.store.credits.pack(str(args["pack"]).strip().lower())
+    if pack is None:
+        return _no_pack(args["pack"])
+    balance = (await ctx.store.ledger.balances(ctx.jid)).total
+    days = ctx.config.usage.credit_days
+    return (
+        f"Buy {pack.id} ({pack.name}, valid {days} days) for {format_money(pack.price)} "
+        f"from your balance ({format_money(balance)})?"
+    )
+
+
+def _no_pack(pack_id: object) -> Reply:
+    return Reply(
+        f"There is no pack '{pack_id}'. Send 'credits' to see them.", error="item-not-found"
+    )
+
+
+async def buy(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    """Raises InsufficientFunds (the dispatcher answers with 'topup') or BuyRefused."""
+    pack_id = str(args["pack"]).strip().lower()
+    try:
+        done = await metering.buy_pack(meter_of(ctx), ctx.jid, pack_id, ctx.now, actor=ctx.jid)
+    except UnknownPack:
+        return _no_pack(args["pack"])
+    grant, bought = done.grant, done.bought
+    return Reply(
+        f"Bought {grant.pack}: {grant.quantity} {grant.resource} credits, valid until "
+        f"{grant.expires_at:%Y-%m-%d}. Paid {format_money(bought.voucher + bought.prepaid)}; "
+        f"balance {format_money(bought.balance)}."
+    )
+
+
+async def autobuy(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    pack_id, on = str(args["pack"]).strip().lower(), args["state"] == "on"
+    try:
+        auto, changed = await metering.set_autobuy(meter_of(ctx), ctx.jid, pack_id, on, ctx.now)
+    except UnknownPack:
+        return _no_pack(args["pack"])
+    if not on:
+        return Reply(
+            f"Autobuy of {pack_id} is off." if changed else f"Autobuy of {pack_id} was not on."
+        )
+    assert auto is not None
+    price = format_money(auto.price)
+    if not changed:
+        return Reply(f"Autobuy of {pack_id} was already on ({price} at every renewal).")
+    return Reply(
+        f"Autobuy of {pack_id} is on: {auto.quantity} {auto.resource} for {price} "
+        "at every renewal, with your plan. Send 'autobuy "
+        f"{pack_id} off' to stop."
+    )
+
+
+def _usage_line(line: ResourceMonth) -> str:
+    text = f"{line.resource}: {line.from_allowance} of {line.allowance} from the allowance"
+    if line.from_credits:
+        text += f", {line.from_credits} from credits"
+    return text + f"; {line.left} left"
+
+
+async def usage(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    view: MonthView = await metering.month_usage(meter_of(ctx), ctx.jid, ctx.now)
+    if not view.lines:
+        return Reply(NO_ACCOUNT)
+    lines = [f"Usage {month_label(view.month)}:", *(_usage_line(line) for line in view.lines)]
+    if ctx.account is not None and ctx.account.frozen:
+        lines.append("Your account is frozen: every service is blocked.")
+    elif any(line.left <= 0 for line in view.lines):
+        fix = "ask the account that pays for you" if view.paid_by else "send 'credits'"
+        lines.append(f"A service with nothing left is blocked until next month: {fix}.")
+    rows = tuple(
+        (
+            line.resource,
+            str(line.allowance),
+            str(line.from_allowance),
+            str(line.from_credits),
+            str(line.left),
+        )
+        for line in view.lines
+    )
+    columns = ("resource", "allowance", "allowance used", "credits used", "left")
+    return Reply("\n".join(lines), table=Table(columns, rows))
+
+
+COMMANDS = [
+    Command(
+        "credits",
+        "your credits per service, with expiry dates, and the packs on offer",
+        USERS,
+        credits,
+        unavailable=NO_ACCOUNT,
+    ),
+    Command(
+        "buy",
+        "buy a credit pack from your balance",
+        PAYERS,
+        buy,
+        (PACK,),
+        confirm=confirm_buy,
+        unavailable=NO_ACCOUNT,
+    ),
+    Command(
+        "autobuy",
+        "buy a pack again at every renewal (on), or stop (off)",
+        PAYERS,
+        autobuy,
+        (PACK, Param("state", "on or off", ParamKind.CHOICE, choices=("on", "off"))),
+        unavailable=NO_ACCOUNT,
+    ),
+    Command(
+        "usage",
+        "this month's usage per service: allowance, credits, what is left",
+        USERS,
+        usage,
+        unavailable=NO_ACCOUNT,
+    ),
+]
