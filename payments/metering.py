@@ -31,18 +31,20 @@ from payments.store.outbox import Notification
 from payments.store.usage import AccountUsage, Counted, PlanRef
 from payments.usage import (
     SLOT_HOURS,
+    WARN_AT,
     Decision,
     ResourceMonth,
     Standing,
+    Step,
     UsageEvent,
     UsagePolicy,
-    capacity,
     counted_month,
-    crossed,
     decide,
     month_lines,
     month_of,
     slot_of,
+    step_of,
+    told_at,
 )
 from payments.usage_notices import UsageNotice
 
@@ -169,11 +171,12 @@ async def ingest_account(
     )
     if account.kind == "leaf":
         await store.usage.apply_transfers(jid, await store.usage.transfers(jid), now)
-    added = Counter[str]()
-    for (month, event), (fresh, _) in zip(pairs, counted.events, strict=True):
+    added, drawn = Counter[str](), Counter[str]()
+    for (month, event), (fresh, beyond) in zip(pairs, counted.events, strict=True):
         if fresh and month == this_month:
             added[event.resource] += event.quantity
-    await _tell_thresholds(meter, account, ref, allowances, counted, added, now)
+            drawn[event.resource] += beyond
+    await _tell_thresholds(meter, account, ref, allowances, counted, added, drawn, now)
     return [COUNTED if fresh else DUPLICATE for fresh, _ in counted.events]
 
 
@@ -184,35 +187,41 @@ async def _tell_thresholds(
     allowances: dict[str, int],
     counted: Counted,
     added: Counter[str],
+    drawn: Counter[str],
     now: datetime,
 ) -> None:
-    """75%, 90% and 100% of what the user has this month, each told once."""
-    near = [
-        r for r in added if counted.totals[r][0] * 100 >= 75 * allowances.get(r, 0) and added[r]
-    ]
+    """75% and 90% of what the user has this month, each told once; and blocked."""
+    near = [r for r in added if counted.totals[r][0] * 100 >= min(WARN_AT) * allowances.get(r, 0)]
     if not near:  # well within the allowance: no need to look at credits
         return
     fresh = await meter.store.usage.credits_of(ref.main or account.jid)
     source = Source(ref.main or account.jid, fresh.frozen, fresh.grants, dict(fresh.pending))
     month = month_of(now)
     for resource in near:
-        used, drawn = counted.totals[resource]
-        total = capacity(allowances.get(resource, 0), drawn, source.pool(resource, now))
-        percent = crossed(used - added[resource], used, total)
+        used = counted.totals[resource][0]
+        step = step_of(
+            allowances.get(resource, 0),
+            used - added[resource],
+            used,
+            source.pool(resource, now),
+            drawn[resource],
+        )
+        percent = told_at(step)
         if percent is None:
             continue
-        for notice in _threshold_notices(account.jid, ref, month, resource, percent, used, total):
+        for notice in _threshold_notices(account.jid, ref, month, resource, percent, step):
             await meter.tell(notice)
 
 
 def _threshold_notices(
-    jid: str, ref: PlanRef, month: str, resource: str, percent: int, used: int, total: int
+    jid: str, ref: PlanRef, month: str, resource: str, percent: int, step: Step
 ) -> list[UsageNotice]:
+    used, total = step.used_after, step.used_after + step.left_after
     if percent < 100:
         return [usage_notices.threshold(jid, month, resource, percent, used, total)]
-    told = [usage_notices.blocked(jid, month, resource, total, leaf=bool(ref.main))]
+    told = [usage_notices.blocked(jid, month, resource, used, leaf=bool(ref.main))]
     if ref.main:
-        told.append(usage_notices.leaf_blocked(ref.main, jid, month, resource, total))
+        told.append(usage_notices.leaf_blocked(ref.main, jid, month, resource, used))
     return told
 
 

@@ -26,7 +26,9 @@ from payments.jid import BadJID, normalise_jid
 
 EVENT_ID_RE: Final = re.compile(r"[\x21-\x7e]{1,128}", re.ASCII)  # printable ASCII, no space
 SLOT_HOURS: Final = 6  # usage is settled into the ledger four times a day
-THRESHOLDS: Final = (75, 90, 100)  # percent of what a user has: told once each a month
+# Percent of what a user has of a resource this month (used + left): told once
+# each a month; reaching 100% (nothing left: blocked) is told on its own.
+WARN_AT: Final = (75, 90)
 FUTURE_SKEW: Final = timedelta(minutes=5)
 EVENT_FIELDS: Final = ("event_id", "jid", "resource", "quantity", "at")
 
@@ -259,16 +261,35 @@ def decide(standing: Standing) -> Decision:
 # --- what users are told --------------------------------------------------------------
 
 
-def capacity(allowance: int, drawn_this_month: int, pool: int) -> int:
-    """All a user has of a resource this month: allowance, credits drawn, credits left."""
-    return allowance + drawn_this_month + max(pool, 0)
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One resource of one account across a batch: used and left, before and after."""
+
+    used_before: int
+    used_after: int
+    left_before: int
+    left_after: int
 
 
-def crossed(before: int, after: int, total: int) -> int | None:
-    """The highest threshold (percent of ``total``) that ``before -> after`` crossed."""
-    if total <= 0 or after <= before:
+def step_of(allowance: int, used_before: int, used_after: int, pool_after: int, drawn: int) -> Step:
+    """``pool_after``: credits left after the batch, which drew ``drawn`` of them."""
+    return Step(
+        used_before,
+        used_after,
+        remaining(allowance, used_before, pool_after + drawn),
+        remaining(allowance, used_after, pool_after),
+    )
+
+
+def told_at(step: Step) -> int | None:
+    """100 when the batch used up what was left (the resource is now blocked), else the
+    highest of ``WARN_AT`` (percent of used + left) that it crossed."""
+    if step.used_after <= step.used_before:
         return None
-    hits = [t for t in THRESHOLDS if before * 100 < t * total <= after * 100]
+    if step.left_before > 0 >= step.left_after:
+        return 100
+    total = step.used_after + step.left_after
+    hits = [t for t in WARN_AT if step.used_before * 100 < t * total <= step.used_after * 100]
     return hits[-1] if hits else None
 
 

@@ -40,7 +40,7 @@ def threshold(
     )
 
 
-def blocked(jid: str, month: str, resource: str, total: int, *, leaf: bool) -> UsageNotice:
+def blocked(jid: str, month: str, resource: str, used: int, *, leaf: bool) -> UsageNotice:
     until = month_start(shift_month(month, 1)).strftime("%Y-%m-%d")
     fix = (
         "Ask the account that pays for you to buy a pack."
@@ -50,21 +50,22 @@ def blocked(jid: str, month: str, resource: str, total: int, *, leaf: bool) -> U
     return UsageNotice(
         jid,
         UsageNoticeKind.RESOURCE_BLOCKED,
-        f"Your {resource} for {month_label(month)} are used up ({total}): {resource} is "
+        f"Your {resource} for {month_label(month)} are used up ({used} used): {resource} is "
         f"blocked until {until} or until more credits are bought. Other services still work. "
         + fix,
-        # Blocked again after a pack was bought: the total differs, so it is told again.
-        f"usage:{jid}:{month}:{resource}:100:{total}",
+        # Blocked again after a pack was bought is told again: usage only grows
+        # within a month, so each time it is blocked at a new count.
+        f"usage:{jid}:{month}:{resource}:100:{used}",
     )
 
 
-def leaf_blocked(main: str, leaf: str, month: str, resource: str, total: int) -> UsageNotice:
+def leaf_blocked(main: str, leaf: str, month: str, resource: str, used: int) -> UsageNotice:
     return UsageNotice(
         main,
         UsageNoticeKind.LEAF_BLOCKED,
         f"{leaf}, whom you pay for, has used up its {resource} for {month_label(month)} "
         f"and your {resource} credits: send 'buy PACK' to add credits.",
-        f"usage_leaf:{main}:{leaf}:{month}:{resource}:{total}",
+        f"usage_leaf:{main}:{leaf}:{month}:{resource}:{used}",
     )
 
 
