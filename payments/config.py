@@ -92,7 +92,8 @@ class BillingConfig:
     close_after_days: int = 90  # frozen this long: closed
     reminder_days: int = 7  # interval of reminders while unpaid
     low_balance_days: int = 7  # notice this many days before a renewal it cannot cover
-    max_leaves: int = 10
+    max_leaves: int = 10  # leaves one main account may pay for
+    invite_days: int = 7  # invitations (`add JID`) and referral codes (`invite`) expire after this
     max_amount: Money = Money(10_000_000)  # noqa: RUF009 (immutable); the most one credit or top-up may add
     default_plan: str = "basic"
 

@@ -163,6 +163,36 @@ def leaf_jids_index(jid: str) -> str:
     return _account("leaf_jids_index", jid)
 
 
+def group_move(jid: str) -> str:
+    """Hash: a join or leave of this JID in flight (op, main, index, ref, price...)."""
+    return _account("group_move", jid)
+
+
+def group_joins(main: str) -> str:
+    """Set: leaves the main was charged for whose join is not finished yet."""
+    return _account("group_joins", main)
+
+
+def group_lock(main: str) -> str:
+    """String: token of the one join of this main in progress (SET NX PX)."""
+    return _account("group_lock", main)
+
+
+def group_code(code: str) -> str:
+    """Hash: an invitation (``add JID``) or referral (``invite``) code. Global."""
+    return f"{PREFIX}group_code-{code}"
+
+
+def group_codes(main: str) -> str:
+    """Sorted set: the main's referral codes, scored by their expiry (Unix time)."""
+    return _account("group_codes", main)
+
+
+def number_owner(number: str) -> str:
+    """String: the JID a phone number (E.164) is assigned to (the account's ``number``)."""
+    return f"{PREFIX}number_owner-{{{number}}}"
+
+
 # --- usage metering and credit packs (issue 7) ---------------------------------
 
 

@@ -13,6 +13,7 @@ from payments.store.freezes import FreezeStore
 from payments.store.groups import GroupStore
 from payments.store.ledger import LedgerStore
 from payments.store.locks import LockStore
+from payments.store.numbers import NumberStore
 from payments.store.outbox import OutboxStore
 from payments.store.payments_in import PaymentsInStore
 from payments.store.plans import PlanStore
@@ -36,7 +37,8 @@ class Store:
         self.outbox = OutboxStore(redis)
         self.billing = BillingStore(redis, self.scripts, currency)
         self.freezes = FreezeStore(redis, self.scripts)
-        self.groups = GroupStore(redis, self.scripts)
+        self.groups = GroupStore(redis, self.scripts, currency)
+        self.numbers = NumberStore(redis, self.scripts)
         self.locks = LockStore(redis, self.scripts)
         self.payments_in = PaymentsInStore(redis, self.scripts, currency)
         self.vouchers = VoucherStore(redis, self.scripts, currency)
