@@ -498,3 +498,37 @@ async def _used_before(flow: GroupFlow, jid: str, main: str) -> bool:
 
 async def decline(flow: GroupFlow, jid: str, text: str, now: datetime, attempts: int) -> None:
     await use_code(flow, jid, text, CodeUse.DECLINE, now, attempts_per_hour=attempts)
+
+
+# --- who pays for what ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One account a main pays for (itself first): what ``numbers`` shows."""
+
+    jid: str
+    number: str
+    plan: str
+    monthly: Money  # the price its renewal line charges (its snapshot)
+    is_main: bool = False
+
+
+async def members_of(store: Store, jid: str) -> list[Member]:
+    """``jid`` and every leaf it pays for (just ``jid`` when it pays for nobody)."""
+    group = await store.groups.of(jid)
+    leaves = group.leaves if group is not None and group.main == jid else ()
+    members = []
+    for member in (jid, *leaves):
+        snapshot = await store.billing.current_snapshot(member)
+        plan = snapshot.plan if snapshot is not None else ""
+        monthly = snapshot.price if snapshot is not None else Money.zero(store.currency)
+        number = await store.numbers.of(member)
+        members.append(Member(member, number, plan, monthly, member == jid))
+    return members
+
+
+async def payer_of(store: Store, leaf: str) -> tuple[str, str]:
+    """The main that pays for ``leaf`` and its number (('', '') for none). Never a balance."""
+    main = await store.groups.main_of(leaf)
+    return (main, await store.numbers.of(main)) if main else ("", "")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from bot.commands import admin, billing, payments, user
+from bot.commands import admin, billing, groups, payments, user
 from bot.commands.model import Command, Registry
 
 
 def all_commands() -> list[Command]:
-    return [*user.COMMANDS, *billing.COMMANDS, *payments.COMMANDS, *admin.COMMANDS]
+    return [
+        *user.COMMANDS,
+        *billing.COMMANDS,
+        *payments.COMMANDS,
+        *groups.COMMANDS,
+        *admin.COMMANDS,
+    ]
 
 
 def build_registry() -> Registry:

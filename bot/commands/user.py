@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.commands import groups
 from bot.commands.model import (
     ANYONE,
     STRANGERS,
@@ -39,6 +40,8 @@ async def help_(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 async def register(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    if args.get("code"):  # a referral code: an account paid for by whoever gave it
+        return await groups.register_with_code(ctx, str(args["code"]))
     days = ctx.config.billing.trial_days
     created = await ctx.store.accounts.register_trial(ctx.jid, ctx.now, days)
     if not created:
@@ -123,9 +126,10 @@ COMMANDS = [
     Command("help", "list the commands you can use", ANYONE, help_),
     Command(
         "register",
-        "start a free trial account",
+        "start a free trial account (with a referral CODE: one paid for by who gave it)",
         STRANGERS,
         register,
+        (Param("code", "a referral code, if you have one", required=False, rest=True),),
         unavailable="You already have an account. Send 'balance' to see it.",
     ),
     Command(
