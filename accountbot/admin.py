@@ -50,6 +50,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     add_credit_commands(sub)
 
+    from accountbot.admin_numbers import add_admin_commands as add_number_commands
+
+    add_number_commands(sub)
+
 
 def operator() -> str:
     return f"cli:{getpass.getuser()}"
