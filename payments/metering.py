@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -28,7 +28,7 @@ from payments.errors import InsufficientFunds
 from payments.store import Store
 from payments.store.credits import Bought, BuyStatus, ExpiredGrant
 from payments.store.outbox import Notification
-from payments.store.usage import AccountUsage, Counted, PlanRef
+from payments.store.usage import AccountUsage, Counted, PlanRef, ToCount
 from payments.usage import (
     SLOT_HOURS,
     WARN_AT,
@@ -131,60 +131,69 @@ COUNTED, DUPLICATE, UNKNOWN = "counted", "duplicate", "unknown_account"
 
 
 async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> Ingested:
-    """Count a validated batch, once per event id; returns once every count is written."""
+    """Count a validated batch, once per event id; returns once every count is written.
+
+    The accounts of a batch are read together and counted together (pipelines
+    of single-account reads and single-account scripts: a handful of round
+    trips per batch, whatever its size); what follows a count (a leaf's draw
+    on its main, notices) is done per account, ``CONCURRENCY`` at a time.
+    """
+    store, this_month = meter.store, month_of(now)
     by_jid: dict[str, list[int]] = {}
     for index, event in enumerate(events):
         by_jid.setdefault(event.jid, []).append(index)
-    statuses = [""] * len(events)
+    found = await store.usage.accounts(list(by_jid))
+    accounts = [a for a in found if a.exists]  # not a user: nothing to count, no retry either
+    refs = await store.usage.plan_refs(accounts)
+    work = []
+    for account, ref in zip(accounts, refs, strict=True):
+        mine = [events[i] for i in by_jid[account.jid]]
+        pairs = [(counted_month(e.at, now), e) for e in mine]
+        allowances = await meter.allowances(ref)
+        work.append(ToCount(account.jid, pairs, allowances, meter.policy.resources, ref.main))
+    counted = await store.usage.count(work, this_month=this_month, now=now)
+    statuses = dict.fromkeys(range(len(events)), UNKNOWN)
     limit = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(jid: str, indexes: list[int]) -> None:
+    async def after(account: AccountUsage, ref: PlanRef, item: ToCount, done: Counted) -> None:
         async with limit:
-            done = await ingest_account(meter, jid, [events[i] for i in indexes], now)
-        for index, status in zip(indexes, done, strict=True):
-            statuses[index] = status
+            await _after_count(meter, account, ref, item, done, now)
+        for index, (fresh, _) in zip(by_jid[account.jid], done.events, strict=True):
+            statuses[index] = COUNTED if fresh else DUPLICATE
 
-    await asyncio.gather(*(one(jid, indexes) for jid, indexes in by_jid.items()))
-    return Ingested(tuple(statuses))
+    await asyncio.gather(*map(after, accounts, refs, work, counted))
+    return Ingested(tuple(statuses[i] for i in range(len(events))))
 
 
-async def ingest_account(
-    meter: Meter, jid: str, events: Sequence[UsageEvent], now: datetime
-) -> list[str]:
-    store, this_month = meter.store, month_of(now)
-    account = await store.usage.standing(jid, this_month)
-    if not account.exists:  # not a user: nothing to count, and no reason to retry
-        return [UNKNOWN] * len(events)
-    ref = await store.usage.plan_ref(account)
-    allowances = await meter.allowances(ref)
-    # Scheduled first: a crash after counting leaves usage the chore settles.
-    await store.usage.mark_unsettled(jid, *([ref.main] if ref.main else []))
-    pairs = [(counted_month(e.at, now), e) for e in events]
-    counted = await store.usage.count(
-        jid,
-        pairs,
-        this_month=this_month,
-        allowances=allowances,
-        resources=meter.policy.resources,
-        now=now,
-        main=ref.main,
-    )
-    if account.kind == "leaf":
-        await store.usage.apply_transfers(jid, await store.usage.transfers(jid), now)
+async def _after_count(
+    meter: Meter,
+    account: AccountUsage,
+    ref: PlanRef,
+    item: ToCount,
+    counted: Counted,
+    now: datetime,
+) -> None:
+    # A leaf's draws go on to its main; a replay also completes a draw a crash cut in half.
+    replayed = not all(fresh for fresh, _ in counted.events)
+    if account.kind == "leaf" and (replayed or any(beyond for _, beyond in counted.events)):
+        store = meter.store
+        await store.usage.apply_transfers(
+            account.jid, await store.usage.transfers(account.jid), now
+        )
+    this_month = month_of(now)
     added, drawn = Counter[str](), Counter[str]()
-    for (month, event), (fresh, beyond) in zip(pairs, counted.events, strict=True):
+    for (month, event), (fresh, beyond) in zip(item.events, counted.events, strict=True):
         if fresh and month == this_month:
             added[event.resource] += event.quantity
             drawn[event.resource] += beyond
-    await _tell_thresholds(meter, account, ref, allowances, counted, added, drawn, now)
-    return [COUNTED if fresh else DUPLICATE for fresh, _ in counted.events]
+    await _tell_thresholds(meter, account, ref, item.allowances, counted, added, drawn, now)
 
 
 async def _tell_thresholds(
     meter: Meter,
     account: AccountUsage,
     ref: PlanRef,
-    allowances: dict[str, int],
+    allowances: Mapping[str, int],
     counted: Counted,
     added: Counter[str],
     drawn: Counter[str],
@@ -194,8 +203,9 @@ async def _tell_thresholds(
     near = [r for r in added if counted.totals[r][0] * 100 >= min(WARN_AT) * allowances.get(r, 0)]
     if not near:  # well within the allowance: no need to look at credits
         return
-    fresh = await meter.store.usage.credits_of(ref.main or account.jid)
-    source = Source(ref.main or account.jid, fresh.frozen, fresh.grants, dict(fresh.pending))
+    # The credits drawn on (its own, or its main's), after this batch drew on them.
+    found = await meter.store.usage.credits_of(ref.main or account.jid)
+    source = Source(ref.main or account.jid, found.frozen, found.grants, dict(found.pending))
     month = month_of(now)
     for resource in near:
         used = counted.totals[resource][0]

@@ -19,6 +19,7 @@ from payments.metering import (
     settle_account,
 )
 from payments.store import Store
+from payments.store.usage import ToCount
 from payments.usage import Reason, UsageEvent
 from tests.billing_support import basic_plan, days, top_up, usd
 from tests.usage_support import (
@@ -221,14 +222,9 @@ async def test_a_leafs_draw_cut_in_half_by_a_crash_is_completed(store: Store) ->
     await store.groups.join(index, A, LEAF, plan, at=T0)
     await buy_pack(meter(store), A, "sms1000", T0, actor=A)
     # The leaf's step alone, as if the process died before the main's.
+    leaf_events = [("202603", e) for e in events(LEAF, 4)]
     await store.usage.count(
-        LEAF,
-        [("202603", e) for e in events(LEAF, 4)],
-        this_month="202603",
-        allowances={},
-        resources=("sms",),
-        now=T0,
-        main=A,
+        [ToCount(LEAF, leaf_events, {}, ("sms",), main=A)], this_month="202603", now=T0
     )
     assert await store.redis.hlen(keys.credit_transfers(LEAF)) == 4
     assert (await authorize(meter(store), LEAF, "sms", T0)).remaining == 20

@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from payments import keys
 from payments.credits import Grant
-from payments.store.scripts import Scripts
+from payments.store.scripts import Scripts, load_script
 from payments.usage import UsageEvent, epoch, month_start, shift_month
 
 USAGE_MONTHS_KEPT: Final = 13  # a month's counters outlive it by a year: `history`, `usage`
@@ -70,6 +72,26 @@ class Counted:
 
 
 @dataclass(frozen=True, slots=True)
+class ToCount:
+    """One account's part of a batch: its events (with the month each counts in)."""
+
+    jid: str
+    events: Sequence[tuple[str, UsageEvent]]
+    allowances: Mapping[str, int]
+    resources: Sequence[str]
+    main: str = ""  # a leaf's main, whose credits it draws on
+
+
+def _counted(reply: Sequence[Any], resources: Sequence[str]) -> Counted:
+    results, totals = reply
+    pairs = tuple((bool(int(results[i])), int(results[i + 1])) for i in range(0, len(results), 2))
+    per_resource = {
+        r: (int(totals[2 * i]), int(totals[2 * i + 1])) for i, r in enumerate(resources)
+    }
+    return Counted(pairs, per_resource)
+
+
+@dataclass(frozen=True, slots=True)
 class Transfer:
     field: str  # YYYYMM:EVENT in the leaf's transfers hash
     month: str
@@ -95,25 +117,47 @@ class UsageStore:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency
+        self._counter: AsyncScript | None = None
 
     # --- reads ----------------------------------------------------------------
 
     async def standing(self, jid: str, month: str) -> AccountUsage:
+        return (await self.standings([jid], month))[0]
+
+    async def standings(self, jids: Sequence[str], month: str) -> list[AccountUsage]:
+        """Several accounts in one round trip (a pipeline of reads, not a transaction)."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of"])
-            pipe.exists(keys.freezes(jid))
-            pipe.get(keys.leaf_jids_index(jid))
-            pipe.hgetall(keys.usage(jid, month))
-            pipe.hgetall(keys.credit_grants(jid))
-            pipe.hgetall(keys.credit_pending(jid))
-            (
-                (kind, status, plan_as_of),
-                frozen,
-                group,
-                counters,
-                grants,
-                pending,
-            ) = await pipe.execute()
+            for jid in jids:
+                pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of"])
+                pipe.exists(keys.freezes(jid))
+                pipe.get(keys.leaf_jids_index(jid))
+                pipe.hgetall(keys.usage(jid, month))
+                pipe.hgetall(keys.credit_grants(jid))
+                pipe.hgetall(keys.credit_pending(jid))
+            replies = await pipe.execute()
+        return [self._standing(jid, replies[6 * i : 6 * i + 6]) for i, jid in enumerate(jids)]
+
+    async def accounts(self, jids: Sequence[str]) -> list[AccountUsage]:
+        """Just what counting needs (kind, status, plan, group): a lighter ``standings``."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for jid in jids:
+                pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of"])
+                pipe.get(keys.leaf_jids_index(jid))
+            replies = await pipe.execute()
+        found = []
+        for i, jid in enumerate(jids):
+            (kind, status, plan_as_of), group = replies[2 * i], replies[2 * i + 1]
+            found.append(
+                AccountUsage(jid, False)
+                if status is None
+                else AccountUsage(
+                    jid, True, kind or "", status != "active", False, plan_as_of or "", group or ""
+                )
+            )
+        return found
+
+    def _standing(self, jid: str, replies: Sequence[Any]) -> AccountUsage:
+        (kind, status, plan_as_of), frozen, group, counters, grants, pending = replies
         if status is None:
             return AccountUsage(jid, exists=False)
         return AccountUsage(
@@ -131,17 +175,25 @@ class UsageStore:
 
     async def plan_ref(self, account: AccountUsage) -> PlanRef:
         """The plan in force (its snapshot) and, for a leaf, its main."""
+        return (await self.plan_refs([account]))[0]
+
+    async def plan_refs(self, accounts: Sequence[AccountUsage]) -> list[PlanRef]:
+        leaves = [a for a in accounts if a.kind == "leaf" and a.group]
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(
-                keys.plan_as_of(account.jid, account.plan_as_of), ["plan", "version", "kind"]
-            )
-            if account.kind == "leaf" and account.group:
+            for account in accounts:
+                pipe.hmget(
+                    keys.plan_as_of(account.jid, account.plan_as_of), ["plan", "version", "kind"]
+                )
+            for account in leaves:  # the group's list names the main first (SPEC section 4)
                 pipe.lindex(keys.leaf_jids(account.group), 0)
             replies = await pipe.execute()
-        plan, version, kind = replies[0]
-        main = replies[1] if len(replies) > 1 else None
-        main = main if main and main != account.jid else ""
-        return PlanRef(plan or "", int(version or 0), kind or account.kind, main)
+        mains = {a.jid: m for a, m in zip(leaves, replies[len(accounts) :], strict=True) if m}
+        refs = []
+        for account, (plan, version, kind) in zip(accounts, replies, strict=False):
+            main = mains.get(account.jid, "")
+            main = main if main != account.jid else ""
+            refs.append(PlanRef(plan or "", int(version or 0), kind or account.kind, main))
+        return refs
 
     async def credits_of(self, jid: str) -> CreditsOf:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -171,58 +223,72 @@ class UsageStore:
     # --- writes (one account each) --------------------------------------------
 
     async def count(
-        self,
-        jid: str,
-        events: Sequence[tuple[str, UsageEvent]],
-        *,
-        this_month: str,
-        allowances: Mapping[str, int],
-        resources: Sequence[str],
-        now: datetime,
-        main: str = "",
-    ) -> Counted:
-        """Count ``(month, event)`` pairs (month: this one or the last); see usage_count.lua.
+        self, batch: Sequence[ToCount], *, this_month: str, now: datetime
+    ) -> list[Counted]:
+        """Count each account's ``(month, event)`` pairs (this month or the last) with its
+        allowances, in one round trip: one ``usage_count.lua`` per account.
 
-        With ``main``, what goes beyond the allowance is recorded as a transfer
+        With a ``main``, what goes beyond the allowance is recorded as a transfer
         to the main's credits (``apply_transfers``), else drawn on the account's own.
+        Every account (and main) is marked for the settle chore first: Redis runs
+        a pipeline in order, so usage is never counted without the chore knowing.
         """
-        last_month = shift_month(this_month, -1)
+        script = self._count_script()
+        calls = [self._count_call(item, this_month, now) for item in batch]
+        marked = list(dict.fromkeys(j for item in batch for j in (item.jid, item.main) if j))
+        for attempt in (1, 2):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for who in marked:
+                        pipe.zincrby(keys.USAGE_UNSETTLED, 1, who)
+                    for script_keys, args in calls:
+                        pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
+                    replies = await pipe.execute()
+                break
+            except NoScriptError:  # Redis restarted: its script cache is empty
+                if attempt == 2:
+                    raise
+                await self._redis.script_load(script.script)
+        return [
+            _counted(reply, item.resources)
+            for item, reply in zip(batch, replies[len(marked) :], strict=True)
+        ]
+
+    def _count_script(self) -> AsyncScript:
+        if self._counter is None:
+            self._counter = load_script(self._redis, "usage_count")
+        return self._counter
+
+    def _count_call(
+        self, item: ToCount, this_month: str, now: datetime
+    ) -> tuple[list[str], list[str | int]]:
+        jid, last_month = item.jid, shift_month(this_month, -1)
         args: list[str | int] = [
-            "leaf" if main else "own",
-            main,
+            "leaf" if item.main else "own",
+            item.main,
             this_month,
             last_month,
             _usage_ttl(this_month, now),
             _usage_ttl(last_month, now),
             _events_ttl(this_month, now),
             _events_ttl(last_month, now),
-            len(resources),
+            len(item.resources),
         ]
-        for resource in resources:
-            args += [resource, int(allowances.get(resource, 0))]
-        for month, event in events:
+        for resource in item.resources:
+            args += [resource, int(item.allowances.get(resource, 0))]
+        for month, event in item.events:
             which = "c" if month == this_month else "p"
             args += [which, event.event_id, event.resource, event.quantity]
-        results, totals = await self._scripts.call(
-            "usage_count",
-            [
-                keys.usage(jid, this_month),
-                keys.usage(jid, last_month),
-                keys.usage_events(jid, this_month),
-                keys.usage_events(jid, last_month),
-                keys.credit_pending(jid),
-                keys.credit_transfers(jid),
-                keys.usage_open(jid),
-            ],
-            args,
-        )
-        pairs = tuple(
-            (bool(int(results[i])), int(results[i + 1])) for i in range(0, len(results), 2)
-        )
-        per_resource = {
-            r: (int(totals[2 * i]), int(totals[2 * i + 1])) for i, r in enumerate(resources)
-        }
-        return Counted(pairs, per_resource)
+        script_keys = [
+            keys.usage(jid, this_month),
+            keys.usage(jid, last_month),
+            keys.usage_events(jid, this_month),
+            keys.usage_events(jid, last_month),
+            keys.credit_pending(jid),
+            keys.credit_transfers(jid),
+            keys.usage_open(jid),
+        ]
+        return script_keys, args
 
     async def apply_transfers(self, leaf: str, transfers: Sequence[Transfer], now: datetime) -> int:
         """Put a leaf's draws on each main (once per event), then drop them from the leaf."""

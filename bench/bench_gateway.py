@@ -1,0 +1,354 @@
+"""The gateway API against a real redis-server, each next to a baseline; and Redis memory
+per account with twelve months of history.
+
+Both servers run as their own process on loopback, started the same way
+(``aiohttp.web.run_app``), and get the same load from one client in this
+process, in the same run on the same redis-server:
+
+- ``authorize``: ``BENCH_GATEWAY_N`` requests (default 4000), ``BENCH_GATEWAY_C``
+  at a time (default 32), over ``ACCOUNTS`` paid accounts (a tenth of them
+  leaves, whose credits are their main's). Baseline: a handler that checks
+  nothing and does one Redis GET.
+- ``usage``: N/10 batches of ``BATCH`` events each (every event new, spread
+  over the accounts; a tenth of them beyond the allowance, drawn on credits).
+  Ours checks the token, validates, counts each account's events in one Lua
+  script and answers once all is written. Baseline: a handler that reads the
+  body and does one Redis GET.
+
+Memory: one account through twelve months (``MONTHLY`` events a month, a
+pack bought, usage settled four times a day, credits expiring), then
+``MEMORY USAGE`` of every key of that account. Event-id sets older than last
+month are left out: their TTL removes them in production (here the
+simulated year takes a second of real time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from accountbot.stack import RedisServer, free_port
+from payments.config import load_config
+from payments.cycle import default_policy
+from payments.flows import credit_account
+from payments.ledger import EntryKind
+from payments.metering import Meter, buy_pack, expire_account, ingest, settle_account
+from payments.money import Money
+from payments.store import Store, open_redis
+from payments.usage import SLOT_HOURS, UsageEvent, UsagePolicy, month_of, shift_month
+from payments.web.app import build_app
+
+TOKEN = "bench-gateway-token"
+ACCOUNTS = 200
+BATCH = 25
+ALLOWANCES = {"sms": 100_000, "voice_minutes": 100_000, "mms": 5}
+POLICY = default_policy("USD")
+MONTHLY = {"sms": 300, "voice_minutes": 100, "mms": 20}  # events a month (memory)
+
+
+def jid(i: int) -> str:
+    return f"gw{i:04d}@example.org"
+
+
+def _config_text(redis_url: str, port: int) -> str:
+    return f"""
+[xmpp]
+secret = "bench"
+[redis]
+url = "{redis_url}"
+[web]
+host = "127.0.0.1"
+port = {port}
+public_url = "http://127.0.0.1:{port}"
+link_secret = "bench-link-secret"
+[gateway]
+token = "{TOKEN}"
+"""
+
+
+# --- the two servers ------------------------------------------------------------------
+
+
+def _serve_baseline(args: tuple[int, str]) -> None:
+    port, redis_url = args
+    redis = open_redis(redis_url)
+
+    async def one_get(request: web.Request) -> web.Response:
+        await request.read()
+        value = await redis.get("bench-baseline")
+        return web.json_response({"allow": value is not None})
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/api/v1/authorize", one_get)
+    app.router.add_post("/api/v1/usage", one_get)
+    app.router.add_get("/healthz", health)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _serve_ours(config_path: str) -> None:
+    config = load_config(config_path, env={})
+    web.run_app(
+        build_app(config), host="127.0.0.1", port=config.web.port, print=None, access_log=None
+    )
+
+
+# --- load ------------------------------------------------------------------------------
+
+
+Request = tuple[str, str, bytes | None]  # method, path and query, body
+
+
+def _authorize_requests(n: int) -> list[Request]:
+    resources = ("sms", "voice_minutes", "mms")
+    return [
+        ("GET", f"/api/v1/authorize?jid={jid(i % ACCOUNTS)}&resource={resources[i % 3]}", None)
+        for i in range(n)
+    ]
+
+
+def _usage_requests(batches: int, tag: str) -> list[Request]:
+    at = datetime.now(UTC).isoformat()
+    requests: list[Request] = []
+    for b in range(batches):
+        events = [
+            {
+                "event_id": f"{tag}-{b}-{e}",
+                "jid": jid((b * BATCH + e) % ACCOUNTS),
+                "resource": ("sms", "voice_minutes", "mms")[e % 3],
+                "quantity": 1 + e % 3,
+                "at": at,
+            }
+            for e in range(BATCH)
+        ]
+        requests.append(("POST", "/api/v1/usage", json.dumps({"events": events}).encode()))
+    return requests
+
+
+async def _wait_ready(base: str, http: aiohttp.ClientSession) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(f"{base}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{base} did not start")
+
+
+async def _load(base: str, requests: list[Request], concurrency: int) -> float:
+    queue = list(reversed(requests))
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
+
+        async def worker() -> None:
+            while queue:
+                method, path, body = queue.pop()
+                async with http.request(method, base + path, data=body) as response:
+                    if response.status != 200:
+                        raise RuntimeError(f"{path}: HTTP {response.status}")
+                    await response.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+
+async def _measure(
+    target: Any, arg: Any, port: int, loads: list[list[Request]], c: int
+) -> list[float]:
+    """Start a server, warm it up with the first load, time each of the others."""
+    process = multiprocessing.get_context("spawn").Process(target=target, args=(arg,), daemon=True)
+    process.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            await _wait_ready(base, http)
+        await _load(base, loads[0], c)
+        return [await _load(base, load, c) for load in loads[1:]]
+    finally:
+        process.terminate()
+        process.join(10)
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+async def _accounts(store: Store, now: datetime) -> None:
+    """ACCOUNTS paid accounts on a plan with large allowances; every tenth is a leaf."""
+    await store.plans.put(
+        "basic", at=now, price=Money(100_000), name="Basic", allowances=ALLOWANCES
+    )
+    await store.credits.put_pack(
+        "mms100", at=now, resource="mms", quantity=100, price=Money(10_000)
+    )
+    plan = await store.plans.get("basic")
+    assert plan is not None
+    meter = Meter(store, UsagePolicy(), "bench")
+    for i in range(ACCOUNTS):
+        who = jid(i)
+        if i % 10 == 9:  # a leaf of the account before it
+            main = jid(i - 1)
+            index = await store.groups.create(main)
+            await store.groups.join(index, main, who, plan, at=now)
+            continue
+        await store.accounts.register_trial(who, now, 30)
+        await credit_account(
+            store,
+            who,
+            Money(500_000),
+            reason="bench",
+            kind=EntryKind.PAYMENT,
+            at=now,
+            policy=POLICY,
+        )
+        await buy_pack(meter, who, "mms100", now, actor="bench")
+    await store.redis.set("bench-baseline", "1")
+
+
+# --- memory -------------------------------------------------------------------------------
+
+
+async def _year_of_history(store: Store) -> tuple[int, int, int]:
+    """One account through twelve months; (bytes, keys, ledger entries)."""
+    who = "year@example.org"
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    await store.plans.put(
+        "year", at=start, price=Money(100_000), name="Year",
+        allowances={"sms": 200, "voice_minutes": 300, "mms": 10},
+    )  # fmt: skip
+    await store.credits.put_pack("sms1000", at=start, resource="sms", quantity=1000, price=Money(1))
+    await store.accounts.register_trial(who, start, 30)
+    await store.billing.set_next_plan(who, "year")
+    await credit_account(
+        store,
+        who,
+        Money(3_000_000),
+        reason="bench",
+        kind=EntryKind.PAYMENT,
+        at=start,
+        policy=POLICY,
+    )
+    meter = Meter(store, UsagePolicy(), "bench")
+    now, serial = start, 0
+    while now < start + timedelta(days=365):
+        if now.day == 1 and now.hour == 0 and now.month % 6 == 1:
+            await buy_pack(meter, who, "sms1000", now, actor=who)
+        events = []
+        for resource, monthly in MONTHLY.items():
+            per_slot = monthly / (4 * 30)
+            count = int(per_slot * (serial + 1)) - int(per_slot * serial)
+            events += [
+                UsageEvent(f"ev-{serial}-{resource}-{k}", who, resource, 1, now)
+                for k in range(count)
+            ]
+        if events:
+            await ingest(meter, events, now)
+        now += timedelta(hours=SLOT_HOURS)
+        serial += 1
+        await settle_account(meter, who, now)
+        if now.hour == 0:
+            await expire_account(meter, who, now, send=True)
+    keys = [k async for k in store.redis.scan_iter(match=f"*{{{who}}}*", count=1000)]
+    live_months = {month_of(now), shift_month(month_of(now), -1)}
+    kept = [k for k in keys if "usage_events_" not in k or any(m in k for m in live_months)]
+    sizes = [int(await store.redis.memory_usage(k) or 0) for k in kept]
+    entries = await store.redis.xlen(f"payment-transactions-{{{who}}}")
+    return sum(sizes), len(kept), int(entries)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+async def run() -> list[dict[str, Any]]:
+    n = int(os.environ.get("BENCH_GATEWAY_N", "4000"))
+    c = int(os.environ.get("BENCH_GATEWAY_C", "32"))
+    batches = max(n // 10, 10)
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        redis = RedisServer(Path(tmp))
+        redis.start()
+        try:
+            store = Store.from_url(redis.url)
+            try:
+                await _accounts(store, datetime.now(UTC))
+                memory = await _year_of_history(store)
+            finally:
+                await store.close()
+            base_port, our_port = free_port(), free_port()
+            config = Path(tmp) / "config.toml"
+            config.write_text(_config_text(redis.url, our_port))
+            auth, usage = _authorize_requests(n), _usage_requests
+            base_times = await _measure(
+                _serve_baseline, (base_port, redis.url), base_port,
+                [auth[: c * 4], auth, usage(batches, "b")], c,
+            )  # fmt: skip
+            our_times = await _measure(
+                _serve_ours, str(config), our_port,
+                [auth[: c * 4], auth, usage(batches, "o")], c,
+            )  # fmt: skip
+            counted = await _counted(redis.url)
+        finally:
+            if redis.child is not None:
+                redis.child.stop()
+    if counted != batches * BATCH:
+        raise RuntimeError(f"counted {counted} events, expected {batches * BATCH}")
+    return _rows(n, c, batches, base_times, our_times, memory)
+
+
+async def _counted(url: str) -> int:
+    redis: Redis = open_redis(url)
+    try:
+        total = 0
+        async for key in redis.scan_iter(match="payment-usage_events_*{gw*", count=1000):
+            members = await redis.smembers(key)  # type: ignore[misc]
+            total += sum(1 for m in members if not m.startswith("draw:"))  # a leaf's, on its main
+        return total
+    finally:
+        await redis.aclose()
+
+
+def _rows(
+    n: int,
+    c: int,
+    batches: int,
+    base: list[float],
+    ours: list[float],
+    memory: tuple[int, int, int],
+) -> list[dict[str, Any]]:
+    auth_base, auth_ours = n / base[0], n / ours[0]
+    usage_base, usage_ours = batches / base[1], batches / ours[1]
+    size, key_count, entries = memory
+    return [
+        {"case": "baseline: aiohttp GET, one Redis GET", "requests": n, "concurrency": c,
+         "per_second": auth_base, "vs_baseline": 1.0},
+        {"case": "GET /api/v1/authorize (token, 2-3 pipelined reads)", "requests": n,
+         "concurrency": c, "per_second": auth_ours, "vs_baseline": auth_ours / auth_base},
+        {"case": f"baseline: aiohttp POST of {BATCH} events, one Redis GET", "requests": batches,
+         "concurrency": c, "per_second": usage_base, "events_per_second": usage_base * BATCH,
+         "vs_baseline": 1.0},
+        {"case": f"POST /api/v1/usage, {BATCH} events a batch, counted once each",
+         "requests": batches, "concurrency": c, "per_second": usage_ours,
+         "events_per_second": usage_ours * BATCH, "vs_baseline": usage_ours / usage_base},
+        {"case": f"Redis memory of one account, 12 months ({sum(MONTHLY.values())} events/month,"
+         " settled 4x a day)", "keys": key_count, "ledger_entries": entries, "bytes": size},
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    print(asyncio.run(run()))
