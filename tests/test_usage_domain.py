@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from payments import keys
 from payments.config import ConfigError, UsageConfig, load_config
 from payments.credits import AutoBuy, Grant, Pack, consume, new_grant, pool
 from payments.money import Money
@@ -189,3 +190,24 @@ def test_usage_config_is_checked_at_load(tmp_path: Path) -> None:
     config = load_config(path, env={})
     assert config.usage == UsageConfig(resources=("sms", "data_mb"), trial_allowances=("sms=5",))
     assert UsagePolicy.from_config(config.usage).trial_allowances == {"sms": 5}
+
+
+def test_every_metering_key_is_built_in_keys_py_and_documented_in_keys_md() -> None:
+    documented = (Path(__file__).resolve().parent.parent / "keys.md").read_text()
+    built = {
+        keys.usage("JID", "YYYYMM"): "payment-usage_YYYYMM-{JID}",
+        keys.usage_events("JID", "YYYYMM"): "payment-usage_events_YYYYMM-{JID}",
+        keys.usage_open("JID"): "payment-usage_open-{JID}",
+        keys.usage_slot("JID"): "payment-usage_slot-{JID}",
+        keys.credit_grants("JID"): "payment-credit_grants-{JID}",
+        keys.credit_pending("JID"): "payment-credit_pending-{JID}",
+        keys.credit_transfers("JID"): "payment-credit_transfers-{JID}",
+        keys.autobuy("JID"): "payment-autobuy-{JID}",
+        keys.pack_versions("PACK"): "payment-pack_versions-PACK",
+        keys.PACKS: "payment-packs",
+        keys.USAGE_UNSETTLED: "payment-usage_unsettled",
+        keys.CREDIT_EXPIRIES: "payment-credit_expiries",
+    }
+    for key, expected in built.items():
+        assert key == expected
+        assert f"| `{expected.replace('-PACK', '-{PACK}')}` |" in documented, expected
