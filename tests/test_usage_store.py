@@ -279,3 +279,52 @@ async def test_a_trial_gets_the_configured_trial_allowance(store: Store) -> None
     assert (await authorize(m, A, "sms", T0)).remaining == 3
     await top_up(store, A, "1", T0)  # not enough to activate
     assert (await authorize(m, A, "sms", T0)).remaining == 3
+
+
+async def test_a_frozen_main_lends_no_credits_to_its_leaves(store: Store) -> None:
+    await sms_plan(store, sms=5)
+    await sms_pack(store, quantity=50, price="1")
+    await customer(store)
+    plan = await store.plans.get("basic")
+    assert plan is not None
+    index = await store.groups.create(A)
+    await store.groups.join(index, A, LEAF, plan, at=T0)
+    m = meter(store)
+    await buy_pack(m, A, "sms1000", T0, actor=A)
+    await ingest(m, events(LEAF, 4), T0)
+    await store.redis.hset(keys.freezes(A), "violation", "{}")  # the main alone
+    assert (await authorize(m, LEAF, "sms", T0)).remaining == 1  # its own allowance only
+    await ingest(m, events(LEAF, 5), T0)
+    assert (await authorize(m, LEAF, "sms", T0)).reason is Reason.EXHAUSTED
+    await store.redis.delete(keys.freezes(A))
+    assert (await authorize(m, LEAF, "sms", T0)).remaining == 50
+
+
+async def test_a_settlement_cut_short_before_leaving_the_schedule_is_finished_once(
+    store: Store,
+) -> None:
+    await sms_plan(store, sms=5)
+    await customer(store)
+    m = meter(store)
+    await ingest(m, events(A, 8), T0)
+    ((jid, seen),) = await store.usage.unsettled()
+    # The settlement's script ran, then the process died before the schedule step.
+    await store.usage.settle(
+        A,
+        slot=T0.replace(hour=6),
+        cutoff=T0,
+        at=T0,
+        actor="chore:settle-usage",
+        resources=("sms",),
+        months=await store.usage.open_months(A),
+    )
+    assert await store.usage.unsettled() == [(A, seen)]
+    again = await settle_account(m, A, T0, seen=seen)  # the next run, same slot
+    assert (again.applied, again.entries, again.done) == (False, 0, True)
+    assert await store.usage.unsettled() == []
+    usage = of_kind(await store.ledger.entries(A), EntryKind.USAGE)
+    assert [e.reason for e in usage] == [
+        "sms 2026-03: 8 used (5 within the allowance, 3 beyond it)",
+        "3 sms beyond the allowance and credits (not charged)",
+    ]
+    assert jid == A
