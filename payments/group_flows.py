@@ -272,7 +272,7 @@ async def complete_join(flow: GroupFlow, leaf: str, move: Move) -> Joined:
     await store.groups.add_member(move.index, move.main, leaf)
     await flow.step(Step.LISTED)
     await _clear_trial_state(flow, leaf)
-    await flow.tell(group_notices.leaf_joined(move.main, leaf, price, move.ref))
+    await flow.tell(group_notices.leaf_joined(move.main, leaf, price, move.ref, move.at))
     await flow.step(Step.TOLD)
     await store.groups.drop_move(leaf, move)
     await flow.step(Step.MOVE_DROPPED)
@@ -404,6 +404,8 @@ async def invite_jid(flow: GroupFlow, main: str, invitee: str, now: datetime) ->
     returns: the main learns only whether the invitee accepts.
     """
     if await _why_not(flow, main, invitee, False) is not None:
+        return False
+    if await flow.store.groups.move(invitee) is not None:  # joining or leaving elsewhere
         return False
     plan = await _leaf_plan(flow, await _subscriber(flow, main))
     code = await _new_code(flow, CodeKind.ADD, main, now, invitee=invitee)

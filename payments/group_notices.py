@@ -46,13 +46,13 @@ def invitation(
     )
 
 
-def leaf_joined(main: str, leaf: str, price: JoinPrice, ref: str) -> GroupNotice:
+def leaf_joined(main: str, leaf: str, price: JoinPrice, ref: str, at: datetime) -> GroupNotice:
     return GroupNotice(
         main,
         GroupNoticeKind.LEAF_JOINED,
         f"{leaf} joined: you now pay for it. Charged {format_money(price.amount)} "
         f"up to {day_label(price.paid_until)}; from then {format_money(price.full)} a month.",
-        f"joined:{main}:{ref}",
+        f"joined:{main}:{ref}:{at.isoformat()}",
     )
 
 

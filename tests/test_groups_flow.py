@@ -186,6 +186,7 @@ async def test_coming_back_in_the_same_period_costs_nothing_more(store: Store) -
     again = await group_flows.join(flow, MAIN, LEAF, JOINED_AT + days(2))
     assert again.price is not None and again.price.amount == usd("0")
     await assert_joined_once(store, MAIN, LEAF, PRORATED)
+    assert (await kinds(store, MAIN)).count("leaf_joined") == 2  # told each time
 
 
 async def test_only_the_main_removes_its_leaf_and_both_are_told(store: Store) -> None:
