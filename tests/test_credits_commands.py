@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.commands import credits, user
+from bot.commands import build_registry, credits, user
 from bot.commands.model import Command, Context, Registry, convert, role_of
 from bot.dispatch import Dispatcher
 from payments import keys
@@ -171,3 +171,20 @@ async def test_history_shows_purchases_usage_and_credits_used_by_month(store: St
         for line in lines
     )
     assert any("credits_used  30 sms credits used (pack sms1000" in line for line in lines)
+
+
+async def test_the_bots_registry_serves_the_credit_commands_by_chat(store: Store) -> None:
+    await customer(store, amount="40")
+    dispatcher = Dispatcher(build_registry(), store, CONFIG, clock=lambda: T0)
+    reply = await dispatcher.chat(A, "help")
+    assert reply is not None
+    for usage in ("credits — ", "buy PACK — ", "autobuy PACK on|off — ", "usage — "):
+        assert usage in reply.text
+    reply = await dispatcher.chat(A, "USAGE")
+    assert reply is not None and reply.text.startswith("Usage 2026-03:\nvoice_minutes: 0 of 300")
+    reply = await dispatcher.chat(A, "autobuy sms1000 maybe")
+    assert reply is not None and reply.error == "bad-request" and "on or off" in reply.text
+    reply = await dispatcher.chat(A, "buy sms1000")
+    assert reply is not None and "Reply 'yes'" in reply.text
+    reply = await dispatcher.chat(A, "yes")
+    assert reply is not None and reply.text.startswith("Bought sms1000")

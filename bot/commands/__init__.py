@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import admin, billing, groups, payments, user
+from bot.commands import admin, billing, credits, groups, payments, user
 from bot.commands.model import Command, Registry
 
 
@@ -12,6 +12,7 @@ def all_commands() -> list[Command]:
         *billing.COMMANDS,
         *payments.COMMANDS,
         *groups.COMMANDS,
+        *credits.COMMANDS,
         *admin.COMMANDS,
     ]
 
