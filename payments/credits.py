@@ -285,8 +285,3 @@ def autobuy_pack(line: ChargeLine) -> str:
 
 def autobuy_grant_id(period: str, pack_id: str) -> str:
     return f"auto-{period}-{pack_id}"
-
-
-def describe_grant(grant: Grant) -> str:
-    day = grant.expires_at.strftime("%Y-%m-%d")
-    return f"{grant.left} of {grant.quantity} {grant.resource} until {day} (pack {grant.pack})"

@@ -23,7 +23,7 @@ from payments import credits as rules
 from payments import usage_notices
 from payments.accounts import TRIAL_PLAN
 from payments.billing import ChargeLine
-from payments.credits import AutoBuy, BuyRefused, Grant, Pack, UnknownPack
+from payments.credits import AutoBuy, BuyRefused, Grant, UnknownPack
 from payments.errors import InsufficientFunds
 from payments.store import Store
 from payments.store.credits import Bought, BuyStatus, ExpiredGrant
@@ -441,10 +441,3 @@ async def expire_account(meter: Meter, jid: str, now: datetime, *, send: bool) -
         if await meter.tell(usage_notices.credits_expiring(jid, grant)):
             warned.append(grant)
     return ExpireOutcome(tuple(expired), tuple(warned))
-
-
-def packs_by_resource(packs: Iterable[Pack]) -> dict[str, list[Pack]]:
-    found: dict[str, list[Pack]] = {}
-    for pack in packs:
-        found.setdefault(pack.resource, []).append(pack)
-    return found

@@ -75,9 +75,6 @@ class UsagePolicy:
             max_quantity=config.max_quantity,
         )
 
-    def allowance_of(self, allowances: Mapping[str, int], resource: str) -> int:
-        return int(allowances.get(resource, 0))
-
 
 @dataclass(frozen=True, slots=True)
 class UsageEvent:
