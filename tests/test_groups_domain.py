@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from payments import keys
 from payments.accounts import Account, AccountKind, AccountStatus, FreezeKind
 from payments.errors import CorruptRecord, NotAllowed
 from payments.groups import (
@@ -206,3 +208,21 @@ def test_numbers_are_e164() -> None:
     for bad in ("15550100199", "+05550100199", "+1555", "+1234567890123456", "+1555x0100", "", "+"):
         with pytest.raises(BadNumber):
             parse_e164(bad)
+
+
+def test_group_and_number_keys_are_documented_as_built() -> None:
+    documented = (Path(__file__).resolve().parent.parent / "keys.md").read_text()
+    built = [
+        keys.leaf_jids("INDEX"),
+        keys.leaf_jids_index("JID"),
+        keys.group_move("JID"),
+        keys.group_joins("JID"),
+        keys.group_lock("JID"),
+        keys.group_code("{CODE}"),
+        keys.group_codes("JID"),
+        keys.number_owner("NUMBER"),
+    ]
+    for key in built:
+        assert f"| `{key}` |" in documented, key
+    assert keys.leaf_jids("7") == "payment-leaf_jids-{7}"  # the names SPEC §4 fixes
+    assert keys.leaf_jids_index("a@x") == "payment-leaf_jids_index-{a@x}"
