@@ -10,8 +10,11 @@ import pytest
 from bot.commands import build_registry
 from bot.commands.groups import ADDED
 from bot.dispatch import Dispatcher
+from payments import metering
 from payments.config import Config
+from payments.metering import Meter
 from payments.store import Store, open_redis
+from payments.usage import UsageEvent, UsagePolicy
 from payments.vouchers import REFUSAL
 from tests.billing_support import T0, days, kinds, outbox, paid_account, usd
 from tests.groups_support import JOINED_AT, LEAF, MAIN, main_and_trial
@@ -65,9 +68,12 @@ async def test_the_invitee_accepts_and_both_see_who_pays(store: Store) -> None:
     assert answer.startswith(f"Your account is now paid for by {MAIN}")
     await store.numbers.assign(LEAF, "+15550100002")
     await store.numbers.assign(MAIN, "+15550100001")
+    meter = Meter(store, UsagePolicy.from_config(CONFIG.usage))
+    events = [UsageEvent(f"e{i}", LEAF, "sms", 1, JOINED_AT) for i in range(3)]
+    assert (await metering.ingest(meter, events, JOINED_AT)).count("counted") == 3
     mine = await say(store, MAIN, "numbers")
-    assert f"{LEAF}: +15550100002, basic $10.00/month, used this month: nothing yet" in mine
-    assert f"{MAIN} (you): +15550100001, basic $10.00/month" in mine
+    assert f"{LEAF}: +15550100002, basic $10.00/month, used this month: 3 sms" in mine
+    assert f"{MAIN} (you): +15550100001, basic $10.00/month, used this month: nothing yet" in mine
     theirs = await say(store, LEAF, "numbers")
     assert theirs.startswith(f"Your account is paid for by {MAIN} (+15550100001).")
     balance = str((await store.ledger.balances(MAIN)).total)
