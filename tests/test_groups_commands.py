@@ -9,6 +9,7 @@ import pytest
 
 from bot.commands import build_registry
 from bot.commands.groups import ADDED
+from bot.commands.model import Role
 from bot.dispatch import Dispatcher
 from payments import metering
 from payments.config import Config
@@ -147,3 +148,20 @@ async def test_declining_and_codes_of_others(store: Store) -> None:
     assert await say(store, LEAF, f"accept {code}") == REFUSAL
     before = [n.kind for n in await outbox(store, MAIN)]
     assert "leaf_joined" not in before
+
+
+def test_each_role_sees_only_its_group_commands() -> None:
+    registry = build_registry()
+    group_commands = {"numbers", "add", "invite", "invites", "revoke", "accept", "decline"}
+    group_commands |= {"remove", "leave"}
+
+    def names(role: Role) -> set[str]:
+        return {c.name for c in registry.for_role(role)} & group_commands
+
+    assert names(Role.PAID) == {"numbers", "add", "invite", "invites", "revoke", "remove"}
+    assert names(Role.LEAF) == {"numbers", "leave"}
+    assert names(Role.TRIAL) == {"numbers", "accept", "decline"}
+    assert names(Role.STRANGER) == set()
+    register = registry.match(["register"])[0]
+    assert register is not None and register.allowed(Role.STRANGER)
+    assert [p.name for p in register.params] == ["code"] and not register.params[0].required
