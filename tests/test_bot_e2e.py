@@ -216,3 +216,19 @@ async def test_a_frozen_account_hears_why_on_every_interaction(stack: Stack, bot
             ), answer
         await ask(op, bot.jid, f"admin unfreeze {user} violation")
         assert "frozen" not in await ask(client, bot.jid, "balance")
+
+
+async def test_operator_sees_an_account_with_its_number(
+    stack: Stack, bot: Bot, live_store: Store
+) -> None:
+    user, _ = new_user(stack)
+    await live_store.accounts.register_trial(user, datetime.now(UTC), 30)
+    number = f"+1555{secrets.randbelow(10**7):07d}"
+    await live_store.numbers.assign(user, number)
+    await live_store.ledger.credit(user, Money(42_000), reason="gift")
+    async with login(stack, *operator(stack)) as op:
+        shown = await ask(op, bot.jid, f"admin show {user}")
+    first, balances, entry = shown.splitlines()[:3]
+    assert first == f"{user}: trial, active, plan trial, number {number}"
+    assert balances == "prepaid $4.20, voucher $0.00"
+    assert "+$4.20" in entry and "gift" in entry

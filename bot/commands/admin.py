@@ -22,10 +22,12 @@ async def show(ctx: Context, args: Mapping[str, Any]) -> Reply:
     account = await ctx.store.accounts.get(jid)
     balances = await ctx.store.ledger.balances(jid)
     entries = await ctx.store.ledger.entries(jid, newest_first=True, count=SHOW_ENTRIES)
+    number = await ctx.store.numbers.of(jid)
     if account is None:
         state = "no account"
     else:
         state = f"{account.kind.value}, {account.status.value}, plan {account.plan}"
+        state += f", number {number}" if number else ", no number"
         if account.frozen:
             state += ", frozen: " + ", ".join(sorted(k.value for k in account.freezes))
     lines = [
