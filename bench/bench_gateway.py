@@ -39,6 +39,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from accountbot.stack import RedisServer, free_port
+from bench.support import wait_ready
 from payments.config import load_config
 from payments.cycle import default_policy
 from payments.flows import credit_account
@@ -138,19 +139,6 @@ def _usage_requests(batches: int, tag: str) -> list[Request]:
     return requests
 
 
-async def _wait_ready(base: str, http: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"{base} did not start")
-
-
 async def _load(base: str, requests: list[Request], concurrency: int) -> float:
     queue = list(reversed(requests))
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
@@ -179,7 +167,7 @@ async def _measure(
     try:
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
-            await _wait_ready(base, http)
+            await wait_ready(base, http)
         await _load(base, loads[0], c)
         return [await _load(base, load, c) for load in loads[1:]]
     finally:

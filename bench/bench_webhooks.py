@@ -25,6 +25,7 @@ import aiohttp
 from aiohttp import web
 
 from accountbot.stack import RedisServer, free_port
+from bench.support import wait_ready
 from payments.config import load_config
 from payments.money import Money
 from payments.providers.stripe import signature_header
@@ -96,19 +97,6 @@ def _bodies(n: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
     return signed
 
 
-async def _wait_ready(base: str, http: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"{base} did not start")
-
-
 async def _load(url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int) -> float:
     queue = list(reversed(requests))
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -133,7 +121,7 @@ async def _measure(target: Any, arg: Any, port: int, requests: list[Any], c: int
     try:
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
-            await _wait_ready(base, http)
+            await wait_ready(base, http)
         await _load(f"{base}/webhooks/stripe", requests[: c * 4], c)  # warm-up
         return await _load(f"{base}/webhooks/stripe", requests[c * 4 :], c)
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 
-from accountbot.stack import Stack
+from accountbot.stack import Child, Stack, free_port
 from payments.store import Store, open_redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +33,23 @@ def stack() -> Iterator[Stack]:
 
         if os.environ.get("ACCOUNTBOT_KEEP_TEST_STACK") is None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def web_service(stack: Stack, tmp_path: Path) -> Iterator[tuple[Child, Path]]:
+    """A real `accountbot web` process on a free port, with its own config file."""
+    port = free_port()
+    config = stack.write_config(
+        path=tmp_path / "web.toml",
+        web={"port": port, "public_url": f"http://127.0.0.1:{port}"},
+    )
+    child = stack.start_app("web", config=config)
+    try:
+        child.wait_for("listening on", timeout=20)
+        yield child, config
+    finally:
+        child.stop()
+        stack.apps.remove(child)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import aiohttp
 import pytest
 
 from accountbot.cli import main
-from accountbot.stack import Child, Stack, free_port
+from accountbot.stack import Child, Stack
 from payments.chores import ChoreRun, run_chores
 from payments.config import load_config
 from payments.cycle import Cycle
@@ -24,22 +23,6 @@ from tests.test_usage_gateway import snapshot
 from tests.usage_support import T0, A, batch, customer, events, meter, sms_pack, sms_plan
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def web_service(stack: Stack, tmp_path: Path) -> Iterator[tuple[Child, Path]]:
-    port = free_port()
-    config = stack.write_config(
-        path=tmp_path / "web.toml",
-        web={"port": port, "public_url": f"http://127.0.0.1:{port}"},
-    )
-    child = stack.start_app("web", config=config)
-    try:
-        child.wait_for("listening on", timeout=20)
-        yield child, config
-    finally:
-        child.stop()
-        stack.apps.remove(child)
 
 
 async def test_accountbot_web_serves_the_gateway(

@@ -8,36 +8,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import pytest
 
-from accountbot.stack import Child, Stack, free_port
+from accountbot.stack import Child
 from payments.config import load_config
 from payments.money import Money
 from payments.store import Store
 from payments.web.links import topup_url
 
 ALICE = "alice@localhost"
-
-
-@pytest.fixture
-def web_service(stack: Stack, tmp_path: Path) -> Iterator[tuple[Child, Path]]:
-    port = free_port()
-    config = stack.write_config(
-        path=tmp_path / "web.toml",
-        web={"port": port, "public_url": f"http://127.0.0.1:{port}"},
-    )
-    child = stack.start_app("web", config=config)
-    try:
-        child.wait_for("listening on", timeout=20)
-        yield child, config
-    finally:
-        child.stop()
-        stack.apps.remove(child)
 
 
 async def wait_healthy(base: str, http: aiohttp.ClientSession) -> None:
