@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from accountbot.cli import EXIT_OK, EXIT_REFUSED, common, config_of
+from payments.billing.credit import credit_account
 from payments.config import Config
-from payments.flows import credit_account
 from payments.jid import normalise_jid
-from payments.ledger import Balance, EntryKind, LedgerEntry
+from payments.ledger.records import Balance, EntryKind, LedgerEntry
 from payments.money import format_money, parse_money
-from payments.store import Store
+from payments.stores import Store
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,14 +6,14 @@ import argparse
 
 from accountbot.admin import opened, operator
 from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
-from payments.accounts import FreezeKind
-from payments.billing import BadPlan, check_plan_id, parse_allowance
-from payments.cycle import Cycle, operator_freeze, operator_unfreeze
+from payments.accounts.freezes import Frozen
+from payments.accounts.records import FreezeKind
+from payments.billing.cycle import Cycle, operator_freeze, operator_unfreeze
+from payments.billing.rules import BadPlan, check_plan_id, parse_allowance
+from payments.catalog.records import Plan
 from payments.jid import normalise_jid
-from payments.ledger import utcnow
+from payments.ledger.records import utcnow
 from payments.money import format_money, parse_money
-from payments.plans import Plan
-from payments.store.freezes import Frozen
 
 KINDS = [k.value for k in FreezeKind]
 

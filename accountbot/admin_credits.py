@@ -6,9 +6,9 @@ import argparse
 
 from accountbot.admin import opened
 from accountbot.cli import EXIT_OK, CliError, common, config_of
-from payments.credits import BadPack, Pack, check_pack_id
-from payments.ledger import utcnow
+from payments.ledger.records import utcnow
 from payments.money import format_money, parse_money
+from payments.usage.credits import BadPack, Pack, check_pack_id
 
 
 def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,8 +11,8 @@ import argparse
 
 from accountbot.admin import opened
 from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
+from payments.accounts.numbers import BadNumber, parse_e164
 from payments.jid import normalise_jid
-from payments.numbers import BadNumber, parse_e164
 
 
 def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

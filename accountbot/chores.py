@@ -15,12 +15,12 @@ import signal
 from datetime import datetime
 
 from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
-from payments.billing import as_utc
-from payments.chores import ALL, CHORES, DEFAULT_CONCURRENCY, ChoreRun, run_chores
-from payments.cycle import Cycle
-from payments.ledger import utcnow
-from payments.store import Store
-from payments.usage import UsagePolicy
+from payments.billing.cycle import Cycle
+from payments.billing.rules import as_utc
+from payments.chores.runner import ALL, CHORES, DEFAULT_CONCURRENCY, ChoreRun, run_chores
+from payments.ledger.records import utcnow
+from payments.stores import Store
+from payments.usage.rules import UsagePolicy
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

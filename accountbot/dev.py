@@ -149,11 +149,11 @@ def fresh_user(stack: Stack, name: str) -> tuple[str, str]:
 
 
 async def prepare_demo_account(stack: Stack, jid: str) -> None:
+    from payments.billing.credit import credit_account
     from payments.config import load_config
-    from payments.flows import credit_account
-    from payments.ledger import EntryKind
+    from payments.ledger.records import EntryKind
     from payments.money import parse_money
-    from payments.store import Store
+    from payments.stores import Store
 
     config = load_config(stack.config_path, env={})
     store = Store.from_url(config.redis.url, currency=config.billing.currency)

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from accountbot.admin import opened, operator
 from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
-from payments.ledger import utcnow
+from payments.ledger.records import utcnow
 from payments.money import format_money, parse_money
-from payments.payments_in import create_vouchers
-from payments.vouchers import VoucherBatch, display_code, normalise_code
+from payments.topup.flow import create_vouchers
+from payments.topup.vouchers import VoucherBatch, display_code, normalise_code
 
 
 def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

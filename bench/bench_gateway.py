@@ -40,14 +40,15 @@ from redis.asyncio import Redis
 
 from accountbot.stack import RedisServer, free_port
 from bench.support import wait_ready
+from payments.billing.credit import credit_account
+from payments.billing.cycle import default_policy
 from payments.config import load_config
-from payments.cycle import default_policy
-from payments.flows import credit_account
-from payments.ledger import EntryKind
-from payments.metering import Meter, buy_pack, expire_account, ingest, settle_account
+from payments.ledger.records import EntryKind
 from payments.money import Money
-from payments.store import Store, open_redis
-from payments.usage import SLOT_HOURS, UsageEvent, UsagePolicy, month_of, shift_month
+from payments.store.connection import open_redis
+from payments.stores import Store
+from payments.usage.flow import Meter, buy_pack, expire_account, ingest, settle_account
+from payments.usage.rules import SLOT_HOURS, UsageEvent, UsagePolicy, month_of, shift_month
 from payments.web.app import build_app
 
 TOKEN = "bench-gateway-token"

@@ -23,7 +23,8 @@ from typing import Any
 
 from accountbot.stack import RedisServer
 from payments import keys
-from payments.store import Store, open_redis
+from payments.store.connection import open_redis
+from payments.stores import Store
 
 LEAVES = 3
 BATCH = 2_000

@@ -23,10 +23,11 @@ from typing import Any
 
 from accountbot.stack import RedisServer
 from payments import keys
-from payments.billing import epoch
-from payments.chores import ChoreReport, ChoreRun, renew
-from payments.cycle import Cycle, default_policy
-from payments.store import Store, open_redis
+from payments.billing.cycle import Cycle, default_policy
+from payments.billing.rules import epoch
+from payments.chores.runner import ChoreReport, ChoreRun, renew
+from payments.store.connection import open_redis
+from payments.stores import Store
 
 ACTIVATED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DUE = ACTIVATED + timedelta(days=31)

@@ -28,8 +28,8 @@ from accountbot.stack import RedisServer, free_port
 from bench.support import wait_ready
 from payments.config import load_config
 from payments.money import Money
-from payments.providers.stripe import signature_header
-from payments.store import Store
+from payments.stores import Store
+from payments.topup.providers.stripe import signature_header
 from payments.web.app import build_app
 
 WHSEC = "whsec_bench"

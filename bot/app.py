@@ -12,7 +12,7 @@ from bot.dispatch import Dispatcher
 from bot.outbox import OutboxConsumer
 from bot.xmpp import AccountBot
 from payments.config import Config
-from payments.store import Store
+from payments.stores import Store
 
 log = logging.getLogger(__name__)
 

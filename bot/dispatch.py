@@ -27,8 +27,8 @@ from bot.commands.model import (
 )
 from payments.config import Config
 from payments.errors import InsufficientFunds, NotAllowed, PaymentsError
-from payments.ledger import utcnow
-from payments.store import Store
+from payments.ledger.records import utcnow
+from payments.stores import Store
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 
-from payments.store import Store
 from payments.store.outbox import Notification
+from payments.stores import Store
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from payments import keys
-from payments.cycle import Cycle, default_policy
-from payments.flows import CreditOutcome, credit_account
-from payments.ledger import Balance, EntryKind
+from payments.billing.credit import CreditOutcome, credit_account
+from payments.billing.cycle import Cycle, default_policy
+from payments.ledger.records import Balance, EntryKind
 from payments.money import Money
-from payments.store import Store
 from payments.store.outbox import Notification
+from payments.stores import Store
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 POLICY = default_policy("USD")

@@ -15,7 +15,8 @@ import fakeredis
 import pytest
 
 from accountbot.stack import Child, Stack, free_port
-from payments.store import Store, open_redis
+from payments.store.connection import open_redis
+from payments.stores import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

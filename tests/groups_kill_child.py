@@ -8,8 +8,9 @@ import os
 import signal
 import sys
 
-from payments import group_flows
-from payments.store import Store, open_redis
+from payments.groups import flow as group_flows
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.groups_support import JOINED_AT, MAIN, flow_of
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from payments import keys
-from payments.group_flows import GroupFlow, StepHook
+from payments.groups.flow import GroupFlow, StepHook
 from payments.money import Money
-from payments.store import Store
+from payments.stores import Store
 from tests.billing_support import POLICY, T0, basic_plan, paid_account
 
 MAIN = "main@example.org"

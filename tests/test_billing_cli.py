@@ -10,10 +10,11 @@ import pytest
 
 from accountbot.cli import main
 from accountbot.stack import Stack
-from payments.accounts import FreezeKind
-from payments.cycle import freeze_unpaid, renew_account
-from payments.ledger import EntryKind
-from payments.store import Store, open_redis
+from payments.accounts.records import FreezeKind
+from payments.billing.cycle import freeze_unpaid, renew_account
+from payments.ledger.records import EntryKind
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.billing_support import T0, basic_plan, cycle_of, days, paid_account, top_up, usd
 
 T = TypeVar("T")

@@ -10,11 +10,12 @@ import pytest
 
 from bot.commands import billing
 from bot.commands.model import Command, Context, Registry, convert, role_of
-from payments.accounts import FreezeKind
+from payments.accounts.records import FreezeKind
+from payments.billing.cycle import freeze_unpaid, renew_account
 from payments.config import Config
-from payments.cycle import freeze_unpaid, renew_account
-from payments.ledger import EntryKind
-from payments.store import Store, open_redis
+from payments.ledger.records import EntryKind
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.billing_support import T0, basic_plan, cycle_of, days, kinds, paid_account, usd
 
 A, OP = "alice@example.org", "admin@example.org"

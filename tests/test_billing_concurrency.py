@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 from accountbot.stack import Stack
-from payments.chores import ChoreReport, ChoreRun, renew, run_chore
-from payments.store import Store, open_redis
+from payments.chores.runner import ChoreReport, ChoreRun, renew, run_chore
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.billing_support import (
     POLICY,
     RENEWAL_DUE,

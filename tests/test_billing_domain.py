@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments import notices
-from payments.accounts import Account, AccountKind, AccountStatus, FreezeKind
-from payments.billing import (
+from payments.accounts.records import Account, AccountKind, AccountStatus, FreezeKind
+from payments.billing import texts as notices
+from payments.billing.rules import (
     BadPlan,
     FreezeRecord,
     Invoice,

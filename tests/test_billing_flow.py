@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from payments import keys
-from payments.accounts import AccountKind, FreezeKind
-from payments.cycle import (
+from payments.accounts.records import AccountKind, FreezeKind
+from payments.billing.cycle import (
     Closed,
     Froze,
     Renewed,
@@ -17,8 +17,8 @@ from payments.cycle import (
     pay_invoices,
     renew_account,
 )
-from payments.ledger import EntryKind
-from payments.store import Store
+from payments.ledger.records import EntryKind
+from payments.stores import Store
 from tests.billing_support import (
     POLICY,
     T0,

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from payments import keys
-from payments.accounts import AccountKind, FreezeKind
-from payments.cycle import Closed, Froze, Renewed, close_frozen, freeze_unpaid, renew_account
-from payments.ledger import EntryKind
-from payments.store import Store
+from payments.accounts.records import AccountKind, FreezeKind
+from payments.billing.cycle import (
+    Closed,
+    Froze,
+    Renewed,
+    close_frozen,
+    freeze_unpaid,
+    renew_account,
+)
+from payments.ledger.records import EntryKind
+from payments.stores import Store
 from tests.billing_support import T0, basic_plan, cycle_of, days, kinds, paid_account, top_up, usd
 
 MAIN = "main@example.org"

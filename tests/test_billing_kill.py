@@ -18,7 +18,8 @@ import time
 
 from accountbot.stack import Stack
 from payments import keys
-from payments.store import Store, open_redis
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.billing_support import RENEWAL_DUE, charged_once, many_due_accounts
 
 ACCOUNTS, KILLS = 500, 50

@@ -10,11 +10,12 @@ import fakeredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payments.cycle import pay_invoices, renew_account
+from payments.billing.cycle import pay_invoices, renew_account
 from payments.errors import InsufficientFunds
-from payments.ledger import Balance, EntryKind
+from payments.ledger.records import Balance, EntryKind
 from payments.money import Money
-from payments.store import Store, open_redis
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.billing_support import T0, basic_plan, cycle_of, days, paid_account, top_up, usd
 
 A = "alice@example.org"

@@ -6,12 +6,12 @@ import os
 import socket
 
 from payments import keys
-from payments.accounts import FreezeKind
-from payments.billing import ChargeLine, FreezeRecord
-from payments.ledger import Balance
-from payments.store import Store
-from payments.store.freezes import FreezeIf, Frozen, LiftIf
+from payments.accounts.freezes import FreezeIf, Frozen, LiftIf
+from payments.accounts.records import FreezeKind
+from payments.billing.rules import ChargeLine, FreezeRecord
+from payments.ledger.records import Balance
 from payments.store.locks import _started
+from payments.stores import Store
 from tests.billing_support import T0, basic_plan, days, usd
 
 A = "alice@example.org"

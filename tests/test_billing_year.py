@@ -21,12 +21,13 @@ import pytest
 from accountbot.cli import main
 from accountbot.stack import Stack
 from payments import keys
-from payments.accounts import AccountKind, FreezeKind
+from payments.accounts.records import AccountKind, FreezeKind
+from payments.billing.credit import credit_account
 from payments.config import load_config
-from payments.flows import credit_account
-from payments.ledger import EntryKind
+from payments.ledger.records import EntryKind
 from payments.money import Money
-from payments.store import Store, open_redis
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.billing_support import outbox, usd
 
 ALICE = "alice@localhost"

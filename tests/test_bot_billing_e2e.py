@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from accountbot.stack import Stack
-from payments.store import Store
+from payments.stores import Store
 from tests.bots import running_bot
 from tests.clients import logged_in
 from tests.test_billing_year import ALICE, World, walk_a_year

@@ -16,7 +16,8 @@ import pytest
 from accountbot.stack import Stack
 from payments import keys
 from payments.money import Money
-from payments.store import Store, open_redis
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.bots import bot_config, running_bot
 from tests.clients import UserClient, command_nodes, enable_adhoc, execute, logged_in, notes
 

@@ -19,7 +19,8 @@ from bot.commands import build_registry
 from bot.dispatch import Dispatcher
 from payments.config import load_config
 from payments.money import Money
-from payments.store import Store, open_redis
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.bots import bot_config, running_bot
 from tests.clients import logged_in
 

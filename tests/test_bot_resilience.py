@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from accountbot.stack import Stack
-from payments.store import Store, open_redis
+from payments.store.connection import open_redis
 from payments.store.outbox import Notification
+from payments.stores import Store
 from tests.bots import bot_config, log_size, running_bot, wait_for_log
 from tests.clients import UserClient, logged_in
 

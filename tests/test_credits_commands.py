@@ -13,11 +13,12 @@ from bot.commands import build_registry, credits, user
 from bot.commands.model import Command, Context, Registry, convert, role_of
 from bot.dispatch import Dispatcher
 from payments import keys
+from payments.billing.cycle import renew_account
 from payments.config import Config, OperatorsConfig
-from payments.cycle import renew_account
-from payments.ledger import EntryKind
-from payments.metering import ingest, settle_account
-from payments.store import Store, open_redis
+from payments.ledger.records import EntryKind
+from payments.store.connection import open_redis
+from payments.stores import Store
+from payments.usage.flow import ingest, settle_account
 from tests.billing_support import cycle_of, days, usd
 from tests.usage_support import LEAF, T0, A, customer, events, meter, of_kind, sms_pack, sms_plan
 

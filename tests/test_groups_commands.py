@@ -11,12 +11,13 @@ from bot.commands import build_registry
 from bot.commands.groups import ADDED
 from bot.commands.model import Role
 from bot.dispatch import Dispatcher
-from payments import metering
 from payments.config import Config
-from payments.metering import Meter
-from payments.store import Store, open_redis
-from payments.usage import UsageEvent, UsagePolicy
-from payments.vouchers import REFUSAL
+from payments.store.connection import open_redis
+from payments.stores import Store
+from payments.topup.vouchers import REFUSAL
+from payments.usage import flow as metering
+from payments.usage.flow import Meter
+from payments.usage.rules import UsageEvent, UsagePolicy
 from tests.billing_support import T0, days, kinds, outbox, paid_account, usd
 from tests.groups_support import JOINED_AT, LEAF, MAIN, main_and_trial
 

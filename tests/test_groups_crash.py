@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from payments import group_flows, keys
-from payments.accounts import AccountKind
-from payments.cycle import renew_account
-from payments.group_flows import JOIN_STEPS, LEAVE_STEPS, Step
-from payments.groups import CodeUse
-from payments.store import Store
+from payments import keys
+from payments.accounts.records import AccountKind
+from payments.billing.cycle import renew_account
+from payments.groups import flow as group_flows
+from payments.groups.flow import JOIN_STEPS, LEAVE_STEPS, Step
+from payments.groups.rules import CodeUse
+from payments.stores import Store
 from tests.billing_support import RENEWAL_DUE, cycle_of, days, kinds, outbox, usd
 from tests.groups_support import (
     JOINED_AT,

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payments import keys
-from payments.accounts import Account, AccountKind, AccountStatus, FreezeKind
+from payments.accounts.numbers import BadNumber, parse_e164
+from payments.accounts.records import Account, AccountKind, AccountStatus, FreezeKind
 from payments.errors import CorruptRecord, NotAllowed
-from payments.groups import (
+from payments.groups.rules import (
     CODE_LENGTH,
     CodeKind,
     GroupCode,
@@ -31,7 +32,6 @@ from payments.groups import (
     paid_until_after_leaving,
 )
 from payments.money import Money
-from payments.numbers import BadNumber, parse_e164
 from tests.billing_support import T0, usd
 
 RENEWAL = datetime(2026, 2, 5, 9, 0, tzinfo=UTC)  # a main activated on T0 (2026-01-05 09:00)

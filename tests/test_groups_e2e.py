@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 
 from accountbot.stack import Stack
 from bot.commands.groups import ADDED
-from payments.billing import as_utc
-from payments.cycle import default_policy
-from payments.flows import credit_account
-from payments.groups import join_price
-from payments.ledger import EntryKind
+from payments.billing.credit import credit_account
+from payments.billing.cycle import default_policy
+from payments.billing.rules import as_utc
+from payments.groups.rules import join_price
+from payments.ledger.records import EntryKind
 from payments.money import Money, format_money
-from payments.store import Store
-from payments.vouchers import REFUSAL
+from payments.stores import Store
+from payments.topup.vouchers import REFUSAL
 from tests import test_bot_e2e
 from tests.clients import UserClient
 from tests.test_bot_e2e import Bot, is_notification, login, new_user

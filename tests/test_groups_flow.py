@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from payments import group_flows, keys
-from payments.accounts import AccountKind, FreezeKind
-from payments.cycle import Froze, Renewed, end_trial, renew_account
+from payments import keys
+from payments.accounts.records import AccountKind, FreezeKind
+from payments.billing.cycle import Froze, Renewed, end_trial, renew_account
 from payments.errors import InsufficientFunds
-from payments.groups import (
+from payments.groups import flow as group_flows
+from payments.groups.rules import (
     CodeUse,
     GroupBusy,
     JoinRefusal,
@@ -21,9 +22,9 @@ from payments.groups import (
     NotAMember,
     display_code,
 )
-from payments.ledger import EntryKind
-from payments.store import Store
-from payments.vouchers import REFUSAL, CodeRefused
+from payments.ledger.records import EntryKind
+from payments.stores import Store
+from payments.topup.vouchers import REFUSAL, CodeRefused
 from tests.billing_support import (
     POLICY,
     RENEWAL_DUE,

@@ -12,9 +12,9 @@ import subprocess
 import sys
 
 from accountbot.stack import Stack
-from payments import group_flows
-from payments.group_flows import JOIN_STEPS
-from payments.store import Store
+from payments.groups import flow as group_flows
+from payments.groups.flow import JOIN_STEPS
+from payments.stores import Store
 from tests.billing_support import POLICY, T0
 from tests.groups_support import (
     JOINED_AT,

@@ -18,10 +18,11 @@ import fakeredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payments import group_flows, keys
+from payments import keys
 from payments.errors import PaymentsError
-from payments.group_flows import JOIN_STEPS, LEAVE_STEPS
-from payments.store import Store
+from payments.groups import flow as group_flows
+from payments.groups.flow import JOIN_STEPS, LEAVE_STEPS
+from payments.stores import Store
 from tests.billing_support import T0, basic_plan, days, paid_account, usd
 from tests.groups_support import Crash, crash_at, flow_of
 

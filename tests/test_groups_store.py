@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 
 from payments import keys
+from payments.accounts.numbers import NumberTaken
 from payments.errors import UnknownAccount
-from payments.groups import CodeClaim, CodeKind, CodeUse, GroupCode, Move, MoveOp
-from payments.ledger import Balance, EntryKind
+from payments.groups.rules import CodeClaim, CodeKind, CodeUse, GroupCode, Move, MoveOp
+from payments.groups.store import JoinCharged, LeafJoined, MoveStatus
+from payments.ledger.records import Balance, EntryKind
 from payments.money import Money
-from payments.numbers import NumberTaken
-from payments.store import Store
-from payments.store.groups import JoinCharged, LeafJoined, MoveStatus
+from payments.stores import Store
 from tests.billing_support import T0, usd
 from tests.groups_support import LEAF, MAIN, PRORATED, main_and_trial
 

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from payments import keys
 from payments.errors import InsufficientFunds
-from payments.ledger import Balance, EntryKind
+from payments.ledger.records import Balance, EntryKind
 from payments.money import Money
-from payments.store import Store, open_redis
+from payments.store.connection import open_redis
+from payments.stores import Store
 
 ALICE = "alice@example.org"
 

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from payments import keys
 from payments.config import ConfigError, UsageConfig, load_config
-from payments.credits import AutoBuy, Grant, Pack, consume, new_grant, pool
 from payments.money import Money
-from payments.usage import (
+from payments.usage.credits import AutoBuy, Grant, Pack, consume, new_grant, pool
+from payments.usage.rules import (
     BadBatch,
     Reason,
     Standing,

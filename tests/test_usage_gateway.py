@@ -20,10 +20,10 @@ from aiohttp import web
 
 from accountbot.stack import Stack
 from payments import keys
-from payments.accounts import FreezeKind
+from payments.accounts.records import FreezeKind
+from payments.billing.cycle import Froze, freeze_unpaid, operator_freeze, renew_account
 from payments.config import Config, load_config
-from payments.cycle import Froze, freeze_unpaid, operator_freeze, renew_account
-from payments.store import Store
+from payments.stores import Store
 from payments.web.app import build_app
 from payments.web.gateway import GATEWAY
 from payments.web.state import METRICS

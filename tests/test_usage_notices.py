@@ -3,8 +3,8 @@ main of a blocked leaf), credits expiring within 30 days. Through the outbox, on
 
 from __future__ import annotations
 
-from payments.metering import buy_pack, expire_account, ingest
-from payments.store import Store
+from payments.stores import Store
+from payments.usage.flow import buy_pack, expire_account, ingest
 from tests.billing_support import days, outbox
 from tests.usage_support import LEAF, T0, A, customer, events, meter, sms_pack, sms_plan
 

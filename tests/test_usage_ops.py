@@ -13,11 +13,11 @@ import pytest
 
 from accountbot.cli import main
 from accountbot.stack import Child, Stack
-from payments.chores import ChoreRun, run_chores
+from payments.billing.cycle import Cycle
+from payments.chores.runner import ChoreRun, run_chores
 from payments.config import load_config
-from payments.cycle import Cycle
-from payments.metering import buy_pack, ingest
-from payments.store import Store
+from payments.stores import Store
+from payments.usage.flow import buy_pack, ingest
 from tests.billing_support import POLICY, days
 from tests.test_usage_gateway import snapshot
 from tests.usage_support import T0, A, batch, customer, events, meter, sms_pack, sms_plan

@@ -23,8 +23,8 @@ from accountbot.stack import Stack
 from bot.commands import credits
 from bot.commands.model import Context, role_of
 from payments.config import Config, load_config
-from payments.ledger import EntryKind
-from payments.store import Store
+from payments.ledger.records import EntryKind
+from payments.stores import Store
 from payments.web.app import build_app
 from payments.web.gateway import GATEWAY
 from tests.billing_support import paid_account

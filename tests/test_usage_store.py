@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 
 from payments import keys
-from payments.credits import BuyRefused, UnknownPack
 from payments.errors import InsufficientFunds
-from payments.ledger import Balance, EntryKind
-from payments.metering import (
+from payments.ledger.records import Balance, EntryKind
+from payments.stores import Store
+from payments.usage.credits import BuyRefused, UnknownPack
+from payments.usage.flow import (
     authorize,
     buy_pack,
     expire_account,
@@ -18,9 +19,8 @@ from payments.metering import (
     month_usage,
     settle_account,
 )
-from payments.store import Store
-from payments.store.usage import ToCount
-from payments.usage import Reason, UsageEvent
+from payments.usage.rules import Reason, UsageEvent
+from payments.usage.store import ToCount
 from tests.billing_support import basic_plan, days, top_up, usd
 from tests.usage_support import (
     LEAF,

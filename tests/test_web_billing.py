@@ -14,12 +14,12 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
-from payments.accounts import AccountKind, FreezeKind
-from payments.checkout import PendingPayment
-from payments.cycle import Froze, Renewed, freeze_unpaid, renew_account
-from payments.ledger import EntryKind, utcnow
+from payments.accounts.records import AccountKind, FreezeKind
+from payments.billing.cycle import Froze, Renewed, freeze_unpaid, renew_account
+from payments.ledger.records import EntryKind, utcnow
 from payments.money import Money
-from payments.store import Store
+from payments.stores import Store
+from payments.topup.checkout import PendingPayment
 from tests.billing_support import basic_plan, cycle_of, kinds, paid_account, usd
 from tests.webfakes import (
     btcpay_event,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from payments.money import Money
-from payments.store import Store
+from payments.stores import Store
 from payments.web.links import topup_url
 from payments.web.state import CONFIG
 from tests.chromium import PHONE, browser_page, png_size, screenshot

@@ -12,12 +12,12 @@ import pytest
 
 from bot.commands.model import PAYERS, Context, Param, Registry, Role, convert
 from bot.commands.payments import COMMANDS, redeem, topup
-from payments.accounts import Account, AccountKind, AccountStatus
+from payments.accounts.records import Account, AccountKind, AccountStatus
 from payments.config import Config
 from payments.money import Money
-from payments.payments_in import create_vouchers
-from payments.store import Store
-from payments.vouchers import REFUSAL, VoucherBatch, display_code
+from payments.stores import Store
+from payments.topup.flow import create_vouchers
+from payments.topup.vouchers import REFUSAL, VoucherBatch, display_code
 from payments.web.links import read_link
 from payments.web.state import CONFIG
 from tests.webfakes import LINK_SECRET, running_service

@@ -27,7 +27,7 @@ from bot.outbox import OutboxConsumer
 from bot.xmpp import AccountBot
 from payments.config import Config, load_config
 from payments.money import Money
-from payments.store import Store
+from payments.stores import Store
 from payments.web.app import build_app
 from tests.clients import UserClient, logged_in
 from tests.webfakes import bound_socket, read_form, serve

@@ -16,7 +16,7 @@ import aiohttp
 from accountbot.stack import Child
 from payments.config import load_config
 from payments.money import Money
-from payments.store import Store
+from payments.stores import Store
 from payments.web.links import topup_url
 
 ALICE = "alice@localhost"

@@ -18,9 +18,9 @@ import pytest
 from aiohttp import web
 
 from payments import keys
-from payments.ledger import EntryKind
+from payments.ledger.records import EntryKind
 from payments.money import Money
-from payments.store import Store
+from payments.stores import Store
 from payments.web.links import TopupLink, sign_link, topup_url
 from payments.web.state import CONFIG, METRICS
 from tests.webfakes import (

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from payments.config import Secret, StripeConfig
 from payments.money import Money
-from payments.providers import Refusal, StripeProvider, WebhookRefused
-from payments.providers.amounts import decimal_text, from_minor_units, payable, to_minor_units
-from payments.providers.stripe import signature_header
+from payments.topup.providers import Refusal, StripeProvider, WebhookRefused
+from payments.topup.providers.amounts import decimal_text, from_minor_units, payable, to_minor_units
+from payments.topup.providers.stripe import signature_header
 from payments.web.links import BadLink, LinkProblem, TopupLink, read_link, sign_link
 from payments.web.metrics import Metrics
 

@@ -14,11 +14,11 @@ import pytest
 from accountbot.stack import Stack
 from payments import keys
 from payments.config import BillingConfig
-from payments.ledger import Balance, EntryKind
+from payments.ledger.records import Balance, EntryKind
 from payments.money import Money
-from payments.payments_in import create_vouchers, redeem_voucher
-from payments.store import Store
-from payments.vouchers import (
+from payments.stores import Store
+from payments.topup.flow import create_vouchers, redeem_voucher
+from payments.topup.vouchers import (
     REFUSAL,
     CodeRefused,
     Redeemed,

@@ -19,12 +19,12 @@ import pytest
 from aiohttp import web
 
 from payments import keys
-from payments.checkout import PendingPayment
-from payments.ledger import EntryKind, utcnow
+from payments.ledger.records import EntryKind, utcnow
 from payments.money import Money
-from payments.providers import testprovider
-from payments.providers.testprovider import derive_secret
-from payments.store import Store
+from payments.stores import Store
+from payments.topup.checkout import PendingPayment
+from payments.topup.providers import testprovider
+from payments.topup.providers.testprovider import derive_secret
 from payments.web.state import METRICS
 from tests.webfakes import (
     BTCPAY_STORE,

@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from payments.ledger import EntryKind, LedgerEntry
-from payments.metering import Meter
+from payments.ledger.records import EntryKind, LedgerEntry
 from payments.money import Money
-from payments.store import Store
-from payments.usage import UsageEvent, UsagePolicy
+from payments.stores import Store
+from payments.usage.flow import Meter
+from payments.usage.rules import UsageEvent, UsagePolicy
 from tests.billing_support import POLICY, paid_account, usd
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday; slot 06:00

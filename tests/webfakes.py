@@ -33,7 +33,7 @@ from payments.config import (
     TestProviderConfig,
     WebConfig,
 )
-from payments.providers import btcpay, stripe
+from payments.topup.providers import btcpay, stripe
 from payments.web.app import build_app
 
 STRIPE_KEY = "sk_test_fake_key"

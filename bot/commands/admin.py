@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commands.model import OPERATORS, Command, Context, Param, ParamKind, Reply
-from payments.flows import credit_account
-from payments.ledger import EntryKind, describe_entry
+from payments.billing.credit import credit_account
+from payments.ledger.records import EntryKind, describe_entry
 from payments.money import format_money
 from payments.store.outbox import Notification
 

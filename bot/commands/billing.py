@@ -1,6 +1,6 @@
 """Billing commands: plans, choosing one, invoices, paying them; operators' prices and freezes.
 
-Handlers call ``payments`` (``payments.cycle`` for the flows) and never Redis
+Handlers call ``payments`` (``payments.billing.cycle`` for the flows) and never Redis
 directly. ``frozen_line`` gives the one line a frozen account reads on every
 interaction (the dispatcher adds it to each reply).
 """
@@ -22,13 +22,13 @@ from bot.commands.model import (
     Role,
     Table,
 )
-from payments import cycle as billing_cycle
-from payments.accounts import AccountKind, FreezeKind
-from payments.billing import Invoice, day_label, period_label
-from payments.cycle import Cycle
+from payments.accounts.freezes import Frozen
+from payments.accounts.records import AccountKind, FreezeKind
+from payments.billing import cycle as billing_cycle
+from payments.billing.cycle import Cycle
+from payments.billing.rules import Invoice, day_label, period_label
+from payments.catalog.records import Plan
 from payments.money import format_money
-from payments.plans import Plan
-from payments.store.freezes import Frozen
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
 INVOICES_SHOWN = 12

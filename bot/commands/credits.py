@@ -1,6 +1,6 @@
 """Credit commands: ``credits``, ``buy PACK``, ``autobuy PACK on|off`` and ``usage``.
 
-Handlers call ``payments.metering`` (the flows) and never Redis directly.
+Handlers call ``payments.usage.flow`` (the flows) and never Redis directly.
 Credits are counted in units of their resource (SMS, minutes), not money:
 only ``buy`` (and a recurring pack at renewal) moves money.
 """
@@ -20,12 +20,12 @@ from bot.commands.model import (
     Reply,
     Table,
 )
-from payments import metering
-from payments.accounts import AccountKind
-from payments.credits import AutoBuy, Grant, Pack, UnknownPack, by_expiry
-from payments.metering import Meter, MonthView
+from payments.accounts.records import AccountKind
 from payments.money import format_money
-from payments.usage import ResourceMonth, UsagePolicy, month_label
+from payments.usage import flow as metering
+from payments.usage.credits import AutoBuy, Grant, Pack, UnknownPack, by_expiry
+from payments.usage.flow import Meter, MonthView
+from payments.usage.rules import ResourceMonth, UsagePolicy, month_label
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
 PACK = Param("pack", "a pack id, as 'credits' lists them")

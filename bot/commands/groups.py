@@ -5,7 +5,7 @@ or hands out a referral code (``invite``, ``invites``, ``revoke CODE``);
 the invitee answers ``accept CODE`` / ``decline CODE``, a newcomer signs up
 with ``register CODE`` (``bot/commands/user.py``). ``numbers`` shows who pays
 for what; ``remove JID`` and ``leave`` end it. Handlers call
-``payments.group_flows`` and never Redis directly.
+``payments.groups.flow`` and never Redis directly.
 
 Privacy: ``add`` answers the same text whatever the JID is (not a user, a
 trial, a paid account, a leaf), and sends nothing to a JID that cannot
@@ -29,21 +29,22 @@ from bot.commands.model import (
     Role,
     Table,
 )
-from payments import group_flows, metering
-from payments.accounts import AccountKind
-from payments.billing import day_label
-from payments.group_flows import GroupFlow, Joined, Member
-from payments.groups import (
+from payments.accounts.records import AccountKind
+from payments.billing.rules import day_label
+from payments.groups import flow as group_flows
+from payments.groups.flow import GroupFlow, Joined, Member
+from payments.groups.rules import (
     CodeUse,
     GroupCode,
     MainRefused,
     display_code,
     normalise_code,
 )
-from payments.metering import Meter
 from payments.money import format_money
-from payments.usage import UsagePolicy
-from payments.vouchers import REFUSAL, CodeRefused
+from payments.topup.vouchers import REFUSAL, CodeRefused
+from payments.usage import flow as metering
+from payments.usage.flow import Meter
+from payments.usage.rules import UsagePolicy
 
 MAINS: Final = frozenset({Role.PAID})
 LEAVES: Final = frozenset({Role.LEAF})

@@ -7,8 +7,8 @@ from typing import Any
 
 from bot.commands.model import PAYERS, Command, Context, Param, ParamKind, Reply
 from payments.money import InvalidAmount, format_money
-from payments.payments_in import check_topup, redeem_voucher
-from payments.vouchers import REFUSAL, CodeRefused
+from payments.topup.flow import check_topup, redeem_voucher
+from payments.topup.vouchers import REFUSAL, CodeRefused
 from payments.web.links import topup_url
 
 

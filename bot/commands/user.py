@@ -19,8 +19,8 @@ from bot.commands.model import (
     Role,
     Table,
 )
-from payments.accounts import AccountKind
-from payments.ledger import describe_entry
+from payments.accounts.records import AccountKind
+from payments.ledger.records import describe_entry
 from payments.money import format_money
 
 HISTORY_MONTHS = 12

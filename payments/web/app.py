@@ -21,10 +21,10 @@ from aiohttp.web_response import StreamResponse
 from redis.exceptions import RedisError
 
 from payments.config import Config
-from payments.payments_in import topup_presets
-from payments.providers import enabled_providers
-from payments.store import Store
-from payments.usage import UsagePolicy
+from payments.stores import Store
+from payments.topup.flow import topup_presets
+from payments.topup.providers import enabled_providers
+from payments.usage.rules import UsagePolicy
 from payments.web.gateway import add_gateway
 from payments.web.metrics import Metrics
 from payments.web.state import CONFIG, MAX_BODY, METRICS, PRESETS, PROVIDERS, STORE

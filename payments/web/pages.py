@@ -8,7 +8,7 @@ from html import escape
 from typing import Final
 
 from payments.money import Money, format_money
-from payments.providers.amounts import decimal_text
+from payments.topup.providers.amounts import decimal_text
 
 STYLE: Final = """
 body{font:17px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from payments.config import Config
 from payments.money import Money
-from payments.providers import Provider
-from payments.store import Store
+from payments.stores import Store
+from payments.topup.providers import Provider
 from payments.web.metrics import Metrics
 
 MAX_BODY: Final = 64 * 1024  # webhooks and forms: larger bodies get 413

@@ -17,11 +17,11 @@ from typing import Final
 from aiohttp import web
 from multidict import CIMultiDict, MultiDictProxy
 
-from payments.checkout import PendingPayment
-from payments.ledger import utcnow
+from payments.ledger.records import utcnow
 from payments.money import InvalidAmount, Money
-from payments.payments_in import topup_amount
-from payments.providers import InstantProvider, PaymentRequest, Provider, ProviderError
+from payments.topup.checkout import PendingPayment
+from payments.topup.flow import topup_amount
+from payments.topup.providers import InstantProvider, PaymentRequest, Provider, ProviderError
 from payments.web.links import BadLink, LinkProblem, TopupLink, read_link
 from payments.web.pages import Method, message_page, topup_page
 from payments.web.state import CONFIG, PRESETS, PROVIDERS, STORE

@@ -15,8 +15,8 @@ from typing import Final
 
 from aiohttp import web
 
-from payments.payments_in import Received, receive_payment
-from payments.providers import Provider, Refusal, WebhookRefused
+from payments.topup.flow import Received, receive_payment
+from payments.topup.providers import Provider, Refusal, WebhookRefused
 from payments.web.state import CONFIG, MAX_BODY, METRICS, PROVIDERS, STORE
 
 log = logging.getLogger("accountbot.web.webhooks")

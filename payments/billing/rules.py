@@ -1,0 +1,374 @@
+"""The billing cycle's rules: periods, charges, invoices, grace, freeze, closure.
+
+Plain functions and frozen records, no I/O: the store (``payments/store/``)
+reads and writes them, the cycle (``payments/cycle.py``) and the chores
+(``payments/chores.py``) decide with them. A *period* is the month a renewal
+pays for, written ``YYYYMM`` like the plan snapshots; an account renews on
+its renewal day (the day of the month it was activated, the last day of a
+shorter month), at the time of day it was activated.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from payments.accounts.records import Account, AccountKind, FreezeKind, month_key
+from payments.config import BillingConfig
+from payments.errors import CorruptRecord, PaymentsError
+from payments.money import Money
+
+PLAN_ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}", re.ASCII)
+RESOURCES: Final = ("voice_minutes", "sms", "mms")
+MAX_CATCH_UP: Final = 24  # periods one renewal run may bill for an account left behind
+
+
+class UnknownPlan(PaymentsError):
+    def __init__(self, plan_id: str) -> None:
+        super().__init__(f"there is no plan '{plan_id}': send 'plans' to see them")
+        self.plan_id = plan_id
+
+
+class BadPlan(PaymentsError):
+    """A plan definition an operator typed that we refuse."""
+
+
+# --- time --------------------------------------------------------------------
+
+
+def as_utc(at: datetime) -> datetime:
+    """An aware instant in UTC; a naive one is taken to be UTC already."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def add_months(at: datetime, months: int, day: int) -> datetime:
+    """``at`` moved ``months`` later, on ``day`` (or the month's last day)."""
+    years, month0 = divmod(at.month - 1 + months, 12)
+    year, month = at.year + years, month0 + 1
+    return at.replace(year=year, month=month, day=min(day, calendar.monthrange(year, month)[1]))
+
+
+def next_renewal(due: datetime, renewal_day: int) -> datetime:
+    return add_months(due, 1, renewal_day)
+
+
+def period_of(due: datetime) -> str:
+    return month_key(due)
+
+
+def period_label(period: str) -> str:
+    """``202603`` -> ``2026-03``."""
+    return f"{period[:4]}-{period[4:]}"
+
+
+def epoch(at: datetime) -> int:
+    """Score of an instant in the schedules (whole seconds)."""
+    return int(as_utc(at).timestamp())
+
+
+def from_epoch(score: float) -> datetime:
+    return datetime.fromtimestamp(int(score), UTC)
+
+
+def day_label(at: datetime) -> str:
+    return as_utc(at).strftime("%Y-%m-%d")
+
+
+# --- records -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BillingState:
+    """The billing fields of an account's hash (beside those ``Account`` reads)."""
+
+    plan_as_of: str = ""  # YYYYMM of the newest plan snapshot
+    renewal_day: int = 0
+    activated_at: datetime | None = None
+    unpaid_since: datetime | None = None  # first renewal not fully paid, until all is paid
+    last_period: str = ""  # the newest period renewed
+
+    @classmethod
+    def decode(cls, jid: str, fields: Mapping[str, str]) -> BillingState:
+        try:
+            return cls(
+                plan_as_of=fields.get("plan_as_of", ""),
+                renewal_day=int(fields.get("renewal_day") or 0),
+                activated_at=_when(fields.get("activated_at")),
+                unpaid_since=_when(fields.get("unpaid_since")),
+                last_period=fields.get("last_period", ""),
+            )
+        except ValueError as exc:
+            raise CorruptRecord(f"account {jid}: {exc!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A ``payment-plan_as_of_YYYYMM-{JID}`` hash: the price an account bought at."""
+
+    plan: str
+    version: int
+    price: Money
+    kind: str  # trial / paid / leaf
+    paid_by: str = ""
+
+    @classmethod
+    def decode(cls, fields: Mapping[str, str], currency: str) -> Snapshot:
+        try:
+            return cls(
+                plan=fields["plan"],
+                version=int(fields.get("version") or 0),
+                price=Money(int(fields.get("price") or 0), currency),
+                kind=fields.get("kind", ""),
+                paid_by=fields.get("paid_by", ""),
+            )
+        except (KeyError, ValueError) as exc:
+            raise CorruptRecord(f"plan snapshot: {exc!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """What a chore knows of one account before it acts on it."""
+
+    account: Account
+    state: BillingState
+    group: str = ""  # INDEX of its payer group, when it has one
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeLine:
+    """One member of a renewal: the main itself, or a leaf it pays for."""
+
+    member: str
+    plan: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeSplit:
+    """How one line is paid: voucher first, then prepaid, the rest owed."""
+
+    voucher: Money
+    prepaid: Money
+    due: Money
+
+    @property
+    def paid(self) -> Money:
+        return self.voucher + self.prepaid
+
+
+def split_charge(amount: Money, voucher: Money, prepaid: Money) -> ChargeSplit:
+    """The rule ``charge.lua`` applies atomically (mirrored here for dry runs and tests)."""
+    from_voucher = min(amount, max(voucher, Money.zero(amount.currency)))
+    rest = amount - from_voucher
+    from_prepaid = min(rest, max(prepaid, Money.zero(amount.currency)))
+    return ChargeSplit(from_voucher, from_prepaid, rest - from_prepaid)
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    member: str
+    plan: str
+    amount: Money
+    paid: Money  # paid when it was charged; the rest was settled later or is owed
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    jid: str
+    period: str
+    issued_at: datetime
+    total: Money
+    paid: Money
+    due: Money
+    status: InvoiceStatus
+    lines: tuple[InvoiceLine, ...] = ()
+    settled_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status is InvoiceStatus.OPEN
+
+    @classmethod
+    def decode(cls, jid: str, period: str, fields: Mapping[str, str], currency: str) -> Invoice:
+        try:
+            lines = [
+                _decode_line(name[5:], text, currency)
+                for name, text in fields.items()
+                if name.startswith("line:")
+            ]
+            return cls(
+                jid=jid,
+                period=period,
+                issued_at=datetime.fromisoformat(fields["issued_at"]),
+                total=Money(int(fields["total"]), currency),
+                paid=Money(int(fields["paid"]), currency),
+                due=Money(int(fields["due"]), currency),
+                status=InvoiceStatus(fields["status"]),
+                lines=tuple(sorted(lines, key=lambda ln: (ln.member != jid, ln.member))),
+                settled_at=_when(fields.get("settled_at")),
+            )
+        except (KeyError, ValueError) as exc:
+            raise CorruptRecord(f"invoice {period} of {jid}: {exc!r}") from exc
+
+
+def _decode_line(member: str, text: str, currency: str) -> InvoiceLine:
+    plan, amount, voucher, prepaid = text.split("|")
+    return InvoiceLine(
+        member, plan, Money(int(amount), currency), Money(int(voucher) + int(prepaid), currency)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeRecord:
+    """One ``payment-freezes-{JID}`` field: who froze the account, when, why, from which state."""
+
+    kind: FreezeKind
+    who: str
+    when: datetime
+    why: str
+    state: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> str:
+        return json.dumps(
+            {"who": self.who, "when": self.when.isoformat(), "why": self.why, "state": self.state},
+            sort_keys=True,
+        )
+
+    @classmethod
+    def decode(cls, kind: str, text: str) -> FreezeRecord:
+        try:
+            data = json.loads(text)
+            return cls(
+                kind=FreezeKind(kind),
+                who=str(data["who"]),
+                when=datetime.fromisoformat(data["when"]),
+                why=str(data["why"]),
+                state={str(k): str(v) for k, v in data.get("state", {}).items()},
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CorruptRecord(f"freeze record {kind}: {exc!r}") from exc
+
+
+def state_of(account: Account) -> dict[str, str]:
+    """What a freeze records of the account it freezes (so lifting it can be checked)."""
+    return {
+        "kind": account.kind.value,
+        "status": account.status.value,
+        "plan": account.plan,
+        "frozen_before": ",".join(sorted(k.value for k in account.freezes)),
+    }
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+# --- decisions ---------------------------------------------------------------
+
+
+class RenewAction(StrEnum):
+    UNSCHEDULE = "unschedule"  # not an account that renews (gone, closed, trial, leaf)
+    RESCHEDULE = "reschedule"  # its schedule entry is stale: not due yet
+    SKIP_FROZEN = "skip_frozen"  # billing-frozen: the period is not billed, the date moves on
+    RENEW = "renew"
+
+
+def renewal_action(account: Account | None, now: datetime) -> RenewAction:
+    if account is None or account.closed or account.kind is not AccountKind.PAID:
+        return RenewAction.UNSCHEDULE
+    if account.next_renewal_at is None:
+        return RenewAction.UNSCHEDULE
+    if account.next_renewal_at > now:
+        return RenewAction.RESCHEDULE
+    if FreezeKind.BILLING in account.freezes:
+        return RenewAction.SKIP_FROZEN
+    return RenewAction.RENEW
+
+
+def renewal_lines(
+    jid: str, own: Snapshot, leaves: Iterable[tuple[str, Snapshot | None]]
+) -> list[ChargeLine]:
+    """The main first, then each leaf at its own snapshot (the main's price if it has none)."""
+    lines = [ChargeLine(jid, own.plan, own.price)]
+    for leaf, snapshot in leaves:
+        used = snapshot if snapshot is not None and snapshot.kind == "leaf" else own
+        lines.append(ChargeLine(leaf, used.plan, used.price))
+    return lines
+
+
+def total_of(lines: Iterable[ChargeLine], currency: str) -> Money:
+    return sum((line.amount for line in lines), Money.zero(currency))
+
+
+def activation_due(account: Account | None, prepaid: Money, policy: BillingConfig) -> bool:
+    """A trial whose prepaid balance reached the activation amount becomes paid now."""
+    return (
+        account is not None
+        and not account.closed
+        and account.kind is AccountKind.TRIAL
+        and prepaid >= policy.activation_amount
+    )
+
+
+def chosen_plan(account: Account, policy: BillingConfig) -> str:
+    return account.next_plan or policy.default_plan
+
+
+def renewal_day_of(at: datetime) -> int:
+    return at.day
+
+
+def grace_ends(unpaid_since: datetime, policy: BillingConfig) -> datetime:
+    return unpaid_since + timedelta(days=policy.grace_days)
+
+
+def closes_at(frozen_at: datetime, policy: BillingConfig) -> datetime:
+    return frozen_at + timedelta(days=policy.close_after_days)
+
+
+def reminder_number(unpaid_since: datetime, now: datetime, policy: BillingConfig) -> int:
+    """How many whole reminder intervals have passed since the renewal failed (0: none yet)."""
+    every = timedelta(days=max(policy.reminder_days, 1))
+    return max((now - unpaid_since) // every, 0)
+
+
+def closure_warning_due(frozen_at: datetime, now: datetime, policy: BillingConfig) -> bool:
+    """The last reminder interval before closure: warn that the number will be released."""
+    return now >= closes_at(frozen_at, policy) - timedelta(days=max(policy.reminder_days, 1))
+
+
+def billing_freeze_may_lift(account: Account, owed: Money, now: datetime) -> bool:
+    """Nothing owed, and not a trial that has ended (activation lifts that one)."""
+    if owed.units > 0 or account.closed:
+        return False
+    if account.kind is AccountKind.TRIAL:
+        return account.trial_ends_at is not None and account.trial_ends_at > now
+    return True
+
+
+def check_plan_id(plan_id: str) -> str:
+    if not PLAN_ID_RE.fullmatch(plan_id) or plan_id == "trial":
+        raise BadPlan(
+            "a plan id is 1 to 32 lower-case letters, digits, '-' or '_' (and not 'trial')"
+        )
+    return plan_id
+
+
+def parse_allowance(text: str, resources: Sequence[str] = RESOURCES) -> tuple[str, int]:
+    """``sms=100`` -> ``("sms", 100)``; ``resources`` is the deployment's ``[usage] resources``."""
+    resource, eq, quantity = text.partition("=")
+    resource = resource.strip().lower()
+    if not eq or resource not in resources or not quantity.strip().isdigit():
+        raise BadPlan(f"an allowance is RESOURCE=QUANTITY with RESOURCE in {', '.join(resources)}")
+    return resource, int(quantity)

@@ -1,0 +1,1 @@
+"""The chores: the runner (locks, schedules, dry runs) and the billing and usage chores."""

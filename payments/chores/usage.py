@@ -1,0 +1,65 @@
+"""The usage chores: ``settle-usage`` and ``expire-credits``, run by the chore framework.
+
+``settle-usage`` turns usage counted since the last run into ledger entries
+and credits used, once per account and slot (four slots a day: 00, 06, 12,
+18 UTC; a second run in the same slot changes nothing). It visits only the
+accounts of ``payment-usage_unsettled``. ``expire-credits`` visits the
+accounts whose earliest grant expires within the notice period: it removes
+expired grants (written to the ledger as expired) and warns of those about
+to expire. Both run under the framework's lock, ``--now`` and ``--dry-run``
+(``payments/chores.py``, which lists them in ``CHORES``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from payments.chores import runner as framework  # a cycle: only its functions are used, at run time
+from payments.usage.flow import Meter, expire_account, preview_settlement, settle_account
+
+if TYPE_CHECKING:
+    from payments.chores.runner import ChoreReport, ChoreRun
+
+
+def meter_of(run: ChoreRun) -> Meter:
+    return Meter(run.cycle.store, run.usage, run.cycle.actor)
+
+
+async def settle_usage(run: ChoreRun, report: ChoreReport) -> None:
+    """Settle counted usage into the ledger: usage entries and credits used, once per slot."""
+    meter = meter_of(run)
+    due = dict(await run.cycle.store.usage.unsettled())
+
+    async def handle(jid: str) -> str:
+        if run.dry_run:
+            lines = await preview_settlement(meter, jid, run.now)
+            for line in lines:
+                run.progress(f"would settle {jid}: {line}")
+            return "would_settle" if lines else "unchanged"
+        outcome = await settle_account(meter, jid, run.now, seen=due[jid])
+        report.counts["ledger_entries"] += outcome.entries
+        return "settled" if outcome.applied else "settled_before"
+
+    await framework._each(run, report, list(due), handle)
+
+
+async def expire_credits(run: ChoreRun, report: ChoreReport) -> None:
+    """Remove expired credits (written to the ledger) and warn of credits expiring soon."""
+    meter = meter_of(run)
+    horizon = run.now + timedelta(days=run.usage.expiry_notice_days)
+    store = run.cycle.store
+
+    async def handle(jid: str) -> str:
+        outcome = await expire_account(meter, jid, run.now, send=not run.dry_run)
+        verb = "would expire" if run.dry_run else "expired"
+        for grant in outcome.expired:
+            report.counts["credits_expired"] += grant.left
+            run.progress(f"{verb} {grant.left} {grant.resource} credits of {jid} ({grant.id})")
+        report.counts["expiry_warnings"] += len(outcome.warned)
+        if run.dry_run:
+            for warned in outcome.warned:
+                run.progress(f"would warn {jid}: {warned.left} {warned.resource} credits expire")
+        return "expired" if outcome.expired else "unchanged"
+
+    await framework._each(run, report, await store.credits.expiring(horizon), handle)

@@ -1,0 +1,1 @@
+"""Payer groups: a main account paying for its leaves; joins, leaves, invitation codes."""

@@ -1,0 +1,160 @@
+"""Payments in: top-ups paid at a provider, and voucher codes.
+
+``receive_payment`` is the one place a provider's completed payment becomes
+money: it resolves the account and amount (from the event, or from what was
+recorded when the payment was created), credits through
+``flows.credit_account`` with the provider's id as idempotency key, and
+queues the "payment received" notification. ``redeem_voucher`` is the
+same for a voucher code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from payments.billing.credit import credit_account
+from payments.config import BillingConfig, Config, ConfigError
+from payments.ledger.records import Balance, EntryKind, utcnow
+from payments.money import InvalidAmount, Money, format_money, parse_money
+from payments.store.outbox import Notification
+from payments.stores import Store
+from payments.topup.providers.amounts import payable
+from payments.topup.providers.base import PaymentEvent, Refusal, WebhookRefused
+from payments.topup.vouchers import (
+    Claim,
+    CodeRefused,
+    Redeemed,
+    VoucherBatch,
+    check_batch,
+    new_code,
+    normalise_code,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    jid: str
+    amount: Money
+    applied: bool  # False: this payment had already been credited
+    balance: Money  # total balance (prepaid + voucher) after the credit and what followed it
+
+
+def topup_amount(text: str, config: Config) -> Money:
+    """An amount typed on the top-up page or after ``topup``, within the configured bounds."""
+    currency = config.billing.currency
+    return check_topup(parse_money(text, currency, maximum=config.billing.max_amount), config)
+
+
+def check_topup(amount: Money, config: Config) -> Money:
+    """``amount`` when one payment may be of it; InvalidAmount saying why not otherwise."""
+    if amount > config.billing.max_amount:
+        raise InvalidAmount(
+            f"the most accepted at once is {format_money(config.billing.max_amount)}"
+        )
+    if amount < config.web.min_amount:
+        raise InvalidAmount(f"the least accepted is {format_money(config.web.min_amount)}")
+    if not payable(amount):
+        raise InvalidAmount("payments are in whole cents: at most 2 decimals")
+    return amount
+
+
+def topup_presets(config: Config) -> list[Money]:
+    """The preset amounts of the top-up page, checked against the bounds."""
+    presets = []
+    for text in config.web.presets:
+        try:
+            presets.append(topup_amount(text, config))
+        except InvalidAmount as exc:
+            raise ConfigError(f"[web] presets: {text!r}: {exc}") from None
+    return presets
+
+
+async def resolve(store: Store, event: PaymentEvent, provider: str) -> tuple[str, Money]:
+    """The account and amount of a completed payment; the recorded ones when the event has none."""
+    if event.jid is not None and event.amount is not None:
+        return event.jid, event.amount
+    pending = await store.payments_in.get(provider, event.provider_id)
+    if pending is None:
+        raise WebhookRefused(Refusal.UNKNOWN_PAYMENT, f"{provider} {event.provider_id}")
+    return pending.jid, pending.amount
+
+
+async def receive_payment(
+    store: Store, event: PaymentEvent, provider: str, policy: BillingConfig
+) -> Received:
+    """Credit a verified, completed payment once, and tell the user.
+
+    Safe to call any number of times, concurrently: the credit applies once
+    per ``event.ref`` and the notification is queued once per ref. A retry
+    after a crash between the two completes what is missing.
+    """
+    jid, amount = await resolve(store, event, provider)
+    outcome = await credit_account(
+        store,
+        jid,
+        amount,
+        reason=f"payment via {provider}",
+        kind=EntryKind.PAYMENT,
+        ref=event.ref,
+        actor=f"provider:{provider}",
+        balance=Balance.PREPAID,
+        policy=policy,
+    )
+    await store.payments_in.mark_credited(provider, event.provider_id, utcnow())
+    balance = (await store.ledger.balances(jid)).total
+    note = Notification(
+        to=jid,
+        body=f"Payment received: {format_money(amount)}. Balance: {format_money(balance)}.",
+        kind="payment_received",
+    )
+    await store.outbox.notify(note, key=event.ref)
+    return Received(jid, amount, outcome.applied.applied, balance)
+
+
+async def create_vouchers(store: Store, batch: VoucherBatch) -> list[str]:
+    """Write a batch and its codes; returns the codes (canonical form)."""
+    check_batch(batch.name, batch.count)
+    return await store.vouchers.create_batch(batch, new_code)
+
+
+async def redeem_voucher(
+    store: Store,
+    jid: str,
+    text: str,
+    *,
+    now: datetime,
+    attempts_per_hour: int,
+    policy: BillingConfig,
+) -> Redeemed:
+    """Add a code's amount to ``jid``'s voucher balance, once; CodeRefused otherwise."""
+    if await store.code_attempts.failures(jid) >= attempts_per_hour:
+        raise CodeRefused
+    code, amount, claim, batch = await _claim(store, jid, text, now)
+    outcome = await credit_account(
+        store,
+        jid,
+        amount,
+        reason=f"voucher {batch}",
+        kind=EntryKind.VOUCHER,
+        ref=f"voucher:{code}",
+        actor=jid,
+        balance=Balance.VOUCHER,
+        at=now,
+        policy=policy,
+    )
+    if claim is Claim.MINE and not outcome.applied.applied:
+        await store.code_attempts.record_failure(jid)  # redeemed before: nothing to repair
+        raise CodeRefused
+    balances = await store.ledger.balances(jid)
+    return Redeemed(amount, balances.voucher, balances.total)
+
+
+async def _claim(store: Store, jid: str, text: str, now: datetime) -> tuple[str, Money, Claim, str]:
+    code = normalise_code(text)
+    if code is not None:
+        claim, amount, batch = await store.vouchers.claim(code, jid, now)
+        if amount is not None:
+            return code, amount, claim, batch
+    await store.code_attempts.record_failure(jid)
+    raise CodeRefused

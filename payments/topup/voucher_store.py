@@ -1,0 +1,100 @@
+"""Voucher codes and batches; failed code attempts per sender.
+
+Voucher keys are global: each script touches one key. Redeeming is claim
+(here) then credit (the ledger), see ``payments.topup.vouchers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from redis.asyncio import Redis
+
+from payments import keys
+from payments.errors import PaymentsError
+from payments.money import Money
+from payments.store.scripts import Scripts
+from payments.topup.vouchers import Claim, VoucherBatch
+
+# An expired code is kept a year for questions, then Redis drops it.
+KEEP_AFTER_EXPIRY: Final = timedelta(days=365)
+ATTEMPT_WINDOW_SECONDS: Final = 3600
+
+
+class BatchExists(PaymentsError):
+    pass
+
+
+class VoucherStore:
+    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+        self._redis = redis
+        self._scripts = scripts
+        self.currency = currency
+
+    async def create_batch(self, batch: VoucherBatch, draw: Callable[[], str]) -> list[str]:
+        """Record the batch (its name once, ever), then write ``batch.count`` fresh codes."""
+        key = keys.voucher_batch(batch.name)
+        if not await self._redis.hsetnx(key, "created_at", batch.created_at.isoformat()):
+            raise BatchExists(f"a voucher batch named {batch.name!r} exists already")
+        expires = batch.expires_at.isoformat() if batch.expires_at else ""
+        await self._redis.hset(
+            key,
+            mapping={
+                "amount": str(batch.amount.units),
+                "count": str(batch.count),
+                "created_by": batch.created_by,
+                "expires_at": expires,
+            },
+        )
+        args = _code_args(batch)
+        codes: list[str] = []
+        while len(codes) < batch.count:
+            code = draw()
+            if await self._scripts.call("voucher_create", [keys.voucher(code)], args):
+                codes.append(code)
+        return codes
+
+    async def claim(self, code: str, jid: str, now: datetime) -> tuple[Claim, Money | None, str]:
+        """Mark ``code`` used by ``jid`` (once); the amount is None when refused."""
+        status, units, batch = await self._scripts.call(
+            "voucher_claim", [keys.voucher(code)], [jid, now.isoformat(), int(now.timestamp())]
+        )
+        claim = Claim(int(status))
+        amount = Money(int(units), self.currency) if claim >= 0 else None
+        return claim, amount, str(batch)
+
+    async def get(self, code: str) -> dict[str, str]:
+        fields: Any = await self._redis.hgetall(keys.voucher(code))
+        return dict(fields)
+
+
+def _code_args(batch: VoucherBatch) -> list[str | int]:
+    expires, expires_ts, drop_at = "", "", ""
+    if batch.expires_at is not None:
+        expires = batch.expires_at.isoformat()
+        expires_ts = str(int(batch.expires_at.timestamp()))
+        drop_at = str(int((batch.expires_at + KEEP_AFTER_EXPIRY).timestamp()))
+    created = batch.created_at.isoformat()
+    return [batch.amount.units, batch.name, created, expires, expires_ts, drop_at]
+
+
+class CodeAttemptStore:
+    """Failed code attempts (vouchers, referral and invitation codes) per sender, per hour."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def failures(self, jid: str) -> int:
+        return int(await self._redis.get(keys.code_failures(jid)) or 0)
+
+    async def record_failure(self, jid: str) -> int:
+        key = keys.code_failures(jid)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(
+                key, ATTEMPT_WINDOW_SECONDS, nx=True
+            )  # the window starts at the first failure
+            count, _ = await pipe.execute()
+        return int(count)

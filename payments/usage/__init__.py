@@ -1,0 +1,1 @@
+"""Usage metering and credit packs: counting the gateway's events, allowances, credits."""

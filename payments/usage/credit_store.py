@@ -1,0 +1,238 @@
+"""Credit packs and grants in Redis: the pack catalog, buying, granting, expiring, autobuy.
+
+The catalog is versioned like the plans (``payment-pack_versions-ID`` keeps
+every version, ``payment-packs`` names the current one; ``plan_publish.lua``
+publishes a version unless a newer one is current). A purchase is one Lua
+script on the buyer's keys that takes the price (voucher first, then
+prepaid), writes the ledger and the grant. The expiry schedule
+(``payment-credit_expiries``) is a global index written after the account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from payments import keys
+from payments.money import Money
+from payments.store.scripts import Scripts
+from payments.usage.credits import AutoBuy, Grant, Pack, earliest_expiry, same_offer
+from payments.usage.rules import epoch
+from payments.usage.store import decode_grants
+
+
+class BuyStatus:
+    BOUGHT = 1
+    REPLAY = 0
+    NOT_ENOUGH = -1
+    NO_ACCOUNT = -2
+    FROZEN = -3
+    LEAF = -4
+
+
+@dataclass(frozen=True, slots=True)
+class Bought:
+    status: int  # a BuyStatus
+    voucher: Money  # taken from the voucher balance
+    prepaid: Money
+    balance: Money  # voucher + prepaid after; what is missing when NOT_ENOUGH
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredGrant:
+    id: str
+    resource: str
+    left: int  # credits that expired unused
+
+
+class CreditStore:
+    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+        self._redis = redis
+        self._scripts = scripts
+        self.currency = currency
+
+    def money(self, units: int) -> Money:
+        return Money(units, self.currency)
+
+    # --- the catalog ------------------------------------------------------------
+
+    async def catalog(self) -> list[Pack]:
+        """Current version of every pack, by resource then size."""
+        raw: Any = await self._redis.hgetall(keys.PACKS)
+        packs = [Pack.decode(text, self.currency) for text in raw.values()]
+        return sorted(packs, key=lambda p: (p.resource, p.quantity, p.id))
+
+    async def pack(self, pack_id: str) -> Pack | None:
+        text: Any = await self._redis.hget(keys.PACKS, pack_id)
+        return Pack.decode(text, self.currency) if text else None
+
+    async def versions(self, pack_id: str) -> list[Pack]:
+        raw: Any = await self._redis.hgetall(keys.pack_versions(pack_id))
+        return sorted(
+            (Pack.decode(t, self.currency) for t in raw.values()), key=lambda p: p.version
+        )
+
+    async def put_pack(
+        self,
+        pack_id: str,
+        *,
+        at: datetime,
+        resource: str | None = None,
+        quantity: int | None = None,
+        price: Money | None = None,
+    ) -> tuple[Pack, bool]:
+        """A new version with what is given (the rest kept); (pack, False) when nothing changed."""
+        current = await self.pack(pack_id)
+        if current is None:
+            if resource is None or quantity is None or price is None:
+                raise ValueError("a new pack needs a resource, a quantity and a price")
+            wanted = Pack(pack_id, 1, resource, quantity, price, at)
+        else:
+            wanted = Pack(
+                pack_id,
+                current.version + 1,
+                resource or current.resource,
+                quantity if quantity is not None else current.quantity,
+                price if price is not None else current.price,
+                at,
+            )
+            if same_offer(current, wanted):
+                return current, False
+        version = wanted.version
+        while not await self._redis.hsetnx(
+            keys.pack_versions(pack_id), str(version), _numbered(wanted, version).encode()
+        ):
+            version += 1  # another operator took this number first
+        pack = _numbered(wanted, version)
+        await self._scripts.call("plan_publish", [keys.PACKS], [pack_id, version, pack.encode()])
+        return pack, True
+
+    # --- an account's grants ---------------------------------------------------------
+
+    async def grants(self, jid: str) -> tuple[Grant, ...]:
+        raw: Any = await self._redis.hgetall(keys.credit_grants(jid))
+        return decode_grants(raw, self.currency)
+
+    async def buy(
+        self, jid: str, grant: Grant, *, ref: str, at: datetime, actor: str, reason: str
+    ) -> Bought:
+        """Charge ``grant.price`` and grant it, once per ``ref``; see credit_buy.lua."""
+        status, voucher, prepaid, value = await self._scripts.call(
+            "credit_buy",
+            [
+                keys.balance_voucher(jid),
+                keys.balance_prepaid(jid),
+                keys.transactions(jid),
+                keys.idempotency(jid),
+                keys.credit_grants(jid),
+                keys.account(jid),
+                keys.freezes(jid),
+            ],
+            [
+                ref,
+                grant.id,
+                grant.encode(),
+                grant.price.units,
+                at.isoformat(),
+                actor,
+                reason,
+                grant.resource,
+                grant.quantity,
+            ],
+        )
+        bought = Bought(int(status), self.money(int(voucher)), self.money(int(prepaid)),
+                        self.money(int(value)))  # fmt: skip
+        if bought.status == BuyStatus.BOUGHT:
+            await self.schedule_expiry(jid, grant.expires_at)
+        return bought
+
+    async def grant(
+        self, jid: str, grant: Grant, *, ref: str, at: datetime, actor: str, reason: str
+    ) -> bool:
+        """Grant credits paid elsewhere (a renewal line), once per ``ref``; see credit_grant.lua."""
+        granted = await self._scripts.call(
+            "credit_grant",
+            [
+                keys.idempotency(jid),
+                keys.credit_grants(jid),
+                keys.transactions(jid),
+                keys.balance_prepaid(jid),
+            ],
+            [
+                ref,
+                grant.id,
+                grant.encode(),
+                at.isoformat(),
+                actor,
+                reason,
+                grant.resource,
+                grant.quantity,
+            ],
+        )
+        await self.schedule_expiry(jid, grant.expires_at)  # also on a replay: repairs a crash
+        return bool(granted)
+
+    async def expire(
+        self, jid: str, *, now: datetime, cutoff: datetime, actor: str
+    ) -> list[ExpiredGrant]:
+        """Remove expired grants, writing what was left to the ledger; see credit_expire.lua."""
+        expired, earliest = await self._scripts.call(
+            "credit_expire",
+            [
+                keys.credit_grants(jid),
+                keys.credit_pending(jid),
+                keys.transactions(jid),
+                keys.balance_prepaid(jid),
+            ],
+            [epoch(now), epoch(cutoff), now.isoformat(), actor],
+        )
+        await self._reschedule_expiry(jid, int(earliest))
+        return [ExpiredGrant(str(g), str(r), int(left)) for g, r, left in expired]
+
+    # --- the expire chore's schedule ---------------------------------------------------
+
+    async def schedule_expiry(self, jid: str, expires_at: datetime) -> None:
+        """After a grant is written: the schedule holds at most its expiry (ZADD LT)."""
+        await self._redis.zadd(keys.CREDIT_EXPIRIES, {jid: epoch(expires_at)}, lt=True)
+
+    async def _reschedule_expiry(self, jid: str, earliest: int) -> None:
+        if earliest >= 0:
+            await self._redis.zadd(keys.CREDIT_EXPIRIES, {jid: earliest})
+        else:
+            await self._redis.zrem(keys.CREDIT_EXPIRIES, jid)
+        # A purchase may have landed between the script and this write: read the
+        # grants again, so that its own (earlier) schedule write is not undone.
+        latest = earliest_expiry(await self.grants(jid))
+        if latest is not None and (earliest < 0 or epoch(latest) < earliest):
+            await self.schedule_expiry(jid, latest)
+
+    async def expiring(self, until: datetime) -> list[str]:
+        """JIDs whose earliest grant expires by ``until`` (expire now, or warn)."""
+        found: list[str] = []
+        while True:
+            page: Any = await self._redis.zrangebyscore(
+                keys.CREDIT_EXPIRIES, "-inf", epoch(until), start=len(found), num=1000
+            )
+            found += list(page)
+            if len(page) < 1000:
+                return found
+
+    # --- autobuy -------------------------------------------------------------------------
+
+    async def autobuys(self, jid: str) -> list[AutoBuy]:
+        raw: Any = await self._redis.hgetall(keys.autobuy(jid))
+        return [AutoBuy.decode(pid, text, self.currency) for pid, text in sorted(raw.items())]
+
+    async def set_autobuy(self, jid: str, auto: AutoBuy) -> bool:
+        """Turn autobuy on at ``auto``'s snapshot; False when it was on already (kept as it was)."""
+        return bool(await self._redis.hsetnx(keys.autobuy(jid), auto.pack, auto.encode()))
+
+    async def clear_autobuy(self, jid: str, pack_id: str) -> bool:
+        return bool(await self._redis.hdel(keys.autobuy(jid), pack_id))
+
+
+def _numbered(pack: Pack, version: int) -> Pack:
+    return Pack(pack.id, version, pack.resource, pack.quantity, pack.price, pack.created_at)

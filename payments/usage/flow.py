@@ -1,0 +1,443 @@
+"""Usage metering and credit packs, one account at a time: ingest, authorize, buy, settle,
+expire, and the two hooks the renewal calls for recurring packs.
+
+Every step is a single-account atomic script (``payments/store/usage.py``,
+``payments/store/credits.py``), idempotent by the gateway's event id, the
+purchase's ref or the settlement slot. A leaf's usage beyond its allowance
+is drawn on its main's credits in two steps (recorded on the leaf, then
+applied on the main once per event); whatever runs next (a replayed batch,
+the settle chore) completes a pair a crash cut in half.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from payments.accounts.records import TRIAL_PLAN
+from payments.billing.rules import ChargeLine
+from payments.errors import InsufficientFunds
+from payments.store.outbox import Notification
+from payments.stores import Store
+from payments.usage import credits as rules
+from payments.usage import texts as usage_notices
+from payments.usage.credit_store import Bought, BuyStatus, ExpiredGrant
+from payments.usage.credits import AutoBuy, BuyRefused, Grant, UnknownPack
+from payments.usage.rules import (
+    SLOT_HOURS,
+    WARN_AT,
+    Decision,
+    ResourceMonth,
+    Standing,
+    Step,
+    UsageEvent,
+    UsagePolicy,
+    counted_month,
+    decide,
+    month_lines,
+    month_of,
+    slot_of,
+    step_of,
+    told_at,
+)
+from payments.usage.store import AccountUsage, Counted, PlanRef, ToCount
+from payments.usage.texts import UsageNotice
+
+CONCURRENCY: Final = 16  # accounts of one batch handled at once
+
+
+@dataclass
+class Meter:
+    """What every step needs: the store, the usage policy, who acts (for the ledger)."""
+
+    store: Store
+    policy: UsagePolicy
+    actor: str = "gateway"
+    # Plan versions never change once written: their allowances are cached.
+    _allowances: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+
+    async def allowances(self, ref: PlanRef) -> dict[str, int]:
+        if ref.kind == "trial" or ref.plan in ("", TRIAL_PLAN):
+            return dict(self.policy.trial_allowances)
+        cached = self._allowances.get((ref.plan, ref.version))
+        if cached is None:
+            plan = await self.store.plans.version(ref.plan, ref.version)
+            if plan is None:
+                return {}
+            cached = self._allowances[(ref.plan, ref.version)] = dict(plan.allowances)
+        return cached
+
+    async def tell(self, notice: UsageNotice) -> bool:
+        note = Notification(notice.to, notice.body, kind=notice.kind.value)
+        return await self.store.outbox.notify(note, key=notice.key)
+
+
+# --- authorize ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Whose credits an account draws on: its own, or (a leaf) its main's."""
+
+    owner: str
+    frozen: bool
+    grants: tuple[Grant, ...]
+    pending: dict[str, str]
+
+    def pool(self, resource: str, now: datetime) -> int:
+        return 0 if self.frozen else rules.pool(self.grants, self.pending, resource, now)
+
+
+async def _source(meter: Meter, account: AccountUsage, ref: PlanRef) -> Source:
+    if ref.main:
+        found = await meter.store.usage.credits_of(ref.main)
+        return Source(ref.main, found.frozen, found.grants, dict(found.pending))
+    return Source(account.jid, False, account.grants, dict(account.pending))
+
+
+async def standing(meter: Meter, jid: str, resource: str, now: datetime) -> Standing:
+    account = await meter.store.usage.standing(jid, month_of(now))
+    if not account.exists or account.closed or account.frozen:
+        return Standing(account.exists, account.closed, account.frozen)
+    ref = await meter.store.usage.plan_ref(account)
+    allowance = (await meter.allowances(ref)).get(resource, 0)
+    source = await _source(meter, account, ref)
+    used = int(account.counters.get(f"used:{resource}", 0))
+    return Standing(True, allowance=allowance, used=used, pool=source.pool(resource, now))
+
+
+async def authorize(meter: Meter, jid: str, resource: str, now: datetime) -> Decision:
+    """May ``jid`` use ``resource`` now? A few reads of small per-account keys."""
+    return decide(await standing(meter, jid, resource, now))
+
+
+# --- usage in -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    statuses: tuple[str, ...]  # per event, in the batch's order: counted / duplicate / unknown
+
+    def count(self, status: str) -> int:
+        return self.statuses.count(status)
+
+
+COUNTED, DUPLICATE, UNKNOWN = "counted", "duplicate", "unknown_account"
+
+
+async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> Ingested:
+    """Count a validated batch, once per event id; returns once every count is written.
+
+    The accounts of a batch are read together and counted together (pipelines
+    of single-account reads and single-account scripts: a handful of round
+    trips per batch, whatever its size); what follows a count (a leaf's draw
+    on its main, notices) is done per account, ``CONCURRENCY`` at a time.
+    """
+    store, this_month = meter.store, month_of(now)
+    by_jid: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        by_jid.setdefault(event.jid, []).append(index)
+    found = await store.usage.accounts(list(by_jid))
+    accounts = [a for a in found if a.exists]  # not a user: nothing to count, no retry either
+    refs = await store.usage.plan_refs(accounts)
+    work = []
+    for account, ref in zip(accounts, refs, strict=True):
+        mine = [events[i] for i in by_jid[account.jid]]
+        pairs = [(counted_month(e.at, now), e) for e in mine]
+        allowances = await meter.allowances(ref)
+        work.append(ToCount(account.jid, pairs, allowances, meter.policy.resources, ref.main))
+    counted = await store.usage.count(work, this_month=this_month, now=now)
+    statuses = dict.fromkeys(range(len(events)), UNKNOWN)
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def after(account: AccountUsage, ref: PlanRef, item: ToCount, done: Counted) -> None:
+        async with limit:
+            await _after_count(meter, account, ref, item, done, now)
+        for index, (fresh, _) in zip(by_jid[account.jid], done.events, strict=True):
+            statuses[index] = COUNTED if fresh else DUPLICATE
+
+    await asyncio.gather(*map(after, accounts, refs, work, counted))
+    return Ingested(tuple(statuses[i] for i in range(len(events))))
+
+
+async def _after_count(
+    meter: Meter,
+    account: AccountUsage,
+    ref: PlanRef,
+    item: ToCount,
+    counted: Counted,
+    now: datetime,
+) -> None:
+    # A leaf's draws go on to its main; a replay also completes a draw a crash cut in half.
+    replayed = not all(fresh for fresh, _ in counted.events)
+    if account.kind == "leaf" and (replayed or any(beyond for _, beyond in counted.events)):
+        store = meter.store
+        await store.usage.apply_transfers(
+            account.jid, await store.usage.transfers(account.jid), now
+        )
+    this_month = month_of(now)
+    added, drawn = Counter[str](), Counter[str]()
+    for (month, event), (fresh, beyond) in zip(item.events, counted.events, strict=True):
+        if fresh and month == this_month:
+            added[event.resource] += event.quantity
+            drawn[event.resource] += beyond
+    await _tell_thresholds(meter, account, ref, item.allowances, counted, added, drawn, now)
+
+
+async def _tell_thresholds(
+    meter: Meter,
+    account: AccountUsage,
+    ref: PlanRef,
+    allowances: Mapping[str, int],
+    counted: Counted,
+    added: Counter[str],
+    drawn: Counter[str],
+    now: datetime,
+) -> None:
+    """75% and 90% of what the user has this month, each told once; and blocked."""
+    near = [r for r in added if counted.totals[r][0] * 100 >= min(WARN_AT) * allowances.get(r, 0)]
+    if not near:  # well within the allowance: no need to look at credits
+        return
+    # The credits drawn on (its own, or its main's), after this batch drew on them.
+    found = await meter.store.usage.credits_of(ref.main or account.jid)
+    source = Source(ref.main or account.jid, found.frozen, found.grants, dict(found.pending))
+    month = month_of(now)
+    for resource in near:
+        used = counted.totals[resource][0]
+        step = step_of(
+            allowances.get(resource, 0),
+            used - added[resource],
+            used,
+            source.pool(resource, now),
+            drawn[resource],
+        )
+        percent = told_at(step)
+        if percent is None:
+            continue
+        for notice in _threshold_notices(account.jid, ref, month, resource, percent, step):
+            await meter.tell(notice)
+
+
+def _threshold_notices(
+    jid: str, ref: PlanRef, month: str, resource: str, percent: int, step: Step
+) -> list[UsageNotice]:
+    used, total = step.used_after, step.used_after + step.left_after
+    if percent < 100:
+        return [usage_notices.threshold(jid, month, resource, percent, used, total)]
+    told = [usage_notices.blocked(jid, month, resource, used, leaf=bool(ref.main))]
+    if ref.main:
+        told.append(usage_notices.leaf_blocked(ref.main, jid, month, resource, used))
+    return told
+
+
+# --- this month, for people ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MonthView:
+    month: str
+    lines: tuple[ResourceMonth, ...]
+    paid_by: str = ""  # a leaf's main, whose credits it uses
+
+
+async def month_usage(meter: Meter, jid: str, now: datetime) -> MonthView:
+    """This month per resource: allowance used, credits used, what is left."""
+    month = month_of(now)
+    account = await meter.store.usage.standing(jid, month)
+    if not account.exists:
+        return MonthView(month, ())
+    ref = await meter.store.usage.plan_ref(account)
+    source = await _source(meter, account, ref)
+    blocked = account.frozen or account.closed
+    pools = {r: 0 if blocked else source.pool(r, now) for r in meter.policy.resources}
+    allowances = await meter.allowances(ref)
+    if blocked:
+        allowances = {}
+    lines = month_lines(meter.policy.resources, allowances, account.counters, pools)
+    return MonthView(month, tuple(lines), ref.main)
+
+
+# --- packs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    grant: Grant
+    bought: Bought
+
+
+REFUSALS: Final = {
+    BuyStatus.NO_ACCOUNT: "You have no active account: send 'register' to start a trial.",
+    BuyStatus.FROZEN: "Your account is frozen: send 'pay' (or 'topup') first.",
+    BuyStatus.LEAF: "Your credits are bought by the account that pays for you.",
+}
+
+
+async def buy_pack(meter: Meter, jid: str, pack_id: str, now: datetime, *, actor: str) -> Purchase:
+    """Buy one pack from the balances (voucher first, then prepaid), valid ``credit_days``.
+
+    Raises UnknownPack, InsufficientFunds (nothing taken) or BuyRefused.
+    """
+    pack = await meter.store.credits.pack(pack_id)
+    if pack is None:
+        raise UnknownPack(pack_id)
+    grant_id = f"g{secrets.token_hex(6)}"
+    grant = rules.new_grant(grant_id, pack, pack.price, now, meter.policy.credit_days)
+    reason = f"pack {pack.id}: {pack.name}, valid until {grant.expires_at:%Y-%m-%d}"
+    bought = await meter.store.credits.buy(
+        jid, grant, ref=f"pack:{grant_id}", at=now, actor=actor, reason=reason
+    )
+    if bought.status == BuyStatus.NOT_ENOUGH:
+        raise InsufficientFunds(missing=bought.balance)
+    if bought.status in REFUSALS:
+        raise BuyRefused(REFUSALS[bought.status])
+    return Purchase(grant, bought)
+
+
+async def set_autobuy(
+    meter: Meter, jid: str, pack_id: str, on: bool, now: datetime
+) -> tuple[AutoBuy | None, bool]:
+    """(the autobuy in force, whether this call changed anything)."""
+    store = meter.store
+    if not on:
+        current = {a.pack: a for a in await store.credits.autobuys(jid)}.get(pack_id)
+        return current, await store.credits.clear_autobuy(jid, pack_id)
+    pack = await store.credits.pack(pack_id)
+    if pack is None:
+        raise UnknownPack(pack_id)
+    wanted = AutoBuy.of(pack, now, meter.policy.credit_days)
+    changed = await store.credits.set_autobuy(jid, wanted)
+    current = {a.pack: a for a in await store.credits.autobuys(jid)}.get(pack_id, wanted)
+    return current, changed
+
+
+# --- the renewal's hooks (payments/cycle.py) -------------------------------------------------
+
+
+async def recurring_pack_lines(store: Store, jid: str) -> list[ChargeLine]:
+    """A renewal line per recurring pack, at the price snapshotted when autobuy was turned on."""
+    return [rules.autobuy_line(auto) for auto in await store.credits.autobuys(jid)]
+
+
+async def grant_recurring_packs(
+    store: Store, jid: str, period: str, lines: Iterable[ChargeLine], at: datetime, actor: str
+) -> int:
+    """Grant the credits of the pack lines a renewal charged, once per (period, pack)."""
+    lines = [line for line in lines if rules.autobuy_pack(line)]
+    if not lines:
+        return 0
+    autos = {a.pack: a for a in await store.credits.autobuys(jid)}
+    granted = 0
+    for line in lines:
+        pack_id = rules.autobuy_pack(line)
+        auto = autos.get(pack_id) or await _turned_off_meanwhile(store, pack_id, line, at)
+        if auto is None:
+            continue
+        grant = rules.new_grant(
+            rules.autobuy_grant_id(period, pack_id), auto.as_pack(), auto.price, at, auto.days
+        )
+        reason = (
+            f"pack {pack_id} renewed: {auto.quantity} {auto.resource}, "
+            f"valid until {grant.expires_at:%Y-%m-%d}"
+        )
+        ref = f"autobuy:{period}:{pack_id}"
+        granted += await store.credits.grant(jid, grant, ref=ref, at=at, actor=actor, reason=reason)
+    return granted
+
+
+async def _turned_off_meanwhile(
+    store: Store, pack_id: str, line: ChargeLine, at: datetime
+) -> AutoBuy | None:
+    """Autobuy turned off between the charge and the grant: the charge stands, so grant the
+    version of the pack at the price charged (the current one if none matches)."""
+    versions = await store.credits.versions(pack_id)
+    paid = [p for p in versions if p.price == line.amount] or versions[-1:]
+    return AutoBuy.of(paid[-1], at, rules.DEFAULT_DAYS) if paid else None
+
+
+# --- settlement and expiry (the chores) -----------------------------------------------------
+
+
+def cutoff_of(now: datetime) -> datetime:
+    """Grants valid after this instant may pay for credits drawn and not yet settled."""
+    return slot_of(now) - timedelta(hours=SLOT_HOURS)
+
+
+@dataclass(frozen=True, slots=True)
+class SettleOutcome:
+    applied: bool  # False: this slot was settled before
+    entries: int
+    done: bool  # nothing is left to settle: the account left the schedule
+
+
+async def settle_account(
+    meter: Meter, jid: str, now: datetime, *, seen: int | None = None
+) -> SettleOutcome:
+    """Settle ``jid``'s usage for the slot of ``now``: ledger entries, credits used."""
+    store = meter.store
+    transfers = await store.usage.transfers(jid)
+    if transfers:  # a crash cut a leaf's draw in two: complete it
+        await store.usage.mark_unsettled(*{t.main for t in transfers})
+        await store.usage.apply_transfers(jid, transfers, now)
+    result = await store.usage.settle(
+        jid,
+        slot=slot_of(now),
+        cutoff=cutoff_of(now),
+        at=now,
+        actor=meter.actor,
+        resources=meter.policy.resources,
+        months=await store.usage.open_months(jid),
+    )
+    done = False
+    if seen is not None and await store.usage.nothing_to_settle(jid):
+        done = await store.usage.settled(jid, seen)
+    return SettleOutcome(result.applied, result.entries, done)
+
+
+async def preview_settlement(meter: Meter, jid: str, now: datetime) -> list[str]:
+    """What ``settle_account`` would write (``--dry-run``)."""
+    store, lines = meter.store, []
+    if await store.usage.last_slot(jid) == int(slot_of(now).timestamp()):
+        return []
+    for month in await store.usage.open_months(jid):
+        counters = await store.usage.month(jid, month)
+        for resource in meter.policy.resources:
+            new = int(counters.get(f"used:{resource}", 0)) - int(
+                counters.get(f"settled:{resource}", 0)
+            )
+            if new > 0:
+                lines.append(f"{resource} {month[:4]}-{month[4:]}: {new} used")
+    pending = (await store.usage.credits_of(jid)).pending
+    lines += [f"{name}: {quantity} credits drawn" for name, quantity in sorted(pending.items())]
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireOutcome:
+    expired: tuple[ExpiredGrant, ...]
+    warned: tuple[Grant, ...]
+
+
+async def expire_account(meter: Meter, jid: str, now: datetime, *, send: bool) -> ExpireOutcome:
+    """Expire grants past their date (written to the ledger) and warn of those expiring soon."""
+    store = meter.store
+    grants = await store.credits.grants(jid)
+    if not send:
+        gone = [ExpiredGrant(g.id, g.resource, g.left) for g in grants if g.expires_at <= now]
+        soon = rules.expiring(grants, now, meter.policy.expiry_notice_days)
+        return ExpireOutcome(tuple(gone), tuple(soon))
+    # Credits drawn before a grant expired are settled from it first.
+    await settle_account(meter, jid, now)
+    expired = await store.credits.expire(jid, now=now, cutoff=cutoff_of(now), actor=meter.actor)
+    warned = []
+    for grant in rules.expiring(
+        await store.credits.grants(jid), now, meter.policy.expiry_notice_days
+    ):
+        if await meter.tell(usage_notices.credits_expiring(jid, grant)):
+            warned.append(grant)
+    return ExpireOutcome(tuple(expired), tuple(warned))

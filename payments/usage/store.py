@@ -1,0 +1,403 @@
+"""Usage counters in Redis: counting events once, leaf draws on a main, settlement.
+
+Each step is one Lua script over one account's keys (``{JID}``): counting a
+batch (``usage_count.lua``), putting a leaf's draws on its main's credits
+(``usage_draw.lua``, on the main), settling a slot (``usage_settle.lua``).
+The reads authorize needs are a few small per-account keys in one pipelined
+round trip (``standing``), then the plan snapshot (``plan_ref``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from payments import keys
+from payments.store.scripts import Scripts, load_script
+from payments.usage.credits import Grant
+from payments.usage.rules import UsageEvent, epoch, month_start, shift_month
+
+USAGE_MONTHS_KEPT: Final = 13  # a month's counters outlive it by a year: `history`, `usage`
+EVENTS_GRACE: Final = timedelta(days=2)  # event ids are kept until last month is refused
+MIN_TTL: Final = 24 * 3600
+PAGE: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUsage:
+    """One account as authorize and ingestion see it (one pipelined read)."""
+
+    jid: str
+    exists: bool
+    kind: str = ""
+    closed: bool = False
+    frozen: bool = False
+    plan_as_of: str = ""
+    group: str = ""
+    counters: Mapping[str, str] = field(default_factory=dict)  # this month's usage hash
+    grants: tuple[Grant, ...] = ()
+    pending: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRef:
+    plan: str
+    version: int
+    kind: str
+    main: str  # the first member of the leaf's group ('' when not a leaf)
+
+
+@dataclass(frozen=True, slots=True)
+class CreditsOf:
+    """The credits side of an account: is it frozen, its grants, what is drawn unsettled."""
+
+    frozen: bool
+    grants: tuple[Grant, ...]
+    pending: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What ``count`` did: per event (counted, beyond the allowance), then this month's
+    totals per resource (used, drawn on credits)."""
+
+    events: tuple[tuple[bool, int], ...]
+    totals: Mapping[str, tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class ToCount:
+    """One account's part of a batch: its events (with the month each counts in)."""
+
+    jid: str
+    events: Sequence[tuple[str, UsageEvent]]
+    allowances: Mapping[str, int]
+    resources: Sequence[str]
+    main: str = ""  # a leaf's main, whose credits it draws on
+
+
+def _counted(reply: Sequence[Any], resources: Sequence[str]) -> Counted:
+    results, totals = reply
+    pairs = tuple((bool(int(results[i])), int(results[i + 1])) for i in range(0, len(results), 2))
+    per_resource = {
+        r: (int(totals[2 * i]), int(totals[2 * i + 1])) for i, r in enumerate(resources)
+    }
+    return Counted(pairs, per_resource)
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    field: str  # YYYYMM:EVENT in the leaf's transfers hash
+    month: str
+    event_id: str
+    main: str
+    resource: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class SlotSettled:
+    applied: bool  # False: this slot was settled before
+    entries: int
+    earliest_expiry: int  # Unix time of the first grant to expire, -1 when none is left
+
+
+def decode_grants(raw: Mapping[str, str], currency: str) -> tuple[Grant, ...]:
+    return tuple(Grant.decode(gid, text, currency) for gid, text in sorted(raw.items()))
+
+
+class UsageStore:
+    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+        self._redis = redis
+        self._scripts = scripts
+        self.currency = currency
+        self._counter: AsyncScript | None = None
+
+    # --- reads ----------------------------------------------------------------
+
+    async def standing(self, jid: str, month: str) -> AccountUsage:
+        return (await self.standings([jid], month))[0]
+
+    async def standings(self, jids: Sequence[str], month: str) -> list[AccountUsage]:
+        """Several accounts in one round trip (a pipeline of reads, not a transaction)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for jid in jids:
+                pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of"])
+                pipe.exists(keys.freezes(jid))
+                pipe.get(keys.leaf_jids_index(jid))
+                pipe.hgetall(keys.usage(jid, month))
+                pipe.hgetall(keys.credit_grants(jid))
+                pipe.hgetall(keys.credit_pending(jid))
+            replies = await pipe.execute()
+        return [self._standing(jid, replies[6 * i : 6 * i + 6]) for i, jid in enumerate(jids)]
+
+    async def accounts(self, jids: Sequence[str]) -> list[AccountUsage]:
+        """Just what counting needs (kind, status, plan, group): a lighter ``standings``."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for jid in jids:
+                pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of"])
+                pipe.get(keys.leaf_jids_index(jid))
+            replies = await pipe.execute()
+        found = []
+        for i, jid in enumerate(jids):
+            (kind, status, plan_as_of), group = replies[2 * i], replies[2 * i + 1]
+            found.append(
+                AccountUsage(jid, False)
+                if status is None
+                else AccountUsage(
+                    jid, True, kind or "", status != "active", False, plan_as_of or "", group or ""
+                )
+            )
+        return found
+
+    def _standing(self, jid: str, replies: Sequence[Any]) -> AccountUsage:
+        (kind, status, plan_as_of), frozen, group, counters, grants, pending = replies
+        if status is None:
+            return AccountUsage(jid, exists=False)
+        return AccountUsage(
+            jid,
+            exists=True,
+            kind=kind or "",
+            closed=status != "active",
+            frozen=bool(frozen),
+            plan_as_of=plan_as_of or "",
+            group=group or "",
+            counters=counters,
+            grants=decode_grants(grants, self.currency),
+            pending=pending,
+        )
+
+    async def plan_ref(self, account: AccountUsage) -> PlanRef:
+        """The plan in force (its snapshot) and, for a leaf, its main."""
+        return (await self.plan_refs([account]))[0]
+
+    async def plan_refs(self, accounts: Sequence[AccountUsage]) -> list[PlanRef]:
+        leaves = [a for a in accounts if a.kind == "leaf" and a.group]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for account in accounts:
+                pipe.hmget(
+                    keys.plan_as_of(account.jid, account.plan_as_of), ["plan", "version", "kind"]
+                )
+            for account in leaves:  # the group's list names the main first (SPEC section 4)
+                pipe.lindex(keys.leaf_jids(account.group), 0)
+            replies = await pipe.execute()
+        mains = {a.jid: m for a, m in zip(leaves, replies[len(accounts) :], strict=True) if m}
+        refs = []
+        for account, (plan, version, kind) in zip(accounts, replies, strict=False):
+            main = mains.get(account.jid, "")
+            main = main if main != account.jid else ""
+            refs.append(PlanRef(plan or "", int(version or 0), kind or account.kind, main))
+        return refs
+
+    async def credits_of(self, jid: str) -> CreditsOf:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.freezes(jid))
+            pipe.hgetall(keys.credit_grants(jid))
+            pipe.hgetall(keys.credit_pending(jid))
+            frozen, grants, pending = await pipe.execute()
+        return CreditsOf(bool(frozen), decode_grants(grants, self.currency), pending)
+
+    async def month(self, jid: str, month: str) -> dict[str, str]:
+        counters: Any = await self._redis.hgetall(keys.usage(jid, month))
+        return dict(counters)
+
+    async def open_months(self, jid: str) -> list[str]:
+        months: Any = await self._redis.smembers(keys.usage_open(jid))
+        return sorted(months)
+
+    async def transfers(self, leaf: str) -> list[Transfer]:
+        raw: Any = await self._redis.hgetall(keys.credit_transfers(leaf))
+        found = []
+        for name, value in sorted(raw.items()):
+            month, _, event_id = name.partition(":")
+            main, resource, quantity = value.split("|")
+            found.append(Transfer(name, month, event_id, main, resource, int(quantity)))
+        return found
+
+    # --- writes (one account each) --------------------------------------------
+
+    async def count(
+        self, batch: Sequence[ToCount], *, this_month: str, now: datetime
+    ) -> list[Counted]:
+        """Count each account's ``(month, event)`` pairs (this month or the last) with its
+        allowances, in one round trip: one ``usage_count.lua`` per account.
+
+        With a ``main``, what goes beyond the allowance is recorded as a transfer
+        to the main's credits (``apply_transfers``), else drawn on the account's own.
+        Every account (and main) is marked for the settle chore first: Redis runs
+        a pipeline in order, so usage is never counted without the chore knowing.
+        """
+        script = self._count_script()
+        calls = [self._count_call(item, this_month, now) for item in batch]
+        marked = list(dict.fromkeys(j for item in batch for j in (item.jid, item.main) if j))
+        for attempt in (1, 2):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for who in marked:
+                        pipe.zincrby(keys.USAGE_UNSETTLED, 1, who)
+                    for script_keys, args in calls:
+                        pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
+                    replies = await pipe.execute()
+                break
+            except NoScriptError:  # Redis restarted: its script cache is empty
+                if attempt == 2:
+                    raise
+                await self._redis.script_load(script.script)
+        return [
+            _counted(reply, item.resources)
+            for item, reply in zip(batch, replies[len(marked) :], strict=True)
+        ]
+
+    def _count_script(self) -> AsyncScript:
+        if self._counter is None:
+            self._counter = load_script(self._redis, "usage_count")
+        return self._counter
+
+    def _count_call(
+        self, item: ToCount, this_month: str, now: datetime
+    ) -> tuple[list[str], list[str | int]]:
+        jid, last_month = item.jid, shift_month(this_month, -1)
+        args: list[str | int] = [
+            "leaf" if item.main else "own",
+            item.main,
+            this_month,
+            last_month,
+            _usage_ttl(this_month, now),
+            _usage_ttl(last_month, now),
+            _events_ttl(this_month, now),
+            _events_ttl(last_month, now),
+            len(item.resources),
+        ]
+        for resource in item.resources:
+            args += [resource, int(item.allowances.get(resource, 0))]
+        for month, event in item.events:
+            which = "c" if month == this_month else "p"
+            args += [which, event.event_id, event.resource, event.quantity]
+        script_keys = [
+            keys.usage(jid, this_month),
+            keys.usage(jid, last_month),
+            keys.usage_events(jid, this_month),
+            keys.usage_events(jid, last_month),
+            keys.credit_pending(jid),
+            keys.credit_transfers(jid),
+            keys.usage_open(jid),
+        ]
+        return script_keys, args
+
+    async def apply_transfers(self, leaf: str, transfers: Sequence[Transfer], now: datetime) -> int:
+        """Put a leaf's draws on each main (once per event), then drop them from the leaf."""
+        added = 0
+        groups: dict[tuple[str, str], list[Transfer]] = {}
+        for transfer in transfers:
+            groups.setdefault((transfer.main, transfer.month), []).append(transfer)
+        for (main, month), batch in groups.items():
+            args: list[str | int] = [leaf, _events_ttl(month, now)]
+            for t in batch:
+                args += [t.event_id, t.resource, t.quantity]
+            added += int(
+                await self._scripts.call(
+                    "usage_draw",
+                    [keys.usage_events(main, month), keys.credit_pending(main)],
+                    args,
+                )
+            )
+        if transfers:
+            await self._redis.hdel(keys.credit_transfers(leaf), *(t.field for t in transfers))
+        return added
+
+    async def settle(
+        self,
+        jid: str,
+        *,
+        slot: datetime,
+        cutoff: datetime,
+        at: datetime,
+        actor: str,
+        resources: Sequence[str],
+        months: Sequence[str],
+    ) -> SlotSettled:
+        """Settle the open ``months`` and the credits drawn, once per slot; see usage_settle.lua."""
+        applied, entries, earliest = await self._scripts.call(
+            "usage_settle",
+            [
+                keys.usage_slot(jid),
+                keys.usage_open(jid),
+                keys.credit_pending(jid),
+                keys.credit_grants(jid),
+                keys.transactions(jid),
+                keys.balance_prepaid(jid),
+                *(keys.usage(jid, month) for month in months),
+            ],
+            [
+                epoch(slot),
+                epoch(cutoff),
+                at.isoformat(),
+                actor,
+                len(resources),
+                *resources,
+                *months,
+            ],
+        )
+        return SlotSettled(bool(applied), int(entries), int(earliest))
+
+    async def nothing_to_settle(self, jid: str) -> bool:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.scard(keys.usage_open(jid))
+            pipe.hlen(keys.credit_pending(jid))
+            pipe.hlen(keys.credit_transfers(jid))
+            sizes = await pipe.execute()
+        return not any(sizes)
+
+    async def last_slot(self, jid: str) -> int | None:
+        value: Any = await self._redis.get(keys.usage_slot(jid))
+        return int(value) if value else None
+
+    # --- the settle chore's schedule (a global sorted set of JIDs) -------------
+
+    async def mark_unsettled(self, *jids: str) -> None:
+        """Before counting: the account (and a leaf's main) has something to settle.
+
+        The score counts the batches marked: it grows with every one, so the
+        chore drops an account only if nothing was marked since it looked.
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for jid in dict.fromkeys(jids):
+                pipe.zincrby(keys.USAGE_UNSETTLED, 1, jid)
+            await pipe.execute()
+
+    async def unsettled(self) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        while True:
+            page: Any = await self._redis.zrange(
+                keys.USAGE_UNSETTLED, len(found), len(found) + PAGE - 1, withscores=True
+            )
+            found += [(jid, int(score)) for jid, score in page]
+            if len(page) < PAGE:
+                return found
+
+    async def settled(self, jid: str, seen: int) -> bool:
+        """Drop ``jid`` from the schedule unless a batch was marked since its score was ``seen``."""
+        removed = await self._scripts.call("zrem_if_score", [keys.USAGE_UNSETTLED], [jid, seen])
+        return bool(removed)
+
+
+# Lifetimes are relative to the business time ``now`` (a chore or test run
+# with --now in the past must not write keys that are already expired).
+
+
+def _usage_ttl(month: str, now: datetime) -> int:
+    end = month_start(shift_month(month, USAGE_MONTHS_KEPT))
+    return max(epoch(end) - epoch(now), MIN_TTL)
+
+
+def _events_ttl(month: str, now: datetime) -> int:
+    # Events of a month older than last month count in this month instead, so
+    # ids are needed until the month after next begins.
+    end = month_start(shift_month(month, 2)) + EVENTS_GRACE
+    return max(epoch(end) - epoch(now), MIN_TTL)
