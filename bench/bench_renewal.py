@@ -25,7 +25,8 @@ from accountbot.stack import RedisServer
 from payments import keys
 from payments.billing.cycle import Cycle, default_policy
 from payments.billing.rules import epoch
-from payments.chores.runner import ChoreReport, ChoreRun, renew
+from payments.chores.billing import renew
+from payments.chores.runner import ChoreReport, ChoreRun
 from payments.store.connection import open_redis
 from payments.stores import Store
 

@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 from accountbot.stack import Stack
-from payments.chores.runner import ChoreReport, ChoreRun, renew, run_chore
+from payments.chores.billing import renew
+from payments.chores.registry import run_chores
+from payments.chores.runner import ChoreReport, ChoreRun
 from payments.store.connection import open_redis
 from payments.stores import Store
 from tests.billing_support import (
@@ -83,11 +85,11 @@ def test_a_second_run_waits_for_the_lock_holder(stack: Stack) -> None:
             await store.redis.flushdb()
             holder = store.locks.chore("renew")
             assert await holder.acquire()
-            report = await run_chore(ChoreRun(cycle_of(store), RENEWAL_DUE), "renew")
+            (report,) = await run_chores(ChoreRun(cycle_of(store), RENEWAL_DUE), "renew")
             assert report.skipped_by == holder.token
             assert report.summary(False).startswith("renew: skipped, another run holds the lock")
             assert await holder.release()
-            report = await run_chore(ChoreRun(cycle_of(store), RENEWAL_DUE), "renew")
+            (report,) = await run_chores(ChoreRun(cycle_of(store), RENEWAL_DUE), "renew")
             assert not report.skipped_by and await store.locks.chore("renew").acquire()
         finally:
             await store.close()

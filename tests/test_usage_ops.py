@@ -14,7 +14,8 @@ import pytest
 from accountbot.cli import main
 from accountbot.stack import Child, Stack
 from payments.billing.cycle import Cycle
-from payments.chores.runner import ChoreRun, run_chores
+from payments.chores.registry import run_chores
+from payments.chores.runner import ChoreRun
 from payments.config import load_config
 from payments.stores import Store
 from payments.usage.flow import buy_pack, ingest

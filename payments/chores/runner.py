@@ -1,12 +1,13 @@
-"""The billing chores: ``renew``, ``remind``, ``freeze``, ``close`` (and ``all``).
+"""Running a chore: its lock, its report, the accounts due and the workers.
 
-Each chore reads what is due from a schedule in Redis (never a scan of every
-key), handles those accounts a few at a time with the functions of
-``payments/cycle.py`` (idempotent per account and period), and reports a
-summary. A chore takes a Redis lock of its own name first (SET NX PX with a
-token, extended while it runs, released by compare-and-delete), so two
-hosts may start it at once: the second reports that it skipped. ``--dry-run``
-takes no lock and changes nothing: it reports what would change.
+A chore reads what is due from a schedule in Redis (never a scan of every
+key) and handles those accounts a few at a time (``each``), counting what
+it did in a ``ChoreReport``. Before it runs it takes a Redis lock of its own
+name (SET NX PX with a token, extended while it runs, released by
+compare-and-delete), so two hosts may start it at once: the second reports
+that it skipped. ``--dry-run`` takes no lock and changes nothing: it reports
+what would change. The chores themselves are in ``billing.py`` and
+``usage.py``; ``registry.py`` lists them.
 """
 
 from __future__ import annotations
@@ -15,17 +16,12 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
-from payments import keys
-from payments.billing import cycle as billing_cycle
-from payments.billing.cycle import Cycle, Renewed, RenewOutcome
-from payments.billing.rules import period_label
-from payments.billing.texts import Notice
-from payments.chores import usage as usage_chores
+from payments.billing.cycle import Cycle
 from payments.errors import PaymentsError
 from payments.money import Money, format_money
 from payments.store.locks import DEFAULT_TTL_MS, ChoreLock
@@ -84,148 +80,11 @@ class ChoreReport:
 Handler = Callable[[str], Awaitable[str]]  # handles one JID, returns what it did
 
 
-# --- the chores --------------------------------------------------------------------
-
-
-async def renew(run: ChoreRun, report: ChoreReport) -> None:
-    """Bill every paid account whose renewal date has come."""
-    c, now = run.cycle, run.now
-    report.charged = c.money(0)
-
-    async def handle(jid: str) -> str:
-        if run.dry_run:
-            outcome = await billing_cycle.preview_renewal(c, jid, now)
-        else:
-            outcome = await billing_cycle.renew_account(c, jid, now)
-        _report_renewal(run, report, outcome)
-        return outcome.result.value
-
-    await _each(run, report, await _due(c, keys.RENEWALS, now), handle)
-
-
-def _report_renewal(run: ChoreRun, report: ChoreReport, outcome: RenewOutcome) -> None:
-    if outcome.result not in (Renewed.RENEWED, Renewed.INVOICED):
-        return
-    assert report.charged is not None
-    for line, split in outcome.lines:
-        report.charged += split.paid
-        if run.dry_run:
-            member = "" if line.member == outcome.jid else f" for {line.member}"
-            run.progress(
-                f"would charge {outcome.jid} {period_label(outcome.period)}: {line.plan}{member} "
-                f"{format_money(line.amount)} (voucher {format_money(split.voucher)}, "
-                f"prepaid {format_money(split.prepaid)}, owed {format_money(split.due)})"
-            )
-
-
-async def remind(run: ChoreRun, report: ChoreReport) -> None:
-    """Weekly reminders while unpaid, closure warnings, low balance, trials ending."""
-    c, now, send = run.cycle, run.now, not run.dry_run
-    ahead = now + timedelta(days=c.policy.low_balance_days)
-
-    def sender(
-        check: Callable[[Cycle, str, datetime], Awaitable[list[Notice]]],
-    ) -> Handler:
-        async def handle(jid: str) -> str:
-            sent = await check(c, jid, now)
-            for notice in sent:
-                report.counts[notice.kind.value] += 1
-                if run.dry_run:
-                    run.progress(f"would tell {jid}: {notice.body}")
-            return ""
-
-        return handle
-
-    async def unpaid(c: Cycle, jid: str, at: datetime) -> list[Notice]:
-        return await billing_cycle.remind_unpaid(c, jid, at, send=send)
-
-    async def low(c: Cycle, jid: str, at: datetime) -> list[Notice]:
-        return await billing_cycle.warn_low_balance(c, jid, at, send=send)
-
-    async def trial(c: Cycle, jid: str, at: datetime) -> list[Notice]:
-        return await billing_cycle.warn_trial_ending(c, jid, at, send=send)
-
-    await _each(run, report, await _due(c, keys.UNPAID, now), sender(unpaid))
-    await _each(run, report, await _due(c, keys.RENEWALS, ahead, since=now), sender(low))
-    await _each(run, report, await _due(c, keys.TRIAL_ENDS, ahead, since=now), sender(trial))
-
-
-async def freeze(run: ChoreRun, report: ChoreReport) -> None:
-    """Freeze accounts whose grace is over (leaves with their main), and ended trials."""
-    c, now = run.cycle, run.now
-
-    async def unpaid(jid: str) -> str:
-        if run.dry_run:
-            due = await billing_cycle.freeze_is_due(c, jid, now)
-            return _would(run, due, f"would freeze {jid} (unpaid)", "frozen")
-        return (await billing_cycle.freeze_unpaid(c, jid, now)).value
-
-    async def trial(jid: str) -> str:
-        if run.dry_run:
-            due = await billing_cycle.trial_end_is_due(c, jid, now)
-            return _would(run, due, f"would freeze {jid} (trial ended)", "trial_frozen")
-        result = await billing_cycle.end_trial(c, jid, now)
-        return "trial_" + result.value
-
-    grace_from = now - timedelta(days=c.policy.grace_days)
-    await _each(run, report, await _due(c, keys.UNPAID, grace_from), unpaid)
-    await _each(run, report, await _due(c, keys.TRIAL_ENDS, now), trial)
-
-
-async def close(run: ChoreRun, report: ChoreReport) -> None:
-    """Close accounts billing-frozen for ``close_after_days``."""
-    c, now = run.cycle, run.now
-
-    async def handle(jid: str) -> str:
-        if run.dry_run:
-            due = await billing_cycle.close_is_due(c, jid, now)
-            return _would(run, due, f"would close {jid}", "closed")
-        closure = await billing_cycle.close_frozen(c, jid, now)
-        for leaf in closure.detached:
-            run.progress(f"detached {leaf} from {jid}")
-        return closure.result.value
-
-    frozen_from = now - timedelta(days=c.policy.close_after_days)
-    await _each(run, report, await _due(c, keys.BILLING_FROZEN, frozen_from), handle)
-
-
-def _would(run: ChoreRun, due: bool, line: str, what: str) -> str:
-    if due:
-        run.progress(line)
-        return what
-    return "unchanged"
-
-
 Chore = Callable[[ChoreRun, ChoreReport], Awaitable[None]]
 
-CHORES: Final[dict[str, Chore]] = {
-    "renew": renew,
-    "freeze": freeze,
-    "close": close,
-    "remind": remind,
-    "settle-usage": usage_chores.settle_usage,
-    "expire-credits": usage_chores.expire_credits,
-}
-# The order of ``chore all``: usage is settled before credits expire.
-ALL: Final = ("renew", "freeze", "close", "remind", "settle-usage", "expire-credits")
 
-
-# --- running them ------------------------------------------------------------------
-
-
-async def run_chores(run: ChoreRun, name: str) -> list[ChoreReport]:
-    """Run one chore, or every chore in order for ``all``; one report each."""
-    names: Iterable[str] = ALL if name == "all" else (name,)
-    reports = []
-    for each in names:
-        if run.stop.is_set():
-            break
-        reports.append(await run_chore(run, each))
-    return reports
-
-
-async def run_chore(run: ChoreRun, name: str) -> ChoreReport:
-    chore = CHORES[name]
+async def run_chore(run: ChoreRun, name: str, chore: Chore) -> ChoreReport:
+    """Run ``chore`` under its lock (none for a dry run); its report, also printed."""
     report = ChoreReport(name)
     run = replace(run, cycle=replace(run.cycle, actor=f"chore:{name}"))
     started = time.monotonic()
@@ -270,7 +129,7 @@ async def _keep(lock: ChoreLock, run: ChoreRun) -> None:
             return
 
 
-async def _due(
+async def due(
     c: Cycle, schedule: str, until: datetime, *, since: datetime | None = None
 ) -> list[str]:
     """Every JID of a schedule due in ``(since, until]``, read before acting on any."""
@@ -282,7 +141,7 @@ async def _due(
             return list(dict.fromkeys(jids))
 
 
-async def _each(run: ChoreRun, report: ChoreReport, jids: list[str], handle: Handler) -> None:
+async def each(run: ChoreRun, report: ChoreReport, jids: list[str], handle: Handler) -> None:
     """``handle`` every JID, ``run.concurrency`` at a time, counting what each did."""
     report.due += len(jids)
     pending = iter(jids)

@@ -1,4 +1,4 @@
-"""The usage chores: ``settle-usage`` and ``expire-credits``, run by the chore framework.
+"""The usage chores: ``settle-usage`` and ``expire-credits``, run by the chore runner.
 
 ``settle-usage`` turns usage counted since the last run into ledger entries
 and credits used, once per account and slot (four slots a day: 00, 06, 12,
@@ -7,19 +7,15 @@ accounts of ``payment-usage_unsettled``. ``expire-credits`` visits the
 accounts whose earliest grant expires within the notice period: it removes
 expired grants (written to the ledger as expired) and warns of those about
 to expire. Both run under the framework's lock, ``--now`` and ``--dry-run``
-(``payments/chores.py``, which lists them in ``CHORES``).
+(``runner.py``; ``registry.py`` lists them).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from payments.chores import runner as framework  # a cycle: only its functions are used, at run time
+from payments.chores.runner import ChoreReport, ChoreRun, each
 from payments.usage.flow import Meter, expire_account, preview_settlement, settle_account
-
-if TYPE_CHECKING:
-    from payments.chores.runner import ChoreReport, ChoreRun
 
 
 def meter_of(run: ChoreRun) -> Meter:
@@ -41,7 +37,7 @@ async def settle_usage(run: ChoreRun, report: ChoreReport) -> None:
         report.counts["ledger_entries"] += outcome.entries
         return "settled" if outcome.applied else "settled_before"
 
-    await framework._each(run, report, list(due), handle)
+    await each(run, report, list(due), handle)
 
 
 async def expire_credits(run: ChoreRun, report: ChoreReport) -> None:
@@ -62,4 +58,4 @@ async def expire_credits(run: ChoreRun, report: ChoreReport) -> None:
                 run.progress(f"would warn {jid}: {warned.left} {warned.resource} credits expire")
         return "expired" if outcome.expired else "unchanged"
 
-    await framework._each(run, report, await store.credits.expiring(horizon), handle)
+    await each(run, report, await store.credits.expiring(horizon), handle)

@@ -1,0 +1,128 @@
+"""The billing chores: ``renew``, ``remind``, ``freeze`` and ``close``.
+
+Each reads the accounts due from its schedule and hands each one to the
+billing functions (``payments/billing/``), which are idempotent per account
+and period: a run killed half-way is completed by the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from payments import keys
+from payments.billing import cycle as billing_cycle
+from payments.billing.cycle import Cycle, Renewed, RenewOutcome
+from payments.billing.rules import period_label
+from payments.billing.texts import Notice
+from payments.chores.runner import ChoreReport, ChoreRun, Handler, due, each
+from payments.money import format_money
+
+
+async def renew(run: ChoreRun, report: ChoreReport) -> None:
+    """Bill every paid account whose renewal date has come."""
+    c, now = run.cycle, run.now
+    report.charged = c.money(0)
+
+    async def handle(jid: str) -> str:
+        if run.dry_run:
+            outcome = await billing_cycle.preview_renewal(c, jid, now)
+        else:
+            outcome = await billing_cycle.renew_account(c, jid, now)
+        _report_renewal(run, report, outcome)
+        return outcome.result.value
+
+    await each(run, report, await due(c, keys.RENEWALS, now), handle)
+
+
+def _report_renewal(run: ChoreRun, report: ChoreReport, outcome: RenewOutcome) -> None:
+    if outcome.result not in (Renewed.RENEWED, Renewed.INVOICED):
+        return
+    assert report.charged is not None
+    for line, split in outcome.lines:
+        report.charged += split.paid
+        if run.dry_run:
+            member = "" if line.member == outcome.jid else f" for {line.member}"
+            run.progress(
+                f"would charge {outcome.jid} {period_label(outcome.period)}: {line.plan}{member} "
+                f"{format_money(line.amount)} (voucher {format_money(split.voucher)}, "
+                f"prepaid {format_money(split.prepaid)}, owed {format_money(split.due)})"
+            )
+
+
+async def remind(run: ChoreRun, report: ChoreReport) -> None:
+    """Weekly reminders while unpaid, closure warnings, low balance, trials ending."""
+    c, now, send = run.cycle, run.now, not run.dry_run
+    ahead = now + timedelta(days=c.policy.low_balance_days)
+
+    def sender(
+        check: Callable[[Cycle, str, datetime], Awaitable[list[Notice]]],
+    ) -> Handler:
+        async def handle(jid: str) -> str:
+            sent = await check(c, jid, now)
+            for notice in sent:
+                report.counts[notice.kind.value] += 1
+                if run.dry_run:
+                    run.progress(f"would tell {jid}: {notice.body}")
+            return ""
+
+        return handle
+
+    async def unpaid(c: Cycle, jid: str, at: datetime) -> list[Notice]:
+        return await billing_cycle.remind_unpaid(c, jid, at, send=send)
+
+    async def low(c: Cycle, jid: str, at: datetime) -> list[Notice]:
+        return await billing_cycle.warn_low_balance(c, jid, at, send=send)
+
+    async def trial(c: Cycle, jid: str, at: datetime) -> list[Notice]:
+        return await billing_cycle.warn_trial_ending(c, jid, at, send=send)
+
+    await each(run, report, await due(c, keys.UNPAID, now), sender(unpaid))
+    await each(run, report, await due(c, keys.RENEWALS, ahead, since=now), sender(low))
+    await each(run, report, await due(c, keys.TRIAL_ENDS, ahead, since=now), sender(trial))
+
+
+async def freeze(run: ChoreRun, report: ChoreReport) -> None:
+    """Freeze accounts whose grace is over (leaves with their main), and ended trials."""
+    c, now = run.cycle, run.now
+
+    async def unpaid(jid: str) -> str:
+        if run.dry_run:
+            is_due = await billing_cycle.freeze_is_due(c, jid, now)
+            return _would(run, is_due, f"would freeze {jid} (unpaid)", "frozen")
+        return (await billing_cycle.freeze_unpaid(c, jid, now)).value
+
+    async def trial(jid: str) -> str:
+        if run.dry_run:
+            is_due = await billing_cycle.trial_end_is_due(c, jid, now)
+            return _would(run, is_due, f"would freeze {jid} (trial ended)", "trial_frozen")
+        result = await billing_cycle.end_trial(c, jid, now)
+        return "trial_" + result.value
+
+    grace_from = now - timedelta(days=c.policy.grace_days)
+    await each(run, report, await due(c, keys.UNPAID, grace_from), unpaid)
+    await each(run, report, await due(c, keys.TRIAL_ENDS, now), trial)
+
+
+async def close(run: ChoreRun, report: ChoreReport) -> None:
+    """Close accounts billing-frozen for ``close_after_days``."""
+    c, now = run.cycle, run.now
+
+    async def handle(jid: str) -> str:
+        if run.dry_run:
+            is_due = await billing_cycle.close_is_due(c, jid, now)
+            return _would(run, is_due, f"would close {jid}", "closed")
+        closure = await billing_cycle.close_frozen(c, jid, now)
+        for leaf in closure.detached:
+            run.progress(f"detached {leaf} from {jid}")
+        return closure.result.value
+
+    frozen_from = now - timedelta(days=c.policy.close_after_days)
+    await each(run, report, await due(c, keys.BILLING_FROZEN, frozen_from), handle)
+
+
+def _would(run: ChoreRun, due: bool, line: str, what: str) -> str:
+    if due:
+        run.progress(line)
+        return what
+    return "unchanged"
