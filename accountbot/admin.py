@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from accountbot.cli import EXIT_OK, EXIT_REFUSED, common, config_of
-from payments.billing.credit import credit_account
+from payments.billing.payment import credit_account
 from payments.config import Config
 from payments.jid import normalise_jid
 from payments.ledger.records import Balance, EntryKind, LedgerEntry

@@ -6,9 +6,10 @@ import argparse
 
 from accountbot.admin import opened, operator
 from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
-from payments.accounts.freezes import Frozen
+from payments.accounts.freeze_store import Frozen
 from payments.accounts.records import FreezeKind
-from payments.billing.cycle import Cycle, operator_freeze, operator_unfreeze
+from payments.billing.cycle import Cycle
+from payments.billing.freezes import operator_freeze, operator_unfreeze
 from payments.billing.rules import BadPlan, check_plan_id, parse_allowance
 from payments.catalog.records import Plan
 from payments.jid import normalise_jid

@@ -149,7 +149,7 @@ def fresh_user(stack: Stack, name: str) -> tuple[str, str]:
 
 
 async def prepare_demo_account(stack: Stack, jid: str) -> None:
-    from payments.billing.credit import credit_account
+    from payments.billing.payment import credit_account
     from payments.config import load_config
     from payments.ledger.records import EntryKind
     from payments.money import parse_money

@@ -40,8 +40,8 @@ from redis.asyncio import Redis
 
 from accountbot.stack import RedisServer, free_port
 from bench.support import wait_ready
-from payments.billing.credit import credit_account
 from payments.billing.cycle import default_policy
+from payments.billing.payment import credit_account
 from payments.config import load_config
 from payments.ledger.records import EntryKind
 from payments.money import Money

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from payments.accounts.freezes import FreezeStore
+from payments.accounts.freeze_store import FreezeStore
 from payments.accounts.number_store import NumberStore
 from payments.accounts.store import AccountStore
 from payments.billing.store import BillingStore

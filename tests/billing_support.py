@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from payments import keys
-from payments.billing.credit import CreditOutcome, credit_account
 from payments.billing.cycle import Cycle, default_policy
+from payments.billing.payment import CreditOutcome, credit_account
 from payments.ledger.records import Balance, EntryKind
 from payments.money import Money
 from payments.store.outbox import Notification

@@ -11,7 +11,8 @@ import pytest
 from accountbot.cli import main
 from accountbot.stack import Stack
 from payments.accounts.records import FreezeKind
-from payments.billing.cycle import freeze_unpaid, renew_account
+from payments.billing.freezes import freeze_unpaid
+from payments.billing.renewal import renew_account
 from payments.ledger.records import EntryKind
 from payments.store.connection import open_redis
 from payments.stores import Store

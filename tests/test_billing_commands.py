@@ -11,7 +11,8 @@ import pytest
 from bot.commands import billing
 from bot.commands.model import Command, Context, Registry, convert, role_of
 from payments.accounts.records import FreezeKind
-from payments.billing.cycle import freeze_unpaid, renew_account
+from payments.billing.freezes import freeze_unpaid
+from payments.billing.renewal import renew_account
 from payments.config import Config
 from payments.ledger.records import EntryKind
 from payments.store.connection import open_redis

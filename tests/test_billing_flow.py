@@ -6,17 +6,16 @@ from datetime import datetime
 
 from payments import keys
 from payments.accounts.records import AccountKind, FreezeKind
-from payments.billing.cycle import (
+from payments.billing.freezes import (
     Closed,
     Froze,
-    Renewed,
     close_frozen,
     end_trial,
     freeze_unpaid,
     operator_freeze,
-    pay_invoices,
-    renew_account,
 )
+from payments.billing.payment import pay_invoices
+from payments.billing.renewal import Renewed, renew_account
 from payments.ledger.records import EntryKind
 from payments.stores import Store
 from tests.billing_support import (

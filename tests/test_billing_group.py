@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from payments import keys
 from payments.accounts.records import AccountKind, FreezeKind
-from payments.billing.cycle import (
-    Closed,
-    Froze,
-    Renewed,
-    close_frozen,
-    freeze_unpaid,
-    renew_account,
-)
+from payments.billing.freezes import Closed, Froze, close_frozen, freeze_unpaid
+from payments.billing.renewal import Renewed, renew_account
 from payments.ledger.records import EntryKind
 from payments.stores import Store
 from tests.billing_support import T0, basic_plan, cycle_of, days, kinds, paid_account, top_up, usd

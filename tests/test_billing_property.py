@@ -10,7 +10,8 @@ import fakeredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from payments.billing.cycle import pay_invoices, renew_account
+from payments.billing.payment import pay_invoices
+from payments.billing.renewal import renew_account
 from payments.errors import InsufficientFunds
 from payments.ledger.records import Balance, EntryKind
 from payments.money import Money

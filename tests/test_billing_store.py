@@ -6,7 +6,7 @@ import os
 import socket
 
 from payments import keys
-from payments.accounts.freezes import FreezeIf, Frozen, LiftIf
+from payments.accounts.freeze_store import FreezeIf, Frozen, LiftIf
 from payments.accounts.records import FreezeKind
 from payments.billing.rules import ChargeLine, FreezeRecord
 from payments.ledger.records import Balance

@@ -22,7 +22,7 @@ from accountbot.cli import main
 from accountbot.stack import Stack
 from payments import keys
 from payments.accounts.records import AccountKind, FreezeKind
-from payments.billing.credit import credit_account
+from payments.billing.payment import credit_account
 from payments.config import load_config
 from payments.ledger.records import EntryKind
 from payments.money import Money

@@ -13,7 +13,7 @@ from bot.commands import build_registry, credits, user
 from bot.commands.model import Command, Context, Registry, convert, role_of
 from bot.dispatch import Dispatcher
 from payments import keys
-from payments.billing.cycle import renew_account
+from payments.billing.renewal import renew_account
 from payments.config import Config, OperatorsConfig
 from payments.ledger.records import EntryKind
 from payments.store.connection import open_redis

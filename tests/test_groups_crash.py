@@ -15,7 +15,7 @@ import pytest
 
 from payments import keys
 from payments.accounts.records import AccountKind
-from payments.billing.cycle import renew_account
+from payments.billing.renewal import renew_account
 from payments.groups import flow as group_flows
 from payments.groups.flow import JOIN_STEPS, LEAVE_STEPS, Step
 from payments.groups.rules import CodeUse

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from accountbot.stack import Stack
 from bot.commands.groups import ADDED
-from payments.billing.credit import credit_account
 from payments.billing.cycle import default_policy
+from payments.billing.payment import credit_account
 from payments.billing.rules import as_utc
 from payments.groups.rules import join_price
 from payments.ledger.records import EntryKind

@@ -9,7 +9,8 @@ import pytest
 
 from payments import keys
 from payments.accounts.records import AccountKind, FreezeKind
-from payments.billing.cycle import Froze, Renewed, end_trial, renew_account
+from payments.billing.freezes import Froze, end_trial
+from payments.billing.renewal import Renewed, renew_account
 from payments.errors import InsufficientFunds
 from payments.groups import flow as group_flows
 from payments.groups.rules import (

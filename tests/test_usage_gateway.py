@@ -21,7 +21,8 @@ from aiohttp import web
 from accountbot.stack import Stack
 from payments import keys
 from payments.accounts.records import FreezeKind
-from payments.billing.cycle import Froze, freeze_unpaid, operator_freeze, renew_account
+from payments.billing.freezes import Froze, freeze_unpaid, operator_freeze
+from payments.billing.renewal import renew_account
 from payments.config import Config, load_config
 from payments.stores import Store
 from payments.web.app import build_app

@@ -15,7 +15,8 @@ import aiohttp
 import pytest
 
 from payments.accounts.records import AccountKind, FreezeKind
-from payments.billing.cycle import Froze, Renewed, freeze_unpaid, renew_account
+from payments.billing.freezes import Froze, freeze_unpaid
+from payments.billing.renewal import Renewed, renew_account
 from payments.ledger.records import EntryKind, utcnow
 from payments.money import Money
 from payments.stores import Store

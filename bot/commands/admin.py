@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commands.model import OPERATORS, Command, Context, Param, ParamKind, Reply
-from payments.billing.credit import credit_account
+from payments.billing.payment import credit_account
 from payments.ledger.records import EntryKind, describe_entry
 from payments.money import format_money
 from payments.store.outbox import Notification

@@ -22,9 +22,9 @@ from bot.commands.model import (
     Role,
     Table,
 )
-from payments.accounts.freezes import Frozen
+from payments.accounts.freeze_store import Frozen
 from payments.accounts.records import AccountKind, FreezeKind
-from payments.billing import cycle as billing_cycle
+from payments.billing import freezes, payment
 from payments.billing.cycle import Cycle
 from payments.billing.rules import Invoice, day_label, period_label
 from payments.catalog.records import Plan
@@ -47,7 +47,7 @@ async def frozen_line(ctx: Context) -> str:
     """'' unless the asker is frozen; then why, what is due and the command that fixes it."""
     if ctx.account is None or not ctx.account.frozen:
         return ""
-    return await billing_cycle.frozen_line(cycle_of(ctx), ctx.jid)
+    return await freezes.frozen_line(cycle_of(ctx), ctx.jid)
 
 
 def _allowances(plan: Plan) -> str:
@@ -100,7 +100,7 @@ async def choose_plan(ctx: Context, args: Mapping[str, Any]) -> Reply:
 async def _trial_choice(ctx: Context, price: str) -> Reply:
     cycle = cycle_of(ctx)
     sub = await ctx.store.billing.subscriber(ctx.jid)
-    if sub is not None and await billing_cycle.activate_if_due(cycle, sub, ctx.now):
+    if sub is not None and await payment.activate_if_due(cycle, sub, ctx.now):
         return Reply(f"Your account is now on {price}. The first month is paid.")
     activation = format_money(ctx.config.billing.activation_amount)
     return Reply(f"{price} starts when you top up {activation} or more: send 'topup'.")
@@ -143,7 +143,7 @@ async def confirm_pay(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
 
 
 async def pay(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    done = await billing_cycle.pay_invoices(cycle_of(ctx), ctx.jid, ctx.now)
+    done = await payment.pay_invoices(cycle_of(ctx), ctx.jid, ctx.now)
     lines = [
         f"Paid invoice {period_label(s.period)}: {format_money(s.voucher + s.prepaid)}."
         for s in done.settled
@@ -190,7 +190,7 @@ async def confirm_freeze(ctx: Context, args: Mapping[str, Any]) -> str:
 
 async def freeze(ctx: Context, args: Mapping[str, Any]) -> Reply:
     jid, kind = args["jid"], FreezeKind(args["kind"])
-    result = await billing_cycle.operator_freeze(cycle_of(ctx), jid, kind, args["reason"], ctx.now)
+    result = await freezes.operator_freeze(cycle_of(ctx), jid, kind, args["reason"], ctx.now)
     if result is Frozen.NO_ACCOUNT:
         return Reply(f"{jid} has no active account.", error="item-not-found")
     if result is Frozen.ALREADY:
@@ -200,7 +200,7 @@ async def freeze(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 async def unfreeze(ctx: Context, args: Mapping[str, Any]) -> Reply:
     jid, kind = args["jid"], FreezeKind(args["kind"])
-    lifted = await billing_cycle.operator_unfreeze(cycle_of(ctx), jid, kind)
+    lifted = await freezes.operator_unfreeze(cycle_of(ctx), jid, kind)
     if lifted is None:
         return Reply(f"{jid} has no {kind.value} freeze.", error="item-not-found")
     return Reply(f"Lifted the {kind.value} freeze of {jid} (set by {lifted.who}: {lifted.why}).")

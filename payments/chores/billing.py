@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from payments import keys
-from payments.billing import cycle as billing_cycle
-from payments.billing.cycle import Cycle, Renewed, RenewOutcome
+from payments.billing import freezes, reminders, renewal
+from payments.billing.cycle import Cycle
+from payments.billing.renewal import Renewed, RenewOutcome
 from payments.billing.rules import period_label
 from payments.billing.texts import Notice
 from payments.chores.runner import ChoreReport, ChoreRun, Handler, due, each
@@ -26,9 +27,9 @@ async def renew(run: ChoreRun, report: ChoreReport) -> None:
 
     async def handle(jid: str) -> str:
         if run.dry_run:
-            outcome = await billing_cycle.preview_renewal(c, jid, now)
+            outcome = await renewal.preview_renewal(c, jid, now)
         else:
-            outcome = await billing_cycle.renew_account(c, jid, now)
+            outcome = await renewal.renew_account(c, jid, now)
         _report_renewal(run, report, outcome)
         return outcome.result.value
 
@@ -69,13 +70,13 @@ async def remind(run: ChoreRun, report: ChoreReport) -> None:
         return handle
 
     async def unpaid(c: Cycle, jid: str, at: datetime) -> list[Notice]:
-        return await billing_cycle.remind_unpaid(c, jid, at, send=send)
+        return await reminders.remind_unpaid(c, jid, at, send=send)
 
     async def low(c: Cycle, jid: str, at: datetime) -> list[Notice]:
-        return await billing_cycle.warn_low_balance(c, jid, at, send=send)
+        return await reminders.warn_low_balance(c, jid, at, send=send)
 
     async def trial(c: Cycle, jid: str, at: datetime) -> list[Notice]:
-        return await billing_cycle.warn_trial_ending(c, jid, at, send=send)
+        return await reminders.warn_trial_ending(c, jid, at, send=send)
 
     await each(run, report, await due(c, keys.UNPAID, now), sender(unpaid))
     await each(run, report, await due(c, keys.RENEWALS, ahead, since=now), sender(low))
@@ -88,15 +89,15 @@ async def freeze(run: ChoreRun, report: ChoreReport) -> None:
 
     async def unpaid(jid: str) -> str:
         if run.dry_run:
-            is_due = await billing_cycle.freeze_is_due(c, jid, now)
+            is_due = await freezes.freeze_is_due(c, jid, now)
             return _would(run, is_due, f"would freeze {jid} (unpaid)", "frozen")
-        return (await billing_cycle.freeze_unpaid(c, jid, now)).value
+        return (await freezes.freeze_unpaid(c, jid, now)).value
 
     async def trial(jid: str) -> str:
         if run.dry_run:
-            is_due = await billing_cycle.trial_end_is_due(c, jid, now)
+            is_due = await freezes.trial_end_is_due(c, jid, now)
             return _would(run, is_due, f"would freeze {jid} (trial ended)", "trial_frozen")
-        result = await billing_cycle.end_trial(c, jid, now)
+        result = await freezes.end_trial(c, jid, now)
         return "trial_" + result.value
 
     grace_from = now - timedelta(days=c.policy.grace_days)
@@ -110,9 +111,9 @@ async def close(run: ChoreRun, report: ChoreReport) -> None:
 
     async def handle(jid: str) -> str:
         if run.dry_run:
-            is_due = await billing_cycle.close_is_due(c, jid, now)
+            is_due = await freezes.close_is_due(c, jid, now)
             return _would(run, is_due, f"would close {jid}", "closed")
-        closure = await billing_cycle.close_frozen(c, jid, now)
+        closure = await freezes.close_frozen(c, jid, now)
         for leaf in closure.detached:
             run.progress(f"detached {leaf} from {jid}")
         return closure.result.value

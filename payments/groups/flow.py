@@ -46,7 +46,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from payments import keys
-from payments.accounts.freezes import LiftIf
+from payments.accounts.freeze_store import LiftIf
 from payments.accounts.records import FreezeKind
 from payments.billing.rules import Subscriber
 from payments.catalog.records import Plan

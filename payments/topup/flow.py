@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from payments.billing.credit import credit_account
+from payments.billing.payment import credit_account
 from payments.config import BillingConfig, Config, ConfigError
 from payments.ledger.records import Balance, EntryKind, utcnow
 from payments.money import InvalidAmount, Money, format_money, parse_money
