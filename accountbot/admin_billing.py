@@ -12,8 +12,8 @@ from payments.billing.cycle import Cycle
 from payments.billing.freezes import operator_freeze, operator_unfreeze
 from payments.billing.rules import BadPlan, check_plan_id, parse_allowance
 from payments.catalog.records import Plan
+from payments.clock import utcnow
 from payments.jid import normalise_jid
-from payments.ledger.records import utcnow
 from payments.money import format_money, parse_money
 
 KINDS = [k.value for k in FreezeKind]

@@ -6,7 +6,7 @@ import argparse
 
 from accountbot.admin import opened
 from accountbot.cli import EXIT_OK, CliError, common, config_of
-from payments.ledger.records import utcnow
+from payments.clock import utcnow
 from payments.money import format_money, parse_money
 from payments.usage.credits import BadPack, Pack, check_pack_id
 

@@ -16,10 +16,9 @@ from datetime import datetime
 
 from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
 from payments.billing.cycle import Cycle
-from payments.billing.rules import as_utc
 from payments.chores.registry import ALL, CHORES, run_chores
 from payments.chores.runner import DEFAULT_CONCURRENCY, ChoreRun
-from payments.ledger.records import utcnow
+from payments.clock import as_utc, utcnow
 from payments.stores import Store
 from payments.usage.rules import UsagePolicy
 

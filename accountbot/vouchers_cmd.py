@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from accountbot.admin import opened, operator
 from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
-from payments.ledger.records import utcnow
+from payments.clock import utcnow
+from payments.codes import VOUCHER_CODES
 from payments.money import format_money, parse_money
 from payments.topup.flow import create_vouchers
-from payments.topup.vouchers import VoucherBatch, display_code, normalise_code
+from payments.topup.vouchers import VoucherBatch
 
 
 def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,7 +66,7 @@ async def create_batch(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
     for code in codes:
-        print(display_code(code))
+        print(VOUCHER_CODES.display(code))
     until = f", valid until {batch.expires_at.isoformat()}" if batch.expires_at else ""
     print(
         f"created {len(codes)} vouchers of {format_money(amount)} in batch {batch.name}{until}",
@@ -76,14 +77,14 @@ async def create_batch(args: argparse.Namespace) -> int:
 
 async def show_code(args: argparse.Namespace) -> int:
     config = config_of(args)
-    code = normalise_code(args.code)
+    code = VOUCHER_CODES.normalise(args.code)
     async with opened(config) as store:
         fields = await store.vouchers.get(code) if code else {}
     if not code or not fields:
         print("no such voucher code")
         return EXIT_REFUSED
     amount = format_money(config.money(int(fields["amount"])))
-    print(f"{display_code(code)}  {amount}  batch {fields['batch']}")
+    print(f"{VOUCHER_CODES.display(code)}  {amount}  batch {fields['batch']}")
     print(f"  expires: {fields['expires_at'] or 'never'}")
     by = fields["redeemed_by"]
     print(f"  redeemed by {by} at {fields['redeemed_at']}" if by else "  not redeemed")

@@ -42,13 +42,14 @@ from accountbot.stack import RedisServer, free_port
 from bench.support import wait_ready
 from payments.billing.cycle import default_policy
 from payments.billing.payment import credit_account
+from payments.clock import month_of, shift_month
 from payments.config import load_config
 from payments.ledger.records import EntryKind
 from payments.money import Money
 from payments.store.connection import open_redis
 from payments.stores import Store
 from payments.usage.flow import Meter, buy_pack, expire_account, ingest, settle_account
-from payments.usage.rules import SLOT_HOURS, UsageEvent, UsagePolicy, month_of, shift_month
+from payments.usage.rules import SLOT_HOURS, UsageEvent, UsagePolicy
 from payments.web.app import build_app
 
 TOKEN = "bench-gateway-token"

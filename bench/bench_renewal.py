@@ -24,9 +24,9 @@ from typing import Any
 from accountbot.stack import RedisServer
 from payments import keys
 from payments.billing.cycle import Cycle, default_policy
-from payments.billing.rules import epoch
 from payments.chores.billing import renew
 from payments.chores.runner import ChoreReport, ChoreRun
+from payments.clock import epoch
 from payments.store.connection import open_redis
 from payments.stores import Store
 

@@ -25,9 +25,9 @@ from bot.commands.model import (
     convert,
     role_of,
 )
+from payments.clock import utcnow
 from payments.config import Config
 from payments.errors import InsufficientFunds, NotAllowed, PaymentsError
-from payments.ledger.records import utcnow
 from payments.stores import Store
 
 log = logging.getLogger(__name__)

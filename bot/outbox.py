@@ -7,12 +7,12 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 
-from payments.store.outbox import Notification
+from payments.notices import Notice
 from payments.stores import Store
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[Notification], Awaitable[None]]
+Send = Callable[[Notice], Awaitable[None]]
 
 
 class OutboxConsumer:
@@ -47,7 +47,7 @@ class OutboxConsumer:
         while self.connected.is_set():
             await self._deliver(await outbox.next_batch(self.name, block_ms=1000))
 
-    async def _deliver(self, batch: list[Notification]) -> None:
+    async def _deliver(self, batch: list[Notice]) -> None:
         for note in batch:
             if not self.connected.is_set():
                 return  # left pending: sent after the reconnection

@@ -26,7 +26,7 @@ from bot.commands.model import Reply
 from bot.dispatch import Dispatcher
 from payments.config import XmppConfig
 from payments.jid import BadJID, normalise_jid
-from payments.store.outbox import Notification
+from payments.notices import Notice
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class AccountBot:
             out["oob"]["url"] = reply.url
         out.send()
 
-    async def send_notification(self, note: Notification) -> None:
+    async def send_notification(self, note: Notice) -> None:
         msg = self.xmpp.make_message(
             mto=note.to, mbody=note.body, mtype="chat", mfrom=self.xmpp.boundjid.bare
         )

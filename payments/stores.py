@@ -12,12 +12,13 @@ from payments.catalog.store import PlanStore
 from payments.groups.store import GroupStore
 from payments.ledger.store import LedgerStore
 from payments.store.botstate import BotStateStore
+from payments.store.code_attempts import CodeAttemptStore
 from payments.store.connection import open_redis
 from payments.store.locks import LockStore
 from payments.store.outbox import OutboxStore
 from payments.store.scripts import Scripts
 from payments.topup.store import PaymentsInStore
-from payments.topup.voucher_store import CodeAttemptStore, VoucherStore
+from payments.topup.voucher_store import VoucherStore
 from payments.usage.credit_store import CreditStore
 from payments.usage.store import UsageStore
 

@@ -11,7 +11,7 @@ from payments.billing.cycle import Cycle, default_policy
 from payments.billing.payment import CreditOutcome, credit_account
 from payments.ledger.records import Balance, EntryKind
 from payments.money import Money
-from payments.store.outbox import Notification
+from payments.notices import Notice
 from payments.stores import Store
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -55,9 +55,9 @@ async def paid_account(store: Store, jid: str, at: datetime = T0, amount: str = 
     assert outcome.settlement.activated
 
 
-async def outbox(store: Store, to: str | None = None) -> list[Notification]:
+async def outbox(store: Store, to: str | None = None) -> list[Notice]:
     raw: Any = await store.redis.xrange(keys.OUTBOX)
-    notes = [Notification.decode(eid, fields) for eid, fields in raw]
+    notes = [Notice.decode(eid, fields) for eid, fields in raw]
     return [n for n in notes if to is None or n.to == to]
 
 

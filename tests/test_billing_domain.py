@@ -19,19 +19,18 @@ from payments.billing.rules import (
     InvoiceStatus,
     RenewAction,
     Snapshot,
-    add_months,
     billing_freeze_may_lift,
     check_plan_id,
     closure_warning_due,
     grace_ends,
     next_renewal,
     parse_allowance,
-    period_of,
     reminder_number,
     renewal_action,
     renewal_lines,
     split_charge,
 )
+from payments.clock import add_months, month_of
 from payments.errors import CorruptRecord
 from payments.money import Money
 from tests.billing_support import POLICY, T0, usd
@@ -82,7 +81,7 @@ def test_renewals_are_monthly_with_one_period_each(start: datetime, months: int)
     day, dates = start.day, [start]
     for _ in range(months):
         dates.append(next_renewal(dates[-1], day))
-    periods = [period_of(d) for d in dates]
+    periods = [month_of(d) for d in dates]
     assert len(set(periods)) == len(periods)  # one renewal per month, never two
     for before, after in itertools.pairwise(dates):
         assert timedelta(days=28) <= after - before <= timedelta(days=31)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from accountbot.stack import Stack
+from payments.notices import Notice
 from payments.store.connection import open_redis
-from payments.store.outbox import Notification
 from payments.stores import Store
 from tests.bots import bot_config, log_size, running_bot, wait_for_log
 from tests.clients import UserClient, logged_in
@@ -79,10 +79,10 @@ async def test_notification_queued_while_bot_is_down_arrives_once(
             pass  # the bot ran once (its consumer group exists) and is stopped again
         async with logged_in(jid, password, "127.0.0.1", own_stack.prosody.c2s_port) as client:
             queued = await store.outbox.notify(
-                Notification(jid, f"Renewal done {token}", kind="test"), key=f"t-{token}"
+                Notice(jid, "test", f"Renewal done {token}", key=f"t-{token}")
             )
             again = await store.outbox.notify(
-                Notification(jid, f"Renewal done {token}", kind="test"), key=f"t-{token}"
+                Notice(jid, "test", f"Renewal done {token}", key=f"t-{token}")
             )
             assert queued and not again  # the same key is queued once
             with running_bot(own_stack, config):

@@ -11,10 +11,10 @@ from bot.commands import build_registry
 from bot.commands.groups import ADDED
 from bot.commands.model import Role
 from bot.dispatch import Dispatcher
+from payments.codes import REFUSAL
 from payments.config import Config
 from payments.store.connection import open_redis
 from payments.stores import Store
-from payments.topup.vouchers import REFUSAL
 from payments.usage import flow as metering
 from payments.usage.flow import Meter
 from payments.usage.rules import UsageEvent, UsagePolicy

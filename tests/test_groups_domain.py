@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from payments import keys
 from payments.accounts.numbers import BadNumber, parse_e164
 from payments.accounts.records import Account, AccountKind, AccountStatus, FreezeKind
+from payments.codes import GROUP_CODES
 from payments.errors import CorruptRecord, NotAllowed
 from payments.groups.rules import (
-    CODE_LENGTH,
     CodeKind,
     GroupCode,
     JoinRefusal,
@@ -22,13 +22,10 @@ from payments.groups.rules import (
     MoveOp,
     check_uses,
     current_period_start,
-    display_code,
     join_price,
     join_ref,
     leaf_refusal,
     main_refusal,
-    new_code,
-    normalise_code,
     paid_until_after_leaving,
 )
 from payments.money import Money
@@ -149,16 +146,16 @@ def test_only_a_trial_outside_any_group_holding_no_money_may_become_a_leaf() -> 
 
 
 def test_codes_are_long_random_and_typed_forgivingly() -> None:
-    codes = {new_code() for _ in range(200)}
-    assert len(codes) == 200 and all(len(c) == CODE_LENGTH for c in codes)
+    codes = {GROUP_CODES.new() for _ in range(200)}
+    assert len(codes) == 200 and all(len(c) == GROUP_CODES.length for c in codes)
     code = next(iter(codes))
-    shown = display_code(code)
+    shown = GROUP_CODES.display(code)
     assert shown.count("-") == 3
-    assert normalise_code(shown.lower()) == code
-    assert normalise_code(" " + shown.replace("-", " ") + " ") == code
-    assert normalise_code("O" + code[1:]) == normalise_code("0" + code[1:])
-    for bad in ("", code[:-1], code + "0", code[:-1] + "U", "١" * CODE_LENGTH):
-        assert normalise_code(bad) is None
+    assert GROUP_CODES.normalise(shown.lower()) == code
+    assert GROUP_CODES.normalise(" " + shown.replace("-", " ") + " ") == code
+    assert GROUP_CODES.normalise("O" + code[1:]) == GROUP_CODES.normalise("0" + code[1:])
+    for bad in ("", code[:-1], code + "0", code[:-1] + "U", "١" * GROUP_CODES.length):
+        assert GROUP_CODES.normalise(bad) is None
 
 
 def test_a_referral_code_allows_one_sign_up_by_default_and_at_most_max_leaves() -> None:

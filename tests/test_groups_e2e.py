@@ -16,12 +16,12 @@ from accountbot.stack import Stack
 from bot.commands.groups import ADDED
 from payments.billing.cycle import default_policy
 from payments.billing.payment import credit_account
-from payments.billing.rules import as_utc
+from payments.clock import as_utc
+from payments.codes import REFUSAL
 from payments.groups.rules import join_price
 from payments.ledger.records import EntryKind
 from payments.money import Money, format_money
 from payments.stores import Store
-from payments.topup.vouchers import REFUSAL
 from tests import test_bot_e2e
 from tests.clients import UserClient
 from tests.test_bot_e2e import Bot, is_notification, login, new_user

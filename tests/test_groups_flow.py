@@ -11,6 +11,7 @@ from payments import keys
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing.freezes import Froze, end_trial
 from payments.billing.renewal import Renewed, renew_account
+from payments.codes import GROUP_CODES, REFUSAL, CodeRefused
 from payments.errors import InsufficientFunds
 from payments.groups import flow as group_flows
 from payments.groups.rules import (
@@ -21,11 +22,9 @@ from payments.groups.rules import (
     LeafRefused,
     MainRefused,
     NotAMember,
-    display_code,
 )
 from payments.ledger.records import EntryKind
 from payments.stores import Store
-from payments.topup.vouchers import REFUSAL, CodeRefused
 from tests.billing_support import (
     POLICY,
     RENEWAL_DUE,
@@ -262,7 +261,7 @@ async def test_a_referral_code_works_once_and_every_refusal_reads_the_same(store
     await main_and_trial(store)
     flow = flow_of(store)
     code = await group_flows.create_referral(flow, MAIN, JOINED_AT)
-    shown = display_code(code.code)
+    shown = GROUP_CODES.display(code.code)
     joined = await accept(store, "new@x", shown.lower(), CodeUse.REGISTER)
     assert isinstance(joined, group_flows.Joined)
     account = await store.accounts.get("new@x")

@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payments import keys
+from payments.clock import month_of, shift_month
 from payments.errors import InsufficientFunds
 from payments.stores import Store
 from payments.usage.flow import buy_pack, expire_account, ingest, settle_account
-from payments.usage.rules import UsageEvent, counted_month, month_of, shift_month
+from payments.usage.rules import UsageEvent, counted_month
 from tests.billing_support import top_up
 from tests.usage_support import T0, A, customer, meter, sms_pack, sms_plan
 

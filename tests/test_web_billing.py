@@ -17,7 +17,8 @@ import pytest
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing.freezes import Froze, freeze_unpaid
 from payments.billing.renewal import Renewed, renew_account
-from payments.ledger.records import EntryKind, utcnow
+from payments.clock import utcnow
+from payments.ledger.records import EntryKind
 from payments.money import Money
 from payments.stores import Store
 from payments.topup.checkout import PendingPayment

@@ -13,11 +13,12 @@ import pytest
 from bot.commands.model import PAYERS, Context, Param, Registry, Role, convert
 from bot.commands.payments import COMMANDS, redeem, topup
 from payments.accounts.records import Account, AccountKind, AccountStatus
+from payments.codes import REFUSAL, VOUCHER_CODES
 from payments.config import Config
 from payments.money import Money
 from payments.stores import Store
 from payments.topup.flow import create_vouchers
-from payments.topup.vouchers import REFUSAL, VoucherBatch, display_code
+from payments.topup.vouchers import VoucherBatch
 from payments.web.links import read_link
 from payments.web.state import CONFIG
 from tests.webfakes import LINK_SECRET, running_service
@@ -91,9 +92,9 @@ async def test_redeem_adds_a_voucher_once_and_refuses_alike(
     batch = VoucherBatch("cmd", Money.whole(15), 1, datetime.now(UTC), "cli:test")
     [code] = await create_vouchers(real_store, batch)
     ctx = context(real_store, config)
-    reply = await redeem(ctx, {"code": display_code(code)})
+    reply = await redeem(ctx, {"code": VOUCHER_CODES.display(code)})
     assert reply.text == "Voucher redeemed: $15.00 added to your voucher balance. Balance: $15.00."
-    again = await redeem(ctx, {"code": display_code(code)})
+    again = await redeem(ctx, {"code": VOUCHER_CODES.display(code)})
     wrong = await redeem(ctx, {"code": "nope"})
     assert again.text == wrong.text == REFUSAL and again.error == "not-acceptable"
     assert (await real_store.ledger.balances(ALICE)).voucher == Money.whole(15)

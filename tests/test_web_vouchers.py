@@ -13,19 +13,13 @@ import pytest
 
 from accountbot.stack import Stack
 from payments import keys
+from payments.codes import REFUSAL, VOUCHER_CODES, CodeRefused
 from payments.config import BillingConfig
 from payments.ledger.records import Balance, EntryKind
 from payments.money import Money
 from payments.stores import Store
 from payments.topup.flow import create_vouchers, redeem_voucher
-from payments.topup.vouchers import (
-    REFUSAL,
-    CodeRefused,
-    Redeemed,
-    VoucherBatch,
-    display_code,
-    normalise_code,
-)
+from payments.topup.vouchers import Redeemed, VoucherBatch
 
 ALICE, BOB = "alice@localhost", "bob@localhost"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -106,7 +100,7 @@ def test_admin_voucher_create_refuses_bad_input_and_writes_nothing(
 
 async def test_a_code_adds_to_the_voucher_balance_once(real_store: Store) -> None:
     [code] = await make(real_store)
-    done = await redeem(real_store, ALICE, display_code(code))
+    done = await redeem(real_store, ALICE, VOUCHER_CODES.display(code))
     assert isinstance(done, Redeemed) and done.amount == Money.whole(10)
     balances = await real_store.ledger.balances(ALICE)
     assert balances.voucher == Money.whole(10) and not balances.prepaid_exists
@@ -132,7 +126,7 @@ async def test_a_code_sent_by_20_people_at_once_credits_one_of_them(real_store: 
 async def test_typing_is_forgiving(real_store: Store) -> None:
     [code] = await make(real_store)
     typed = " ".join(code[i : i + 4] for i in range(0, 20, 4)).lower().replace("0", "o")
-    assert normalise_code(typed) == code
+    assert VOUCHER_CODES.normalise(typed) == code
     assert isinstance(await redeem(real_store, ALICE, typed), Redeemed)
 
 

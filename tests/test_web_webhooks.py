@@ -19,7 +19,8 @@ import pytest
 from aiohttp import web
 
 from payments import keys
-from payments.ledger.records import EntryKind, utcnow
+from payments.clock import utcnow
+from payments.ledger.records import EntryKind
 from payments.money import Money
 from payments.stores import Store
 from payments.topup.checkout import PendingPayment

@@ -9,7 +9,7 @@ from bot.commands.model import OPERATORS, Command, Context, Param, ParamKind, Re
 from payments.billing.payment import credit_account
 from payments.ledger.records import EntryKind, describe_entry
 from payments.money import format_money
-from payments.store.outbox import Notification
+from payments.notices import Notice, NoticeKind
 
 SHOW_ENTRIES = 10
 TARGET = Param("jid", "the account", ParamKind.JID)
@@ -60,12 +60,12 @@ async def credit(ctx: Context, args: Mapping[str, Any]) -> Reply:
     )
     after = outcome.applied.balance_after
     await ctx.store.outbox.notify(
-        Notification(
+        Notice(
             jid,
+            NoticeKind.OPERATOR_CREDIT,
             f"{format_money(amount)} was added to your balance. Balance: {format_money(after)}.",
-            kind="operator_credit",
-        ),
-        key=f"credit:{jid}:{outcome.applied.entry_id}",
+            key=f"credit:{jid}:{outcome.applied.entry_id}",
+        )
     )
     return Reply(f"Credited {format_money(amount)} to {jid}. Balance: {format_money(after)}.")
 

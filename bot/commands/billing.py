@@ -26,8 +26,9 @@ from payments.accounts.freeze_store import Frozen
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing import freezes, payment
 from payments.billing.cycle import Cycle
-from payments.billing.rules import Invoice, day_label, period_label
+from payments.billing.rules import Invoice
 from payments.catalog.records import Plan
+from payments.clock import day_label, month_label
 from payments.money import format_money
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
@@ -107,7 +108,7 @@ async def _trial_choice(ctx: Context, price: str) -> Reply:
 
 
 def _invoice_line(invoice: Invoice) -> str:
-    month = period_label(invoice.period)
+    month = month_label(invoice.period)
     members = ", ".join(
         (ln.plan if ln.member == invoice.jid else ln.member) + f" {format_money(ln.amount)}"
         for ln in invoice.lines
@@ -128,7 +129,7 @@ async def invoices(ctx: Context, args: Mapping[str, Any]) -> Reply:
     if owed.units:
         lines.append(f"You owe {format_money(owed)}. Send 'pay' to pay from your balance.")
     rows = tuple(
-        (period_label(i.period), i.status.value, format_money(i.total), format_money(i.due))
+        (month_label(i.period), i.status.value, format_money(i.total), format_money(i.due))
         for i in listed
     )
     return Reply("\n".join(lines), table=Table(("month", "status", "total", "due"), rows))
@@ -145,7 +146,7 @@ async def confirm_pay(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
 async def pay(ctx: Context, args: Mapping[str, Any]) -> Reply:
     done = await payment.pay_invoices(cycle_of(ctx), ctx.jid, ctx.now)
     lines = [
-        f"Paid invoice {period_label(s.period)}: {format_money(s.voucher + s.prepaid)}."
+        f"Paid invoice {month_label(s.period)}: {format_money(s.voucher + s.prepaid)}."
         for s in done.settled
     ]
     if done.missing is not None and done.missing.units:

@@ -21,11 +21,12 @@ from bot.commands.model import (
     Table,
 )
 from payments.accounts.records import AccountKind
+from payments.clock import month_label
 from payments.money import format_money
 from payments.usage import flow as metering
 from payments.usage.credits import AutoBuy, Grant, Pack, UnknownPack, by_expiry
 from payments.usage.flow import Meter, MonthView
-from payments.usage.rules import ResourceMonth, UsagePolicy, month_label
+from payments.usage.rules import ResourceMonth, UsagePolicy
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
 PACK = Param("pack", "a pack id, as 'credits' lists them")

@@ -30,18 +30,12 @@ from bot.commands.model import (
     Table,
 )
 from payments.accounts.records import AccountKind
-from payments.billing.rules import day_label
+from payments.clock import day_label
+from payments.codes import GROUP_CODES, REFUSAL, CodeRefused
 from payments.groups import flow as group_flows
 from payments.groups.flow import GroupFlow, Joined, Member
-from payments.groups.rules import (
-    CodeUse,
-    GroupCode,
-    MainRefused,
-    display_code,
-    normalise_code,
-)
+from payments.groups.rules import CodeUse, GroupCode, MainRefused
 from payments.money import format_money
-from payments.topup.vouchers import REFUSAL, CodeRefused
 from payments.usage import flow as metering
 from payments.usage.flow import Meter
 from payments.usage.rules import UsagePolicy
@@ -91,7 +85,7 @@ async def invite(ctx: Context, args: Mapping[str, Any]) -> Reply:
     if not uses_text.isascii() or not uses_text.isdigit():
         return Reply("USES is a number of sign-ups, like 1 or 3.", error="bad-request")
     code = await group_flows.create_referral(flow_of(ctx), ctx.jid, ctx.now, int(uses_text))
-    shown = display_code(code.code)
+    shown = GROUP_CODES.display(code.code)
     people = "one person" if code.uses == 1 else f"{code.uses} people"
     return Reply(
         f"Referral code for {people}, until {day_label(code.expires_at)}: {shown}\n"
@@ -103,7 +97,7 @@ async def invite(ctx: Context, args: Mapping[str, Any]) -> Reply:
 def _code_line(code: GroupCode) -> str:
     left = code.uses - code.used
     state = "revoked" if code.status != "open" else f"{left} of {code.uses} sign-ups left"
-    return f"{display_code(code.code)}: {state}, until {day_label(code.expires_at)}"
+    return f"{GROUP_CODES.display(code.code)}: {state}, until {day_label(code.expires_at)}"
 
 
 async def invites(ctx: Context, args: Mapping[str, Any]) -> Reply:
@@ -111,7 +105,7 @@ async def invites(ctx: Context, args: Mapping[str, Any]) -> Reply:
     if not codes:
         return Reply("You have no referral codes. Send 'invite' to create one.")
     rows = tuple(
-        (display_code(c.code), str(c.uses - c.used), day_label(c.expires_at), c.status)
+        (GROUP_CODES.display(c.code), str(c.uses - c.used), day_label(c.expires_at), c.status)
         for c in codes
     )
     text = "\n".join(["Your referral codes:", *(_code_line(c) for c in codes)])
@@ -119,10 +113,10 @@ async def invites(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 async def revoke(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    code = normalise_code(str(args["code"]))
+    code = GROUP_CODES.normalise(str(args["code"]))
     if code is None or not await ctx.store.groups.revoke_code(ctx.jid, code, ctx.now):
         return Reply("You have no open referral code like that.", error="item-not-found")
-    return Reply(f"Revoked {display_code(code)}: nobody can use it now.")
+    return Reply(f"Revoked {GROUP_CODES.display(code)}: nobody can use it now.")
 
 
 # --- answering -------------------------------------------------------------------------

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commands.model import PAYERS, Command, Context, Param, ParamKind, Reply
+from payments.codes import REFUSAL, CodeRefused
 from payments.money import InvalidAmount, format_money
 from payments.topup.flow import check_topup, redeem_voucher
-from payments.topup.vouchers import REFUSAL, CodeRefused
 from payments.web.links import topup_url
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from payments.clock import parse_instant
 from payments.errors import CorruptRecord
 
 
@@ -61,23 +62,14 @@ class Account:
                 status=AccountStatus(fields["status"]),
                 registered_at=datetime.fromisoformat(fields["registered_at"]),
                 plan=fields["plan"],
-                trial_ends_at=_when(fields.get("trial_ends_at")),
-                next_renewal_at=_when(fields.get("next_renewal_at")),
+                trial_ends_at=parse_instant(fields.get("trial_ends_at")),
+                next_renewal_at=parse_instant(fields.get("next_renewal_at")),
                 next_plan=fields.get("next_plan", ""),
                 number=fields.get("number", ""),
                 freezes=frozenset(FreezeKind(k) for k in freezes),
             )
         except (KeyError, ValueError) as exc:
             raise CorruptRecord(f"account {jid}: {exc!r}") from exc
-
-
-def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def month_key(at: datetime) -> str:
-    """``YYYYMM`` of an instant, as used in ``payment-plan_as_of_YYYYMM-{JID}``."""
-    return f"{at.year:04d}{at.month:02d}"
 
 
 def trial_end(registered_at: datetime, trial_days: int) -> datetime:

@@ -8,7 +8,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from payments import keys
-from payments.accounts.records import TRIAL_PLAN, Account, month_key, trial_end
+from payments.accounts.records import TRIAL_PLAN, Account, trial_end
+from payments.clock import epoch, month_of
 from payments.store.scripts import Scripts
 
 
@@ -29,11 +30,11 @@ class AccountStore:
 
     async def register_trial(self, jid: str, at: datetime, trial_days: int) -> bool:
         """Start a trial; False when the JID already has an account (of any state)."""
-        yyyymm = month_key(at)
+        yyyymm = month_of(at)
         # The trial-end schedule first: a crash after it leaves an entry the
         # freeze chore drops (the JID is no trial), never a trial that never ends.
         ends = trial_end(at, trial_days)
-        await self._redis.zadd(keys.TRIAL_ENDS, {jid: int(ends.timestamp())}, nx=True)
+        await self._redis.zadd(keys.TRIAL_ENDS, {jid: epoch(ends)}, nx=True)
         created = await self._scripts.call(
             "register",
             [keys.account(jid), keys.plan_as_of(jid, yyyymm)],

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from payments.billing.texts import Notice
 from payments.config import BillingConfig
 from payments.money import Money
-from payments.store.outbox import Notification
 from payments.stores import Store
 
 
@@ -38,7 +36,3 @@ class Cycle:
 
     def money(self, units: int) -> Money:
         return Money(units, self.policy.currency)
-
-    async def tell(self, notice: Notice, url: str = "") -> bool:
-        note = Notification(notice.to, notice.body, url, notice.kind.value)
-        return await self.store.outbox.notify(note, key=notice.key)

@@ -19,10 +19,10 @@ from payments.billing.rules import (
     Subscriber,
     billing_freeze_may_lift,
     closes_at,
-    day_label,
     grace_ends,
     state_of,
 )
+from payments.clock import day_label
 
 
 async def lift_billing_freeze(cycle: Cycle, jid: str, now: datetime) -> bool:
@@ -43,7 +43,7 @@ async def lift_billing_freeze(cycle: Cycle, jid: str, now: datetime) -> bool:
     await store.billing.unschedule(keys.UNPAID, jid)
     if lifted is not None:
         await store.billing.unschedule(keys.BILLING_FROZEN, jid)
-        await cycle.tell(notices.unfrozen(jid, lifted.when.isoformat()))
+        await cycle.store.outbox.notify(notices.unfrozen(jid, lifted.when.isoformat()))
     return lifted is not None
 
 
@@ -56,7 +56,7 @@ async def _lift_leaves(cycle: Cycle, sub: Subscriber) -> None:
     for leaf in group.leaves:
         lifted = await cycle.store.freezes.lift(leaf, FreezeKind.BILLING, LiftIf.ANY)
         if lifted is not None:
-            await cycle.tell(notices.unfrozen(leaf, lifted.when.isoformat()))
+            await cycle.store.outbox.notify(notices.unfrozen(leaf, lifted.when.isoformat()))
 
 
 class Froze(StrEnum):
@@ -89,7 +89,7 @@ async def freeze_unpaid(cycle: Cycle, jid: str, now: datetime) -> Froze:
     frozen_at = await _frozen_at(cycle, jid, now)
     await store.billing.schedule(keys.BILLING_FROZEN, jid, frozen_at, nx=True)
     closes = closes_at(frozen_at, cycle.policy)
-    await cycle.tell(notices.frozen(jid, owed, closes, since.isoformat()))
+    await cycle.store.outbox.notify(notices.frozen(jid, owed, closes, since.isoformat()))
     await _freeze_leaves(cycle, sub, now, since.isoformat())
     return Froze.FROZEN if result is Frozen.ADDED else Froze.ALREADY
 
@@ -111,7 +111,7 @@ async def _freeze_leaves(cycle: Cycle, sub: Subscriber, now: datetime, since: st
         why = f"frozen with {jid}, who pays for it"
         record = FreezeRecord(FreezeKind.BILLING, cycle.actor, now, why, state_of(leaf_sub.account))
         if await store.freezes.freeze(leaf, record, FreezeIf.ANY) is Frozen.ADDED:
-            await cycle.tell(notices.leaf_frozen(leaf, jid, since))
+            await cycle.store.outbox.notify(notices.leaf_frozen(leaf, jid, since))
     # A payment may have landed while we froze the leaves: lift them again then.
     if FreezeKind.BILLING not in await store.freezes.records(jid):
         await _lift_leaves(cycle, sub)
@@ -136,7 +136,7 @@ async def end_trial(cycle: Cycle, jid: str, now: datetime) -> Froze:
     if result in (Frozen.ADDED, Frozen.ALREADY):
         frozen_at = await _frozen_at(cycle, jid, now)
         await store.billing.schedule(keys.BILLING_FROZEN, jid, frozen_at, nx=True)
-        await cycle.tell(notices.trial_ended(jid, cycle.policy.activation_amount))
+        await cycle.store.outbox.notify(notices.trial_ended(jid, cycle.policy.activation_amount))
     await store.billing.unschedule(keys.TRIAL_ENDS, jid)
     return Froze.FROZEN if result is Frozen.ADDED else Froze.ALREADY
 
@@ -176,7 +176,7 @@ async def close_frozen(cycle: Cycle, jid: str, now: datetime) -> Closure:
         return Closure(Closed.NOT_DUE)
     detached = await _detach_leaves(cycle, sub, now)
     # Told first: a crash after it re-runs to the same (deduplicated) message.
-    await cycle.tell(notices.closed(jid, sub.account.number))
+    await cycle.store.outbox.notify(notices.closed(jid, sub.account.number))
     await store.billing.close(jid, at=now, why=record.why)
     for schedule in (keys.RENEWALS, keys.UNPAID, keys.TRIAL_ENDS, keys.BILLING_FROZEN):
         await store.billing.unschedule(schedule, jid)
@@ -192,7 +192,9 @@ async def _detach_leaves(cycle: Cycle, sub: Subscriber, now: datetime) -> list[s
     why = f"{jid}, who paid for it, was closed; top up to activate"
     for leaf in group.leaves:
         record = FreezeRecord(FreezeKind.BILLING, cycle.actor, now, why, {"paid_by": jid})
-        await cycle.tell(notices.leaf_detached(leaf, jid, cycle.policy.activation_amount))
+        await cycle.store.outbox.notify(
+            notices.leaf_detached(leaf, jid, cycle.policy.activation_amount)
+        )
         await store.groups.detach(group.index, leaf, record, at=now)
         await store.billing.schedule(keys.BILLING_FROZEN, leaf, now, nx=True)
         detached.append(leaf)
@@ -211,7 +213,7 @@ async def operator_freeze(
     if result is Frozen.ADDED:
         if kind is FreezeKind.BILLING:
             await cycle.store.billing.schedule(keys.BILLING_FROZEN, jid, now, nx=True)
-        await cycle.tell(notices.operator_frozen(jid, reason, now.isoformat()))
+        await cycle.store.outbox.notify(notices.operator_frozen(jid, reason, now.isoformat()))
     return result
 
 
@@ -220,7 +222,7 @@ async def operator_unfreeze(cycle: Cycle, jid: str, kind: FreezeKind) -> FreezeR
     if lifted is not None:
         if kind is FreezeKind.BILLING:
             await cycle.store.billing.unschedule(keys.BILLING_FROZEN, jid)
-        await cycle.tell(notices.operator_unfrozen(jid, lifted.when.isoformat()))
+        await cycle.store.outbox.notify(notices.operator_unfrozen(jid, lifted.when.isoformat()))
     return lifted
 
 

@@ -18,16 +18,11 @@ from payments.billing import texts as notices
 from payments.billing.cycle import Cycle
 from payments.billing.freezes import lift_billing_freeze
 from payments.billing.renewal import renew_account
-from payments.billing.rules import (
-    Subscriber,
-    activation_due,
-    as_utc,
-    chosen_plan,
-    renewal_day_of,
-)
+from payments.billing.rules import Subscriber, activation_due, chosen_plan, renewal_day_of
 from payments.billing.store import Settled
+from payments.clock import as_utc, utcnow
 from payments.config import BillingConfig
-from payments.ledger.records import Applied, Balance, EntryKind, utcnow
+from payments.ledger.records import Applied, Balance, EntryKind
 from payments.money import Money
 from payments.stores import Store
 
@@ -55,7 +50,7 @@ async def settle_invoices(
         if settled.paid:
             paid.append(settled)
             amount = settled.voucher + settled.prepaid
-            await cycle.tell(notices.invoice_paid(jid, period, amount))
+            await cycle.store.outbox.notify(notices.invoice_paid(jid, period, amount))
     return paid, None
 
 

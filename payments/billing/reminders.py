@@ -10,13 +10,8 @@ from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing import texts as notices
 from payments.billing.cycle import Cycle
 from payments.billing.renewal import Renewed, preview_renewal
-from payments.billing.rules import (
-    closes_at,
-    closure_warning_due,
-    reminder_number,
-    total_of,
-)
-from payments.billing.texts import Notice
+from payments.billing.rules import closes_at, closure_warning_due, reminder_number, total_of
+from payments.notices import Notice
 
 
 async def remind_unpaid(cycle: Cycle, jid: str, now: datetime, *, send: bool) -> list[Notice]:
@@ -38,7 +33,7 @@ async def remind_unpaid(cycle: Cycle, jid: str, now: datetime, *, send: bool) ->
     if record is not None and closure_warning_due(record.when, now, cycle.policy):
         closes = closes_at(record.when, cycle.policy)
         due.append(notices.closure_warning(jid, owed, closes, record.when.isoformat()))
-    return [n for n in due if not send or await cycle.tell(n)]
+    return [n for n in due if not send or await cycle.store.outbox.notify(n)]
 
 
 async def warn_low_balance(cycle: Cycle, jid: str, now: datetime, *, send: bool) -> list[Notice]:
@@ -52,7 +47,7 @@ async def warn_low_balance(cycle: Cycle, jid: str, now: datetime, *, send: bool)
     needed = total_of((line for line, _ in preview.lines), cycle.policy.currency)
     balance = (await cycle.store.ledger.balances(jid)).total
     notice = notices.low_balance(jid, needed, balance, sub.account.next_renewal_at, preview.period)
-    return [notice] if not send or await cycle.tell(notice) else []
+    return [notice] if not send or await cycle.store.outbox.notify(notice) else []
 
 
 async def warn_trial_ending(cycle: Cycle, jid: str, now: datetime, *, send: bool) -> list[Notice]:
@@ -62,4 +57,4 @@ async def warn_trial_ending(cycle: Cycle, jid: str, now: datetime, *, send: bool
     if account.closed or account.trial_ends_at <= now:
         return []
     notice = notices.trial_ending(jid, account.trial_ends_at, cycle.policy.activation_amount)
-    return [notice] if not send or await cycle.tell(notice) else []
+    return [notice] if not send or await cycle.store.outbox.notify(notice) else []

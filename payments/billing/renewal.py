@@ -24,12 +24,12 @@ from payments.billing.rules import (
     Subscriber,
     grace_ends,
     next_renewal,
-    period_of,
     renewal_action,
     renewal_lines,
     split_charge,
     total_of,
 )
+from payments.clock import month_of
 from payments.money import Money
 from payments.usage.flow import grant_recurring_packs, recurring_pack_lines
 
@@ -86,7 +86,7 @@ async def renew_once(cycle: Cycle, jid: str, now: datetime) -> RenewOutcome:
     if action is RenewAction.RESCHEDULE:
         await store.billing.schedule(keys.RENEWALS, jid, billed)
         return RenewOutcome(jid, Renewed.RESCHEDULED)
-    period = period_of(billed)
+    period = month_of(billed)
     following = next_renewal(billed, sub.state.renewal_day or billed.day)
     if action is RenewAction.SKIP_FROZEN:
         await _move_on(cycle, jid, billed, following, period)
@@ -169,18 +169,22 @@ async def _tell_renewal(
         invoice = await store.billing.invoice(jid, outcome.period)
         if invoice is not None:
             since = sub.state.unpaid_since or now
-            await cycle.tell(notices.renewal_failed(jid, invoice, grace_ends(since, cycle.policy)))
+            await cycle.store.outbox.notify(
+                notices.renewal_failed(jid, invoice, grace_ends(since, cycle.policy))
+            )
         return
     activated = sub.state.activated_at
     if activated is not None and activated == sub.account.next_renewal_at:
         plan = await store.plans.get(sub.account.plan)
         name = plan.name if plan is not None else sub.account.plan
         price = total_of((line for line, _ in outcome.lines), cycle.policy.currency)
-        await cycle.tell(notices.plan_activated(jid, name, price, following))
+        await cycle.store.outbox.notify(notices.plan_activated(jid, name, price, following))
         return
     balance = balance_after if balance_after is not None else cycle.money(0)
     charged = outcome.charged if outcome.lines else cycle.money(0)
-    await cycle.tell(notices.renewal_done(jid, outcome.period, charged, balance, following))
+    await cycle.store.outbox.notify(
+        notices.renewal_done(jid, outcome.period, charged, balance, following)
+    )
 
 
 async def preview_renewal(cycle: Cycle, jid: str, now: datetime) -> RenewOutcome:
@@ -193,7 +197,7 @@ async def preview_renewal(cycle: Cycle, jid: str, now: datetime) -> RenewOutcome
     if action is RenewAction.RESCHEDULE:
         return RenewOutcome(jid, Renewed.RESCHEDULED)
     assert sub.account.next_renewal_at is not None
-    period = period_of(sub.account.next_renewal_at)
+    period = month_of(sub.account.next_renewal_at)
     if action is RenewAction.SKIP_FROZEN:
         return RenewOutcome(jid, Renewed.SKIPPED_FROZEN, period)
     balances = await store.ledger.balances(jid)

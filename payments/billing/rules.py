@@ -10,16 +10,19 @@ shorter month), at the time of day it was activated.
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from payments.accounts.records import Account, AccountKind, FreezeKind, month_key
+from payments.accounts.records import Account, AccountKind, FreezeKind
+from payments.clock import (
+    add_months,
+    parse_instant,
+)
 from payments.config import BillingConfig
 from payments.errors import CorruptRecord, PaymentsError
 from payments.money import Money
@@ -42,42 +45,8 @@ class BadPlan(PaymentsError):
 # --- time --------------------------------------------------------------------
 
 
-def as_utc(at: datetime) -> datetime:
-    """An aware instant in UTC; a naive one is taken to be UTC already."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def add_months(at: datetime, months: int, day: int) -> datetime:
-    """``at`` moved ``months`` later, on ``day`` (or the month's last day)."""
-    years, month0 = divmod(at.month - 1 + months, 12)
-    year, month = at.year + years, month0 + 1
-    return at.replace(year=year, month=month, day=min(day, calendar.monthrange(year, month)[1]))
-
-
 def next_renewal(due: datetime, renewal_day: int) -> datetime:
     return add_months(due, 1, renewal_day)
-
-
-def period_of(due: datetime) -> str:
-    return month_key(due)
-
-
-def period_label(period: str) -> str:
-    """``202603`` -> ``2026-03``."""
-    return f"{period[:4]}-{period[4:]}"
-
-
-def epoch(at: datetime) -> int:
-    """Score of an instant in the schedules (whole seconds)."""
-    return int(as_utc(at).timestamp())
-
-
-def from_epoch(score: float) -> datetime:
-    return datetime.fromtimestamp(int(score), UTC)
-
-
-def day_label(at: datetime) -> str:
-    return as_utc(at).strftime("%Y-%m-%d")
 
 
 # --- records -----------------------------------------------------------------
@@ -99,8 +68,8 @@ class BillingState:
             return cls(
                 plan_as_of=fields.get("plan_as_of", ""),
                 renewal_day=int(fields.get("renewal_day") or 0),
-                activated_at=_when(fields.get("activated_at")),
-                unpaid_since=_when(fields.get("unpaid_since")),
+                activated_at=parse_instant(fields.get("activated_at")),
+                unpaid_since=parse_instant(fields.get("unpaid_since")),
                 last_period=fields.get("last_period", ""),
             )
         except ValueError as exc:
@@ -216,7 +185,7 @@ class Invoice:
                 due=Money(int(fields["due"]), currency),
                 status=InvoiceStatus(fields["status"]),
                 lines=tuple(sorted(lines, key=lambda ln: (ln.member != jid, ln.member))),
-                settled_at=_when(fields.get("settled_at")),
+                settled_at=parse_instant(fields.get("settled_at")),
             )
         except (KeyError, ValueError) as exc:
             raise CorruptRecord(f"invoice {period} of {jid}: {exc!r}") from exc
@@ -268,10 +237,6 @@ def state_of(account: Account) -> dict[str, str]:
         "plan": account.plan,
         "frozen_before": ",".join(sorted(k.value for k in account.freezes)),
     }
-
-
-def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 # --- decisions ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Final
 from redis.asyncio import Redis
 
 from payments import keys
-from payments.accounts.records import Account, month_key
+from payments.accounts.records import Account
 from payments.billing.rules import (
     BillingState,
     ChargeLine,
@@ -23,10 +23,9 @@ from payments.billing.rules import (
     Invoice,
     Snapshot,
     Subscriber,
-    epoch,
-    from_epoch,
 )
 from payments.catalog.records import Plan
+from payments.clock import epoch, from_epoch, month_of
 from payments.money import Money
 from payments.store.scripts import Scripts
 
@@ -163,7 +162,7 @@ class BillingStore:
 
     async def activate(self, jid: str, plan: Plan, *, at: datetime, renewal_day: int) -> bool:
         """Trial -> paid on ``plan`` at its current price, due for renewal at ``at``."""
-        yyyymm = month_key(at)
+        yyyymm = month_of(at)
         done = await self._scripts.call(
             "activate",
             [keys.account(jid), keys.plan_as_of(jid, yyyymm)],

@@ -7,36 +7,12 @@ chore that runs again after a crash tells nobody twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from payments.billing.rules import Invoice, day_label, period_label
+from payments.billing.rules import Invoice
+from payments.clock import day_label, month_label
 from payments.money import Money, format_money
-
-
-class NoticeKind(StrEnum):
-    PLAN_ACTIVATED = "plan_activated"
-    RENEWAL_DONE = "renewal_done"
-    RENEWAL_FAILED = "renewal_failed"
-    INVOICE_PAID = "invoice_paid"
-    UNPAID_REMINDER = "unpaid_reminder"
-    LOW_BALANCE = "low_balance"
-    TRIAL_ENDING = "trial_ending"
-    TRIAL_ENDED = "trial_ended"
-    FROZEN = "frozen"
-    UNFROZEN = "unfrozen"
-    CLOSURE_WARNING = "closure_warning"
-    CLOSED = "closed"
-    LEAF_DETACHED = "leaf_detached"
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    to: str
-    kind: NoticeKind
-    body: str
-    key: str
+from payments.notices import Notice, NoticeKind
 
 
 def _m(amount: Money) -> str:
@@ -49,7 +25,7 @@ def invoice_summary(invoice: Invoice) -> str:
         f"{ln.plan} {_m(ln.amount)}" if ln.member == invoice.jid else f"{ln.member} {_m(ln.amount)}"
         for ln in invoice.lines
     )
-    return f"Invoice {period_label(invoice.period)}: {lines}; {_m(invoice.due)} due."
+    return f"Invoice {month_label(invoice.period)}: {lines}; {_m(invoice.due)} due."
 
 
 def plan_activated(jid: str, plan_name: str, price: Money, paid_until: datetime) -> Notice:
@@ -68,7 +44,7 @@ def renewal_done(
     return Notice(
         jid,
         NoticeKind.RENEWAL_DONE,
-        f"Renewed for {period_label(period)}: {_m(charged)} paid. "
+        f"Renewed for {month_label(period)}: {_m(charged)} paid. "
         f"Balance {_m(balance)}. Next renewal {day_label(following)}.",
         f"renewal:{jid}:{period}",
     )
@@ -88,7 +64,7 @@ def invoice_paid(jid: str, invoice_period: str, amount: Money) -> Notice:
     return Notice(
         jid,
         NoticeKind.INVOICE_PAID,
-        f"Invoice {period_label(invoice_period)} paid: {_m(amount)}.",
+        f"Invoice {month_label(invoice_period)} paid: {_m(amount)}.",
         f"invoice_paid:{jid}:{invoice_period}:{amount.units}",
     )
 

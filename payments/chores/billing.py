@@ -14,10 +14,10 @@ from payments import keys
 from payments.billing import freezes, reminders, renewal
 from payments.billing.cycle import Cycle
 from payments.billing.renewal import Renewed, RenewOutcome
-from payments.billing.rules import period_label
-from payments.billing.texts import Notice
 from payments.chores.runner import ChoreReport, ChoreRun, Handler, due, each
+from payments.clock import month_label
 from payments.money import format_money
+from payments.notices import Notice
 
 
 async def renew(run: ChoreRun, report: ChoreReport) -> None:
@@ -45,7 +45,7 @@ def _report_renewal(run: ChoreRun, report: ChoreReport, outcome: RenewOutcome) -
         if run.dry_run:
             member = "" if line.member == outcome.jid else f" for {line.member}"
             run.progress(
-                f"would charge {outcome.jid} {period_label(outcome.period)}: {line.plan}{member} "
+                f"would charge {outcome.jid} {month_label(outcome.period)}: {line.plan}{member} "
                 f"{format_money(line.amount)} (voucher {format_money(split.voucher)}, "
                 f"prepaid {format_money(split.prepaid)}, owed {format_money(split.due)})"
             )
@@ -62,7 +62,7 @@ async def remind(run: ChoreRun, report: ChoreReport) -> None:
         async def handle(jid: str) -> str:
             sent = await check(c, jid, now)
             for notice in sent:
-                report.counts[notice.kind.value] += 1
+                report.counts[str(notice.kind)] += 1
                 if run.dry_run:
                     run.progress(f"would tell {jid}: {notice.body}")
             return ""

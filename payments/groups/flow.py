@@ -50,6 +50,7 @@ from payments.accounts.freeze_store import LiftIf
 from payments.accounts.records import FreezeKind
 from payments.billing.rules import Subscriber
 from payments.catalog.records import Plan
+from payments.codes import GROUP_CODES, CodeRefused
 from payments.config import BillingConfig
 from payments.errors import InsufficientFunds, PaymentsError
 from payments.groups import texts as group_notices
@@ -72,17 +73,12 @@ from payments.groups.rules import (
     join_ref,
     leaf_refusal,
     main_refusal,
-    new_code,
-    normalise_code,
     paid_until_after_leaving,
 )
 from payments.groups.store import LeafJoined, MoveStatus
-from payments.groups.texts import GroupNotice
 from payments.money import Money
 from payments.store.locks import new_token
-from payments.store.outbox import Notification
 from payments.stores import Store
-from payments.topup.vouchers import CodeRefused
 
 StepHook = Callable[[str], Awaitable[None]]
 
@@ -121,10 +117,6 @@ class GroupFlow:
     async def step(self, name: Step) -> None:
         if self.hook is not None:
             await self.hook(name.value)
-
-    async def tell(self, notice: GroupNotice) -> bool:
-        note = Notification(notice.to, notice.body, kind=notice.kind.value)
-        return await self.store.outbox.notify(note, key=notice.key)
 
     def money(self, units: int) -> Money:
         return Money(units, self.policy.currency)
@@ -259,7 +251,9 @@ async def complete_join(flow: GroupFlow, leaf: str, move: Move) -> Joined:
     )
     if charged.refused:
         await store.groups.drop_move(leaf, move)
-        await flow.tell(group_notices.join_unpaid(move.main, leaf, charged.missing, move.at))
+        await flow.store.outbox.notify(
+            group_notices.join_unpaid(move.main, leaf, charged.missing, move.at)
+        )
         raise JoinUnpaid(charged.missing)
     await flow.step(Step.MAIN_CHARGED)
     assert move.price is not None
@@ -273,7 +267,9 @@ async def complete_join(flow: GroupFlow, leaf: str, move: Move) -> Joined:
     await store.groups.add_member(move.index, move.main, leaf)
     await flow.step(Step.LISTED)
     await _clear_trial_state(flow, leaf)
-    await flow.tell(group_notices.leaf_joined(move.main, leaf, price, move.ref, move.at))
+    await flow.store.outbox.notify(
+        group_notices.leaf_joined(move.main, leaf, price, move.ref, move.at)
+    )
     await flow.step(Step.TOLD)
     await store.groups.drop_move(leaf, move)
     await flow.step(Step.MOVE_DROPPED)
@@ -353,8 +349,10 @@ async def complete_leave(flow: GroupFlow, leaf: str, move: Move) -> Left:
     by_main = move.by == move.main
     at = move.at.isoformat()
     activation = flow.policy.activation_amount
-    await flow.tell(group_notices.leaf_left_main(move.main, leaf, by_main, paid_until, at))
-    await flow.tell(
+    await flow.store.outbox.notify(
+        group_notices.leaf_left_main(move.main, leaf, by_main, paid_until, at)
+    )
+    await flow.store.outbox.notify(
         group_notices.leaf_left_leaf(leaf, move.main, by_main, paid_until, activation, at)
     )
     await flow.step(Step.LEAVE_TOLD)
@@ -410,7 +408,9 @@ async def invite_jid(flow: GroupFlow, main: str, invitee: str, now: datetime) ->
         return False
     plan = await _leaf_plan(flow, await _subscriber(flow, main))
     code = await _new_code(flow, CodeKind.ADD, main, now, invitee=invitee)
-    await flow.tell(group_notices.invitation(invitee, main, plan.name, code.code, code.expires_at))
+    await flow.store.outbox.notify(
+        group_notices.invitation(invitee, main, plan.name, code.code, code.expires_at)
+    )
     return True
 
 
@@ -452,7 +452,7 @@ async def _new_code(
 ) -> GroupCode:
     expires = code_expiry(now, flow.policy.invite_days)
     while True:
-        code = GroupCode(new_code(), kind, main, now, expires, invitee=invitee, uses=uses)
+        code = GroupCode(GROUP_CODES.new(), kind, main, now, expires, invitee=invitee, uses=uses)
         if await flow.store.groups.create_code(code):
             return code
 
@@ -469,7 +469,7 @@ async def use_code(
     store = flow.store
     if await store.code_attempts.failures(jid) >= attempts_per_hour:
         raise CodeRefused
-    code = normalise_code(text)
+    code = GROUP_CODES.normalise(text)
     claim, main = (
         await store.groups.claim_code(code, jid, use, now) if code else (CodeClaim.UNKNOWN, "")
     )

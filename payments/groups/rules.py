@@ -14,7 +14,6 @@ same (``payments.topup.vouchers.REFUSAL``).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,15 +21,11 @@ from enum import IntEnum, StrEnum
 from typing import Final
 
 from payments.accounts.records import Account, AccountKind
-from payments.billing.rules import add_months
+from payments.clock import add_months, parse_instant
 from payments.errors import CorruptRecord, NotAllowed, PaymentsError
 from payments.money import Money, format_money
-from payments.topup.vouchers import ALPHABET
 
-CODE_LENGTH: Final = 24
-CODE_GROUP: Final = 6
 MAX_USES: Final = 100  # the most sign-ups one referral code may allow
-_READS_AS: Final = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
 
 
 # --- groups -------------------------------------------------------------------
@@ -232,7 +227,7 @@ class Move:
                 version=int(fields.get("version") or 0),
                 price=_money(fields.get("price", ""), currency),
                 code=fields.get("code", ""),
-                paid_until=_when(fields.get("paid_until", "")),
+                paid_until=parse_instant(fields.get("paid_until", "")),
                 by=fields.get("by", ""),
             )
         except (KeyError, ValueError) as exc:
@@ -241,10 +236,6 @@ class Move:
 
 def _money(text: str, currency: str) -> Money | None:
     return Money(int(text), currency) if text else None
-
-
-def _when(text: str) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 # --- codes ---------------------------------------------------------------------------
@@ -303,22 +294,6 @@ class GroupCode:
             )
         except (KeyError, ValueError) as exc:
             raise CorruptRecord(f"group code: {exc!r}") from exc
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def display_code(code: str) -> str:
-    return "-".join(code[i : i + CODE_GROUP] for i in range(0, len(code), CODE_GROUP))
-
-
-def normalise_code(text: str) -> str | None:
-    """The canonical code, or None for text that cannot be one."""
-    code = text.strip().upper().translate(_READS_AS)
-    if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
-        return None
-    return code
 
 
 def code_expiry(now: datetime, days: int) -> datetime:

@@ -20,9 +20,9 @@ from typing import Any, Final
 from redis.asyncio import Redis
 
 from payments import keys
-from payments.accounts.records import month_key
-from payments.billing.rules import FreezeRecord, epoch
+from payments.billing.rules import FreezeRecord
 from payments.catalog.records import Plan
+from payments.clock import epoch, month_of
 from payments.groups.rules import CodeClaim, CodeUse, Group, GroupCode, Move, MoveOp
 from payments.money import Money
 from payments.store.locks import holder_is_dead
@@ -170,7 +170,7 @@ class GroupStore:
         self, index: str, main: str, leaf: str, plan: str, version: int, price: Money, at: datetime
     ) -> LeafJoined:
         """The leaf's side of a join: kind leaf, the snapshot its main pays (``join_group.lua``)."""
-        yyyymm = month_key(at)
+        yyyymm = month_of(at)
         status = await self._scripts.call(
             "join_group",
             [
@@ -196,7 +196,7 @@ class GroupStore:
 
     async def leave_leaf(self, index: str, leaf: str, paid_until: datetime, at: datetime) -> bool:
         """The leaf's side of a leave (``leave_group.lua``); True when this call did it."""
-        yyyymm = month_key(at)
+        yyyymm = month_of(at)
         done = await self._scripts.call(
             "leave_group",
             [
@@ -211,7 +211,7 @@ class GroupStore:
 
     async def detach(self, index: str, leaf: str, record: FreezeRecord, *, at: datetime) -> bool:
         """Detach a leaf at its main's closure (its side, then the list); True if this call did."""
-        yyyymm = month_key(at)
+        yyyymm = month_of(at)
         done = await self._scripts.call(
             "detach_leaf",
             [

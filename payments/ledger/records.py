@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from payments.errors import CorruptRecord
@@ -93,10 +93,6 @@ def sum_by_balance(entries: Iterable[LedgerEntry], currency: str) -> dict[Balanc
     for entry in entries:
         totals[entry.balance] += entry.amount
     return totals
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def describe_entry(entry: LedgerEntry, *, with_actor: bool = True) -> str:

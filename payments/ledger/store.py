@@ -9,6 +9,7 @@ from typing import Any, Final
 from redis.asyncio import Redis
 
 from payments import keys
+from payments.clock import utcnow
 from payments.errors import InsufficientFunds
 from payments.ledger.records import (
     Applied,
@@ -18,7 +19,6 @@ from payments.ledger.records import (
     LedgerEntry,
     Mismatch,
     sum_by_balance,
-    utcnow,
 )
 from payments.money import Money
 from payments.store.scripts import Scripts

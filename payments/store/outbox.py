@@ -9,51 +9,30 @@ bot claims it after ``STALE_MS``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from payments import keys
+from payments.notices import Notice
 
 DEDUPE_SECONDS: Final = 30 * 24 * 3600
 STALE_MS: Final = 60_000
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    to: str
-    body: str
-    url: str = ""  # sent also as XEP-0066 out-of-band data
-    kind: str = ""  # payment_received, renewal_failed, ... (for logs and metrics)
-    id: str = ""  # stream id once queued
-
-    def fields(self) -> dict[str, str]:
-        return {"to": self.to, "body": self.body, "url": self.url, "kind": self.kind}
-
-    @classmethod
-    def decode(cls, entry_id: str, fields: dict[str, str]) -> Notification:
-        return cls(
-            to=fields.get("to", ""),
-            body=fields.get("body", ""),
-            url=fields.get("url", ""),
-            kind=fields.get("kind", ""),
-            id=entry_id,
-        )
 
 
 class OutboxStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
-    async def notify(self, note: Notification, *, key: str = "") -> bool:
-        """Queue a message; with a ``key``, the same key is queued once (30 days).
+    async def notify(self, note: Notice) -> bool:
+        """Queue a notice; one with a ``key`` is queued once per key (30 days).
 
         The marker is set before the XADD and removed if the XADD fails, so a
         retried chore does not notify twice; only a crash between the two
         commands loses the message.
         """
+        key = note.key
         if key:
             fresh = await self._redis.set(keys.outbox_dedupe(key), "1", nx=True, ex=DEDUPE_SECONDS)
             if not fresh:
@@ -73,23 +52,23 @@ class OutboxStore:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def pending_mine(self, consumer: str, count: int = 100) -> list[Notification]:
+    async def pending_mine(self, consumer: str, count: int = 100) -> list[Notice]:
         """Entries this consumer read but did not finish (after a restart)."""
         return await self._read(consumer, "0", count, block_ms=None)
 
-    async def claim_stale(self, consumer: str, count: int = 100) -> list[Notification]:
+    async def claim_stale(self, consumer: str, count: int = 100) -> list[Notice]:
         """Entries another consumer read and left for more than STALE_MS (it died)."""
         result: Any = await self._redis.xautoclaim(
             keys.OUTBOX, keys.OUTBOX_GROUP, consumer, STALE_MS, start_id="0-0", count=count
         )
-        return [Notification.decode(eid, f) for eid, f in result[1] if f]
+        return [Notice.decode(eid, f) for eid, f in result[1] if f]
 
     async def next_batch(
         self, consumer: str, count: int = 100, block_ms: int = 5000
-    ) -> list[Notification]:
+    ) -> list[Notice]:
         return await self._read(consumer, ">", count, block_ms)
 
-    async def done(self, note: Notification) -> None:
+    async def done(self, note: Notice) -> None:
         """Sent: acknowledge and delete, so the stream holds only what is unsent."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xack(keys.OUTBOX, keys.OUTBOX_GROUP, note.id)
@@ -101,11 +80,11 @@ class OutboxStore:
 
     async def _read(
         self, consumer: str, start: str, count: int, block_ms: int | None
-    ) -> list[Notification]:
+    ) -> list[Notice]:
         result: Any = await self._redis.xreadgroup(
             keys.OUTBOX_GROUP, consumer, {keys.OUTBOX: start}, count=count, block=block_ms
         )
         if not result:
             return []
         _stream, entries = result[0]
-        return [Notification.decode(eid, f) for eid, f in entries if f]
+        return [Notice.decode(eid, f) for eid, f in entries if f]

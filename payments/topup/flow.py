@@ -14,22 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from payments.billing.payment import credit_account
+from payments.clock import utcnow
+from payments.codes import VOUCHER_CODES, CodeRefused
 from payments.config import BillingConfig, Config, ConfigError
-from payments.ledger.records import Balance, EntryKind, utcnow
+from payments.ledger.records import Balance, EntryKind
 from payments.money import InvalidAmount, Money, format_money, parse_money
-from payments.store.outbox import Notification
+from payments.notices import Notice, NoticeKind
 from payments.stores import Store
 from payments.topup.providers.amounts import payable
 from payments.topup.providers.base import PaymentEvent, Refusal, WebhookRefused
-from payments.topup.vouchers import (
-    Claim,
-    CodeRefused,
-    Redeemed,
-    VoucherBatch,
-    check_batch,
-    new_code,
-    normalise_code,
-)
+from payments.topup.vouchers import Claim, Redeemed, VoucherBatch, check_batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,19 +97,15 @@ async def receive_payment(
     )
     await store.payments_in.mark_credited(provider, event.provider_id, utcnow())
     balance = (await store.ledger.balances(jid)).total
-    note = Notification(
-        to=jid,
-        body=f"Payment received: {format_money(amount)}. Balance: {format_money(balance)}.",
-        kind="payment_received",
-    )
-    await store.outbox.notify(note, key=event.ref)
+    body = f"Payment received: {format_money(amount)}. Balance: {format_money(balance)}."
+    await store.outbox.notify(Notice(jid, NoticeKind.PAYMENT_RECEIVED, body, key=event.ref))
     return Received(jid, amount, outcome.applied.applied, balance)
 
 
 async def create_vouchers(store: Store, batch: VoucherBatch) -> list[str]:
     """Write a batch and its codes; returns the codes (canonical form)."""
     check_batch(batch.name, batch.count)
-    return await store.vouchers.create_batch(batch, new_code)
+    return await store.vouchers.create_batch(batch, VOUCHER_CODES.new)
 
 
 async def redeem_voucher(
@@ -151,7 +141,7 @@ async def redeem_voucher(
 
 
 async def _claim(store: Store, jid: str, text: str, now: datetime) -> tuple[str, Money, Claim, str]:
-    code = normalise_code(text)
+    code = VOUCHER_CODES.normalise(text)
     if code is not None:
         claim, amount, batch = await store.vouchers.claim(code, jid, now)
         if amount is not None:

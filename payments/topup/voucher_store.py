@@ -13,6 +13,7 @@ from typing import Any, Final
 from redis.asyncio import Redis
 
 from payments import keys
+from payments.clock import epoch
 from payments.errors import PaymentsError
 from payments.money import Money
 from payments.store.scripts import Scripts
@@ -20,7 +21,6 @@ from payments.topup.vouchers import Claim, VoucherBatch
 
 # An expired code is kept a year for questions, then Redis drops it.
 KEEP_AFTER_EXPIRY: Final = timedelta(days=365)
-ATTEMPT_WINDOW_SECONDS: Final = 3600
 
 
 class BatchExists(PaymentsError):
@@ -59,7 +59,7 @@ class VoucherStore:
     async def claim(self, code: str, jid: str, now: datetime) -> tuple[Claim, Money | None, str]:
         """Mark ``code`` used by ``jid`` (once); the amount is None when refused."""
         status, units, batch = await self._scripts.call(
-            "voucher_claim", [keys.voucher(code)], [jid, now.isoformat(), int(now.timestamp())]
+            "voucher_claim", [keys.voucher(code)], [jid, now.isoformat(), epoch(now)]
         )
         claim = Claim(int(status))
         amount = Money(int(units), self.currency) if claim >= 0 else None
@@ -74,27 +74,7 @@ def _code_args(batch: VoucherBatch) -> list[str | int]:
     expires, expires_ts, drop_at = "", "", ""
     if batch.expires_at is not None:
         expires = batch.expires_at.isoformat()
-        expires_ts = str(int(batch.expires_at.timestamp()))
-        drop_at = str(int((batch.expires_at + KEEP_AFTER_EXPIRY).timestamp()))
+        expires_ts = str(epoch(batch.expires_at))
+        drop_at = str(epoch(batch.expires_at + KEEP_AFTER_EXPIRY))
     created = batch.created_at.isoformat()
     return [batch.amount.units, batch.name, created, expires, expires_ts, drop_at]
-
-
-class CodeAttemptStore:
-    """Failed code attempts (vouchers, referral and invitation codes) per sender, per hour."""
-
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-
-    async def failures(self, jid: str) -> int:
-        return int(await self._redis.get(keys.code_failures(jid)) or 0)
-
-    async def record_failure(self, jid: str) -> int:
-        key = keys.code_failures(jid)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(
-                key, ATTEMPT_WINDOW_SECONDS, nx=True
-            )  # the window starts at the first failure
-            count, _ = await pipe.execute()
-        return int(count)

@@ -17,28 +17,14 @@ reads the same, so the answers tell nothing about which codes exist.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 from typing import Final
 
-from payments.errors import PaymentsError
 from payments.money import Money
 
-ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32
-CODE_LENGTH: Final = 20
-GROUP: Final = 5
 MAX_BATCH: Final = 10_000
-REFUSAL: Final = "That code cannot be used."
-_READS_AS: Final = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
-
-
-class CodeRefused(PaymentsError):
-    """A code that cannot be used, for whatever reason: always the same message."""
-
-    def __init__(self) -> None:
-        super().__init__(REFUSAL)
 
 
 class Claim(IntEnum):
@@ -66,22 +52,6 @@ class Redeemed:
     amount: Money
     voucher_balance: Money
     balance: Money  # prepaid + voucher
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def display_code(code: str) -> str:
-    return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
-
-
-def normalise_code(text: str) -> str | None:
-    """The canonical code (20 symbols, no dashes), or None for text that cannot be one."""
-    code = text.strip().upper().translate(_READS_AS)
-    if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
-        return None
-    return code
 
 
 def check_batch(name: str, count: int) -> None:

@@ -17,10 +17,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from payments import keys
+from payments.clock import epoch
 from payments.money import Money
 from payments.store.scripts import Scripts
 from payments.usage.credits import AutoBuy, Grant, Pack, earliest_expiry, same_offer
-from payments.usage.rules import epoch
 from payments.usage.store import decode_grants
 
 

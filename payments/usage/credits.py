@@ -23,9 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from payments.billing.rules import ChargeLine
+from payments.clock import as_utc, epoch
 from payments.errors import CorruptRecord, PaymentsError
 from payments.money import Money
-from payments.usage.rules import epoch, utc
 
 PACK_ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}", re.ASCII)
 # The member of a renewal line that buys a pack: "pack sms1000", so that the
@@ -152,7 +152,7 @@ class Grant:
 
 def new_grant(grant_id: str, pack: Pack, price: Money, bought_at: datetime, days: int) -> Grant:
     """What buying ``pack`` at ``price`` grants; valid ``days`` from the purchase."""
-    bought_at = utc(bought_at)
+    bought_at = as_utc(bought_at)
     expires = bought_at + timedelta(days=days)
     return Grant(
         grant_id,

@@ -21,8 +21,9 @@ from typing import Final
 
 from payments.accounts.records import TRIAL_PLAN
 from payments.billing.rules import ChargeLine
+from payments.clock import epoch, month_of
 from payments.errors import InsufficientFunds
-from payments.store.outbox import Notification
+from payments.notices import Notice
 from payments.stores import Store
 from payments.usage import credits as rules
 from payments.usage import texts as usage_notices
@@ -40,13 +41,11 @@ from payments.usage.rules import (
     counted_month,
     decide,
     month_lines,
-    month_of,
     slot_of,
     step_of,
     told_at,
 )
 from payments.usage.store import AccountUsage, Counted, PlanRef, ToCount
-from payments.usage.texts import UsageNotice
 
 CONCURRENCY: Final = 16  # accounts of one batch handled at once
 
@@ -71,10 +70,6 @@ class Meter:
                 return {}
             cached = self._allowances[(ref.plan, ref.version)] = dict(plan.allowances)
         return cached
-
-    async def tell(self, notice: UsageNotice) -> bool:
-        note = Notification(notice.to, notice.body, kind=notice.kind.value)
-        return await self.store.outbox.notify(note, key=notice.key)
 
 
 # --- authorize ----------------------------------------------------------------------
@@ -220,12 +215,12 @@ async def _tell_thresholds(
         if percent is None:
             continue
         for notice in _threshold_notices(account.jid, ref, month, resource, percent, step):
-            await meter.tell(notice)
+            await meter.store.outbox.notify(notice)
 
 
 def _threshold_notices(
     jid: str, ref: PlanRef, month: str, resource: str, percent: int, step: Step
-) -> list[UsageNotice]:
+) -> list[Notice]:
     used, total = step.used_after, step.used_after + step.left_after
     if percent < 100:
         return [usage_notices.threshold(jid, month, resource, percent, used, total)]
@@ -402,7 +397,7 @@ async def settle_account(
 async def preview_settlement(meter: Meter, jid: str, now: datetime) -> list[str]:
     """What ``settle_account`` would write (``--dry-run``)."""
     store, lines = meter.store, []
-    if await store.usage.last_slot(jid) == int(slot_of(now).timestamp()):
+    if await store.usage.last_slot(jid) == epoch(slot_of(now)):
         return []
     for month in await store.usage.open_months(jid):
         counters = await store.usage.month(jid, month)
@@ -438,6 +433,6 @@ async def expire_account(meter: Meter, jid: str, now: datetime, *, send: bool) -
     for grant in rules.expiring(
         await store.credits.grants(jid), now, meter.policy.expiry_notice_days
     ):
-        if await meter.tell(usage_notices.credits_expiring(jid, grant)):
+        if await meter.store.outbox.notify(usage_notices.credits_expiring(jid, grant)):
             warned.append(grant)
     return ExpireOutcome(tuple(expired), tuple(warned))

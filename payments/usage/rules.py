@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from payments.accounts.records import month_key
+from payments.clock import as_utc, month_of, shift_month
 from payments.config import UsageConfig
 from payments.errors import PaymentsError
 from payments.jid import BadJID, normalise_jid
@@ -88,49 +88,24 @@ class UsageEvent:
 # --- time: months and slots ------------------------------------------------------
 
 
-def utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def month_of(at: datetime) -> str:
-    return month_key(utc(at))
-
-
-def shift_month(yyyymm: str, months: int) -> str:
-    index = int(yyyymm[:4]) * 12 + int(yyyymm[4:]) - 1 + months
-    return f"{index // 12:04d}{index % 12 + 1:02d}"
-
-
-def month_start(yyyymm: str) -> datetime:
-    return datetime(int(yyyymm[:4]), int(yyyymm[4:]), 1, tzinfo=UTC)
-
-
-def month_label(yyyymm: str) -> str:
-    return f"{yyyymm[:4]}-{yyyymm[4:]}"
-
-
 def counted_month(at: datetime, now: datetime) -> str:
     """The month an event counts in: its own, or this month when ``at`` is older than last
     month or in the future (a late or skewed gateway clock never makes a batch fail)."""
     current = month_of(now)
     month = month_of(at)
-    if month in (current, shift_month(current, -1)) and utc(at) <= utc(now) + FUTURE_SKEW:
+    if month in (current, shift_month(current, -1)) and as_utc(at) <= as_utc(now) + FUTURE_SKEW:
         return month
     return current
 
 
 def slot_of(at: datetime) -> datetime:
     """The settlement slot an instant is in: 00:00, 06:00, 12:00 or 18:00 UTC."""
-    at = utc(at)
+    at = as_utc(at)
     return at.replace(hour=at.hour - at.hour % SLOT_HOURS, minute=0, second=0, microsecond=0)
 
 
 def slot_label(slot: datetime) -> str:
     return slot.strftime("%Y-%m-%d %H:%M")
-
-
-def epoch(at: datetime) -> int:
-    return int(utc(at).timestamp())
 
 
 # --- the gateway's batches ---------------------------------------------------------
@@ -199,7 +174,7 @@ def parse_at(raw: Mapping[str, Any], index: int) -> datetime:
     value = raw["at"]
     try:
         if isinstance(value, str) and len(value) <= 64:
-            return utc(datetime.fromisoformat(value))
+            return as_utc(datetime.fromisoformat(value))
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return datetime.fromtimestamp(value, UTC)
     except (ValueError, OverflowError, OSError):

@@ -19,9 +19,10 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from payments import keys
+from payments.clock import epoch, month_start, shift_month
 from payments.store.scripts import Scripts, load_script
 from payments.usage.credits import Grant
-from payments.usage.rules import UsageEvent, epoch, month_start, shift_month
+from payments.usage.rules import UsageEvent
 
 USAGE_MONTHS_KEPT: Final = 13  # a month's counters outlive it by a year: `history`, `usage`
 EVENTS_GRACE: Final = timedelta(days=2)  # event ids are kept until last month is refused

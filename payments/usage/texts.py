@@ -6,50 +6,31 @@ key under which the outbox queues it once (``store.outbox.notify(..., key=)``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
+from payments.clock import month_label, month_start, shift_month
+from payments.notices import Notice, NoticeKind
 from payments.usage.credits import Grant
-from payments.usage.rules import month_label, month_start, shift_month
 
 
-class UsageNoticeKind(StrEnum):
-    USAGE_THRESHOLD = "usage_threshold"  # 75% or 90% of what the user has this month
-    RESOURCE_BLOCKED = "resource_blocked"  # 100%: allowance and credits used up
-    LEAF_BLOCKED = "leaf_blocked"  # to a main: a leaf it pays for is blocked
-    CREDITS_EXPIRING = "credits_expiring"
-
-
-@dataclass(frozen=True, slots=True)
-class UsageNotice:
-    to: str
-    kind: UsageNoticeKind
-    body: str
-    key: str
-
-
-def threshold(
-    jid: str, month: str, resource: str, percent: int, used: int, total: int
-) -> UsageNotice:
-    return UsageNotice(
+def threshold(jid: str, month: str, resource: str, percent: int, used: int, total: int) -> Notice:
+    return Notice(
         jid,
-        UsageNoticeKind.USAGE_THRESHOLD,
+        NoticeKind.USAGE_THRESHOLD,
         f"You have used {percent}% of your {resource} for {month_label(month)} "
         f"({used} of {total}). Send 'usage' for details, 'credits' for packs.",
         f"usage:{jid}:{month}:{resource}:{percent}",
     )
 
 
-def blocked(jid: str, month: str, resource: str, used: int, *, leaf: bool) -> UsageNotice:
+def blocked(jid: str, month: str, resource: str, used: int, *, leaf: bool) -> Notice:
     until = month_start(shift_month(month, 1)).strftime("%Y-%m-%d")
     fix = (
         "Ask the account that pays for you to buy a pack."
         if leaf
         else "Send 'credits' to see the packs, 'buy PACK' to buy one."
     )
-    return UsageNotice(
+    return Notice(
         jid,
-        UsageNoticeKind.RESOURCE_BLOCKED,
+        NoticeKind.RESOURCE_BLOCKED,
         f"Your {resource} for {month_label(month)} are used up ({used} used): {resource} is "
         f"blocked until {until} or until more credits are bought. Other services still work. "
         + fix,
@@ -59,21 +40,21 @@ def blocked(jid: str, month: str, resource: str, used: int, *, leaf: bool) -> Us
     )
 
 
-def leaf_blocked(main: str, leaf: str, month: str, resource: str, used: int) -> UsageNotice:
-    return UsageNotice(
+def leaf_blocked(main: str, leaf: str, month: str, resource: str, used: int) -> Notice:
+    return Notice(
         main,
-        UsageNoticeKind.LEAF_BLOCKED,
+        NoticeKind.LEAF_BLOCKED,
         f"{leaf}, whom you pay for, has used up its {resource} for {month_label(month)} "
         f"and your {resource} credits: send 'buy PACK' to add credits.",
         f"usage_leaf:{main}:{leaf}:{month}:{resource}:{used}",
     )
 
 
-def credits_expiring(jid: str, grant: Grant) -> UsageNotice:
+def credits_expiring(jid: str, grant: Grant) -> Notice:
     day = grant.expires_at.strftime("%Y-%m-%d")
-    return UsageNotice(
+    return Notice(
         jid,
-        UsageNoticeKind.CREDITS_EXPIRING,
+        NoticeKind.CREDITS_EXPIRING,
         f"{grant.left} {grant.resource} credits (pack {grant.pack}) expire on {day}. "
         "Credits are used once your monthly allowance is used up.",
         f"credits_expiring:{jid}:{grant.id}",

@@ -18,8 +18,8 @@ from typing import Final
 
 from aiohttp import web
 
+from payments.clock import utcnow
 from payments.jid import BadJID, normalise_jid
-from payments.ledger.records import utcnow
 from payments.usage.flow import COUNTED, DUPLICATE, UNKNOWN, Meter, authorize, ingest
 from payments.usage.rules import BadBatch, UsagePolicy, parse_batch, parse_body
 from payments.web.state import CONFIG, MAX_BODY, METRICS, STORE

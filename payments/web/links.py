@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from payments.clock import epoch
 from payments.config import Config
 from payments.money import Money
 
@@ -95,6 +96,6 @@ def _decode(payload: str) -> TopupLink:
 def topup_url(config: Config, jid: str, now: datetime, amount: Money | None = None) -> str:
     """The personal top-up link of ``jid``, valid ``[web] link_ttl_minutes`` from ``now``."""
     expires = now + timedelta(minutes=config.web.link_ttl_minutes)
-    link = TopupLink(jid, int(expires.timestamp()), amount.units if amount else 0)
+    link = TopupLink(jid, epoch(expires), amount.units if amount else 0)
     token = sign_link(config.web.link_secret.reveal(), link)
     return f"{config.web.public_url.rstrip('/')}/topup/{token}"

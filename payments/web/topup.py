@@ -17,7 +17,7 @@ from typing import Final
 from aiohttp import web
 from multidict import CIMultiDict, MultiDictProxy
 
-from payments.ledger.records import utcnow
+from payments.clock import utcnow
 from payments.money import InvalidAmount, Money
 from payments.topup.checkout import PendingPayment
 from payments.topup.flow import topup_amount
