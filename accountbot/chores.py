@@ -20,7 +20,6 @@ from payments.chores.registry import ALL, CHORES, run_chores
 from payments.chores.runner import DEFAULT_CONCURRENCY, ChoreRun
 from payments.clock import as_utc, utcnow
 from payments.stores import Store
-from payments.usage.rules import UsagePolicy
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,7 +62,7 @@ async def run(args: argparse.Namespace) -> int:
         args.dry_run,
         progress=say,
         concurrency=args.concurrency,
-        usage=UsagePolicy.from_config(config.usage),
+        usage=config.usage,
     )
     loop = asyncio.get_running_loop()
     # SIGTERM (systemd stop): finish the accounts in hand, release the lock, report.

@@ -43,13 +43,13 @@ from bench.support import wait_ready
 from payments.billing.cycle import default_policy
 from payments.billing.payment import credit_account
 from payments.clock import month_of, shift_month
-from payments.config import load_config
+from payments.config import UsageConfig, load_config
 from payments.ledger.records import EntryKind
 from payments.money import Money
 from payments.store.connection import open_redis
 from payments.stores import Store
 from payments.usage.flow import Meter, buy_pack, expire_account, ingest, settle_account
-from payments.usage.rules import SLOT_HOURS, UsageEvent, UsagePolicy
+from payments.usage.rules import SLOT_HOURS, UsageEvent
 from payments.web.app import build_app
 
 TOKEN = "bench-gateway-token"
@@ -190,7 +190,7 @@ async def _accounts(store: Store, now: datetime) -> None:
     )
     plan = await store.plans.get("basic")
     assert plan is not None
-    meter = Meter(store, UsagePolicy(), "bench")
+    meter = Meter(store, UsageConfig(), "bench")
     for i in range(ACCOUNTS):
         who = jid(i)
         if i % 10 == 9:  # a leaf of the account before it
@@ -235,7 +235,7 @@ async def _year_of_history(store: Store) -> tuple[int, int, int]:
         at=start,
         policy=POLICY,
     )
-    meter = Meter(store, UsagePolicy(), "bench")
+    meter = Meter(store, UsageConfig(), "bench")
     now, serial = start, 0
     while now < start + timedelta(days=365):
         if now.day == 1 and now.hour == 0 and now.month % 6 == 1:

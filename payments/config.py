@@ -140,7 +140,9 @@ class GatewayConfig:
 @dataclass(frozen=True)
 class UsageConfig:
     resources: tuple[str, ...] = ("voice_minutes", "sms", "mms")  # what the gateway meters
-    trial_allowances: tuple[str, ...] = ()  # monthly allowance of a trial, e.g. ["sms=20"]
+    trial_allowances: Mapping[str, int] = field(
+        default_factory=dict
+    )  # a trial's monthly allowance, e.g. { sms = 20 }
     credit_days: int = 365  # credits of a pack are valid this many days
     expiry_notice_days: int = 30  # tell users this many days before credits expire
     max_events: int = 500  # events in one POST /api/v1/usage
@@ -238,6 +240,10 @@ def _convert(kind: Any, value: Any, path: tuple[str, ...], currency: str) -> Any
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings")
         return tuple(value)
+    if origin is Mapping:  # a table of whole numbers, e.g. { sms = 20 }
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table like {{ sms = 20 }}")
+        return {str(k): _to_scalar(int, v, f"{where}.{k}") for k, v in value.items()}
     return _to_scalar(kind, value, where)
 
 
@@ -307,11 +313,10 @@ def _check_usage(usage: UsageConfig) -> None:
             raise ConfigError(
                 f"[usage] resources: {name!r} is not a name like sms or voice_minutes"
             )
-    for text in usage.trial_allowances:
-        resource, eq, quantity = text.partition("=")
-        if not eq or resource.strip() not in names or not quantity.strip().isdigit():
+    for resource in usage.trial_allowances:
+        if resource not in names:
             raise ConfigError(
-                f"[usage] trial_allowances: {text!r} is not RESOURCE=QUANTITY with a known resource"
+                f"[usage] trial_allowances: {resource!r} is not one of [usage] resources"
             )
     if usage.credit_days < 1 or usage.max_events < 1 or usage.max_quantity < 1:
         raise ConfigError("[usage] credit_days, max_events and max_quantity: at least 1")

@@ -17,7 +17,7 @@ from payments.store.connection import open_redis
 from payments.stores import Store
 from payments.usage import flow as metering
 from payments.usage.flow import Meter
-from payments.usage.rules import UsageEvent, UsagePolicy
+from payments.usage.rules import UsageEvent
 from tests.billing_support import T0, days, kinds, outbox, paid_account, usd
 from tests.groups_support import JOINED_AT, LEAF, MAIN, main_and_trial
 
@@ -70,7 +70,7 @@ async def test_the_invitee_accepts_and_both_see_who_pays(store: Store) -> None:
     assert answer.startswith(f"Your account is now paid for by {MAIN}")
     await store.numbers.assign(LEAF, "+15550100002")
     await store.numbers.assign(MAIN, "+15550100001")
-    meter = Meter(store, UsagePolicy.from_config(CONFIG.usage))
+    meter = Meter(store, CONFIG.usage)
     events = [UsageEvent(f"e{i}", LEAF, "sms", 1, JOINED_AT) for i in range(3)]
     assert (await metering.ingest(meter, events, JOINED_AT)).count("counted") == 3
     mine = await say(store, MAIN, "numbers")

@@ -17,7 +17,6 @@ from payments.usage.rules import (
     BadBatch,
     Reason,
     Standing,
-    UsagePolicy,
     counted_month,
     decide,
     parse_batch,
@@ -28,7 +27,7 @@ from payments.usage.rules import (
 )
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
-POLICY = UsagePolicy()
+POLICY = UsageConfig()
 
 
 def one(**changes: object) -> dict[str, object]:
@@ -174,7 +173,9 @@ def test_usage_config_is_checked_at_load(tmp_path: Path) -> None:
     cases = {
         '[usage]\nresources = ["sms", "sms"]\n': "[usage] resources",
         '[usage]\nresources = ["SMS"]\n': "'SMS' is not a name",
-        '[usage]\ntrial_allowances = ["fax=3"]\n': "[usage] trial_allowances",
+        "[usage]\ntrial_allowances = { fax = 3 }\n": "[usage] trial_allowances: 'fax'",
+        '[usage]\ntrial_allowances = ["sms=3"]\n': "[usage] trial_allowances: expected a table",
+        "[usage]\ntrial_allowances = { sms = -1 }\n": "[usage] trial_allowances.sms",
         "[usage]\ncredit_days = 0\n": "credit_days",
         "[usage]\nthresholds = 3\n": "[usage] thresholds: unknown key",
     }
@@ -185,11 +186,11 @@ def test_usage_config_is_checked_at_load(tmp_path: Path) -> None:
             load_config(path, env={})
     path = tmp_path / "ok.toml"
     path.write_text(
-        base + '[usage]\nresources = ["sms", "data_mb"]\ntrial_allowances = ["sms=5"]\n'
+        base + '[usage]\nresources = ["sms", "data_mb"]\ntrial_allowances = { sms = 5 }\n'
     )
     config = load_config(path, env={})
-    assert config.usage == UsageConfig(resources=("sms", "data_mb"), trial_allowances=("sms=5",))
-    assert UsagePolicy.from_config(config.usage).trial_allowances == {"sms": 5}
+    assert config.usage == UsageConfig(resources=("sms", "data_mb"), trial_allowances={"sms": 5})
+    assert config.usage.trial_allowances == {"sms": 5}
 
 
 def test_every_metering_key_is_built_in_keys_py_and_documented_in_keys_md() -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from payments import keys
+from payments.config import UsageConfig
 from payments.errors import InsufficientFunds
 from payments.ledger.records import Balance, EntryKind
 from payments.stores import Store
@@ -275,7 +276,7 @@ async def test_a_trial_gets_the_configured_trial_allowance(store: Store) -> None
     await store.accounts.register_trial(A, T0, 30)
     m = meter(store)
     assert (await authorize(m, A, "sms", T0)).reason is Reason.EXHAUSTED
-    m.policy = m.policy.__class__(trial_allowances={"sms": 3})
+    m.policy = UsageConfig(trial_allowances={"sms": 3})
     assert (await authorize(m, A, "sms", T0)).remaining == 3
     await top_up(store, A, "1", T0)  # not enough to activate
     assert (await authorize(m, A, "sms", T0)).remaining == 3

@@ -6,15 +6,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from payments.config import UsageConfig
 from payments.ledger.records import EntryKind, LedgerEntry
 from payments.money import Money
 from payments.stores import Store
 from payments.usage.flow import Meter
-from payments.usage.rules import UsageEvent, UsagePolicy
+from payments.usage.rules import UsageEvent
 from tests.billing_support import POLICY, paid_account, usd
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday; slot 06:00
-USAGE = UsagePolicy()
+USAGE = UsageConfig()
 A, B, LEAF = "alice@example.org", "bob@example.org", "leaf@example.org"
 
 

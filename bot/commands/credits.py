@@ -26,14 +26,14 @@ from payments.money import format_money
 from payments.usage import flow as metering
 from payments.usage.credits import AutoBuy, Grant, Pack, UnknownPack, by_expiry
 from payments.usage.flow import Meter, MonthView
-from payments.usage.rules import ResourceMonth, UsagePolicy
+from payments.usage.rules import ResourceMonth
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
 PACK = Param("pack", "a pack id, as 'credits' lists them")
 
 
 def meter_of(ctx: Context) -> Meter:
-    return Meter(ctx.store, UsagePolicy.from_config(ctx.config.usage), ctx.jid)
+    return Meter(ctx.store, ctx.config.usage, ctx.jid)
 
 
 def _pack_line(pack: Pack) -> str:

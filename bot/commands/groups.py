@@ -38,7 +38,6 @@ from payments.groups.rules import CodeUse, GroupCode, MainRefused
 from payments.money import format_money
 from payments.usage import flow as metering
 from payments.usage.flow import Meter
-from payments.usage.rules import UsagePolicy
 
 MAINS: Final = frozenset({Role.PAID})
 LEAVES: Final = frozenset({Role.LEAF})
@@ -176,7 +175,7 @@ async def register_with_code(ctx: Context, code: str) -> Reply:
 
 
 def meter_of(ctx: Context) -> Meter:
-    return Meter(ctx.store, UsagePolicy.from_config(ctx.config.usage), ctx.jid)
+    return Meter(ctx.store, ctx.config.usage, ctx.jid)
 
 
 async def _usage(ctx: Context, jid: str) -> str:

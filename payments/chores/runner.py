@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Final
 
 from payments.billing.cycle import Cycle
+from payments.config import UsageConfig
 from payments.errors import PaymentsError
 from payments.money import Money, format_money
 from payments.store.locks import DEFAULT_TTL_MS, ChoreLock
-from payments.usage.rules import UsagePolicy
 
 PAGE: Final = 5_000
 PROGRESS_EVERY: Final = 1_000
@@ -49,7 +49,7 @@ class ChoreRun:
     concurrency: int = DEFAULT_CONCURRENCY
     lock_ttl_ms: int = DEFAULT_TTL_MS
     stop: asyncio.Event = field(default_factory=asyncio.Event)  # SIGTERM, or the lock lost
-    usage: UsagePolicy = field(default_factory=UsagePolicy)  # [usage]: settle-usage, expire-credits
+    usage: UsageConfig = field(default_factory=UsageConfig)  # [usage]: settle-usage, expire-credits
 
 
 @dataclass

@@ -22,6 +22,7 @@ from typing import Final
 from payments.accounts.records import TRIAL_PLAN
 from payments.billing.rules import ChargeLine
 from payments.clock import epoch, month_of
+from payments.config import UsageConfig
 from payments.errors import InsufficientFunds
 from payments.notices import Notice
 from payments.stores import Store
@@ -37,7 +38,6 @@ from payments.usage.rules import (
     Standing,
     Step,
     UsageEvent,
-    UsagePolicy,
     counted_month,
     decide,
     month_lines,
@@ -55,7 +55,7 @@ class Meter:
     """What every step needs: the store, the usage policy, who acts (for the ledger)."""
 
     store: Store
-    policy: UsagePolicy
+    policy: UsageConfig
     actor: str = "gateway"
     # Plan versions never change once written: their allowances are cached.
     _allowances: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)

@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -49,31 +49,6 @@ class BadBatch(PaymentsError):
         super().__init__(message)
         self.index = index
         self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class UsagePolicy:
-    resources: tuple[str, ...] = ("voice_minutes", "sms", "mms")
-    trial_allowances: Mapping[str, int] = field(default_factory=dict)
-    credit_days: int = 365
-    expiry_notice_days: int = 30
-    max_events: int = 500
-    max_quantity: int = 1_000_000
-
-    @classmethod
-    def from_config(cls, config: UsageConfig) -> UsagePolicy:
-        trial = {}
-        for text in config.trial_allowances:
-            resource, _, quantity = text.partition("=")
-            trial[resource.strip()] = int(quantity)
-        return cls(
-            resources=tuple(config.resources),
-            trial_allowances=trial,
-            credit_days=config.credit_days,
-            expiry_notice_days=config.expiry_notice_days,
-            max_events=config.max_events,
-            max_quantity=config.max_quantity,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +98,7 @@ def parse_body(body: bytes) -> Any:
         raise BadBatch(f"the body is not JSON: {exc}") from None
 
 
-def parse_batch(data: Any, policy: UsagePolicy, now: datetime) -> list[UsageEvent]:
+def parse_batch(data: Any, policy: UsageConfig, now: datetime) -> list[UsageEvent]:
     """A batch is ``{"events": [EVENT, ...]}`` (or the bare list); every event must be valid."""
     events = data.get("events") if isinstance(data, dict) else data
     if not isinstance(events, list):
@@ -135,7 +110,7 @@ def parse_batch(data: Any, policy: UsagePolicy, now: datetime) -> list[UsageEven
     return [parse_event(raw, index, policy, now) for index, raw in enumerate(events)]
 
 
-def parse_event(raw: Any, index: int, policy: UsagePolicy, now: datetime) -> UsageEvent:
+def parse_event(raw: Any, index: int, policy: UsageConfig, now: datetime) -> UsageEvent:
     if not isinstance(raw, dict):
         raise BadBatch("an event is an object", index=index)
     missing = [name for name in EVENT_FIELDS if name not in raw]
@@ -161,7 +136,7 @@ def parse_event(raw: Any, index: int, policy: UsagePolicy, now: datetime) -> Usa
     )
 
 
-def parse_quantity(value: Any, index: int, policy: UsagePolicy) -> int:
+def parse_quantity(value: Any, index: int, policy: UsageConfig) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadBatch("quantity: a whole number (JSON integer)", index=index, status=422)
     if not 0 < value <= policy.max_quantity:

@@ -24,7 +24,6 @@ from payments.config import Config
 from payments.stores import Store
 from payments.topup.flow import topup_presets
 from payments.topup.providers import enabled_providers
-from payments.usage.rules import UsagePolicy
 from payments.web.gateway import add_gateway
 from payments.web.metrics import Metrics
 from payments.web.state import CONFIG, MAX_BODY, METRICS, PRESETS, PROVIDERS, STORE
@@ -56,7 +55,7 @@ def build_app(config: Config) -> web.Application:
             web.get("/metrics", metrics),
         ]
     )
-    add_gateway(app, UsagePolicy.from_config(config.usage))  # /api/v1/authorize, /api/v1/usage
+    add_gateway(app, config.usage)  # /api/v1/authorize, /api/v1/usage
     return app
 
 

@@ -19,9 +19,10 @@ from typing import Final
 from aiohttp import web
 
 from payments.clock import utcnow
+from payments.config import UsageConfig
 from payments.jid import BadJID, normalise_jid
 from payments.usage.flow import COUNTED, DUPLICATE, UNKNOWN, Meter, authorize, ingest
-from payments.usage.rules import BadBatch, UsagePolicy, parse_batch, parse_body
+from payments.usage.rules import BadBatch, parse_batch, parse_body
 from payments.web.state import CONFIG, MAX_BODY, METRICS, STORE
 
 log = logging.getLogger("accountbot.web.gateway")
@@ -33,7 +34,7 @@ SCHEME: Final = "bearer"
 class Gateway:
     """The web service's metering state: its policy, its clock (tests move it) and a Meter."""
 
-    policy: UsagePolicy
+    policy: UsageConfig
     clock: Callable[[], datetime] = utcnow
     _meter: Meter | None = field(default=None, repr=False)
 
@@ -120,7 +121,7 @@ async def usage_route(request: web.Request) -> web.Response:
     )
 
 
-def add_gateway(app: web.Application, policy: UsagePolicy) -> None:
+def add_gateway(app: web.Application, policy: UsageConfig) -> None:
     app[GATEWAY] = Gateway(policy)
     app.add_routes(
         [
