@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from accountbot.admin import opened
-from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
+from accountbot.common import EXIT_OK, EXIT_REFUSED, CliError, Commands, common, config_of, opened
 from payments.accounts.numbers import BadNumber, parse_e164
 from payments.jid import normalise_jid
 
 
-def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
     number = common(sub.add_parser("number", help="phone numbers of accounts"))
     numbers = number.add_subparsers(dest="number_command", required=True, metavar="ACTION")
     assign = common(numbers.add_parser("assign", help="give an account its number"))

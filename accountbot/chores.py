@@ -14,7 +14,7 @@ import contextlib
 import signal
 from datetime import datetime
 
-from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
+from accountbot.common import EXIT_OK, EXIT_REFUSED, CliError, Commands, common, config_of
 from payments.billing.cycle import Cycle
 from payments.chores.registry import ALL, CHORES, run_chores
 from payments.chores.runner import DEFAULT_CONCURRENCY, ChoreRun
@@ -22,7 +22,7 @@ from payments.clock import as_utc, utcnow
 from payments.stores import Store
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     chore = common(commands.add_parser("chore", help="run a billing chore (renew, remind, ...)"))
     chore.add_argument("name", choices=[*CHORES, "all"], help=f"one chore, or all of {ALL}")
     chore.add_argument("--now", help="run as of this instant (ISO 8601; UTC when no offset)")

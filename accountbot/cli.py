@@ -9,41 +9,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from payments.config import ConfigError, load_config
+from accountbot import admin, botcmd, chores, console, dev, web_cmd
+from accountbot.common import EXIT_REFUSED, EXIT_USAGE, CliError, Handler
+from payments.config import ConfigError
 from payments.errors import PaymentsError
 from payments.jid import BadJID
 from payments.money import InvalidAmount
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
-
-Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int] | int]
-
-
-class CliError(Exception):
-    """Bad input on the command line: one line, exit code 2."""
-
 
 def build_parser() -> argparse.ArgumentParser:
-    from accountbot import admin, botcmd, chores, console, dev, web_cmd
-
     parser = argparse.ArgumentParser(prog="accountbot", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="config file (default: $ACCOUNTBOT_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    admin.add_commands(commands)
-    chores.add_commands(commands)
-    botcmd.add_commands(commands)
-    console.add_commands(commands)
-    dev.add_commands(commands)
-    web_cmd.add_commands(commands)
-    return parser
-
-
-def common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Options every subcommand takes, also after the subcommand's name."""
-    parser.add_argument("--config", default=argparse.SUPPRESS, help="config file")
+    for module in (admin, chores, botcmd, console, dev, web_cmd):
+        module.add_commands(commands)
     return parser
 
 
@@ -63,7 +44,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return int(result or 0)
-
-
-def config_of(args: argparse.Namespace) -> Any:
-    return load_config(getattr(args, "config", None))

@@ -17,14 +17,14 @@ from typing import Any
 
 import slixmpp
 
-from accountbot.cli import EXIT_OK, CliError, common
+from accountbot.common import EXIT_OK, CliError, Commands, common
 from accountbot.stack import StackError, read_json
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 PROMPT = "> "
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     console = common(commands.add_parser("console", help="chat with the bot from this terminal"))
     console.add_argument("jid", help="the user to log in as, e.g. alice@localhost")
     console.add_argument("--password", help="default: $ACCOUNTBOT_CONSOLE_PASSWORD, or asked")

@@ -9,13 +9,26 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from accountbot.cli import EXIT_OK, CliError, common
-from accountbot.stack import Stack, StackError, pid_alive, read_json, stop_from_json
+from accountbot.common import EXIT_OK, CliError, Commands, common
+from accountbot.console import chat
+from accountbot.stack import (
+    ProsodyServer,
+    Stack,
+    StackError,
+    pid_alive,
+    read_json,
+    stop_from_json,
+)
+from payments.billing.payment import credit_account
+from payments.config import load_config
+from payments.ledger.records import EntryKind
+from payments.money import parse_money
+from payments.stores import Store
 
 DEFAULT_LOCAL = ".local"
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     dev = common(commands.add_parser("dev", help="the local development stack"))
     dev.add_argument(
         "--local",
@@ -70,8 +83,6 @@ def down(args: argparse.Namespace) -> int:
 
 
 def adduser_cmd(args: argparse.Namespace) -> int:
-    from accountbot.stack import ProsodyServer
-
     try:
         info = read_json(Path(args.local))
     except StackError as exc:
@@ -104,8 +115,6 @@ def demo_cmd(args: argparse.Namespace) -> int:
     (Ctrl-D in the console, Ctrl-C, or a kill); Redis keeps its data (AOF)
     in .local/demo for the next demo.
     """
-    from accountbot.console import chat
-
     stack = Stack(Path(args.local) / "demo", persistent=True)
     operator = f"{DEMO_OPERATOR}@{stack.prosody.domain}"
     try:
@@ -149,12 +158,6 @@ def fresh_user(stack: Stack, name: str) -> tuple[str, str]:
 
 
 async def prepare_demo_account(stack: Stack, jid: str) -> None:
-    from payments.billing.payment import credit_account
-    from payments.config import load_config
-    from payments.ledger.records import EntryKind
-    from payments.money import parse_money
-    from payments.stores import Store
-
     config = load_config(stack.config_path, env={})
     store = Store.from_url(config.redis.url, currency=config.billing.currency)
     try:

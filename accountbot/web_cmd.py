@@ -7,14 +7,14 @@ import logging
 
 from aiohttp import web
 
-from accountbot.cli import EXIT_OK, common, config_of
+from accountbot.common import EXIT_OK, Commands, common, config_of
 from payments.web.app import AccessLogger, build_app
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SHUTDOWN_TIMEOUT = 10.0  # seconds given to requests in flight after SIGTERM
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     cmd = common(commands.add_parser("web", help="run the payments web service"))
     cmd.set_defaults(handler=serve)
 

@@ -185,9 +185,7 @@ async def _accounts(store: Store, now: datetime) -> None:
     await store.plans.put(
         "basic", at=now, price=Money(100_000), name="Basic", allowances=ALLOWANCES
     )
-    await store.credits.put_pack(
-        "mms100", at=now, resource="mms", quantity=100, price=Money(10_000)
-    )
+    await store.packs.put("mms100", at=now, resource="mms", quantity=100, price=Money(10_000))
     plan = await store.plans.get("basic")
     assert plan is not None
     meter = Meter(store, UsageConfig(), "bench")
@@ -223,7 +221,7 @@ async def _year_of_history(store: Store) -> tuple[int, int, int]:
         "year", at=start, price=Money(100_000), name="Year",
         allowances={"sms": 200, "voice_minutes": 300, "mms": 10},
     )  # fmt: skip
-    await store.credits.put_pack("sms1000", at=start, resource="sms", quantity=1000, price=Money(1))
+    await store.packs.put("sms1000", at=start, resource="sms", quantity=1000, price=Money(1))
     await store.accounts.register_trial(who, start, 30)
     await store.billing.set_next_plan(who, "year")
     await credit_account(

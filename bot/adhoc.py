@@ -24,6 +24,7 @@ from slixmpp.exceptions import XMPPError
 from slixmpp.plugins.xep_0004.stanza.form import Form
 from slixmpp.plugins.xep_0050.stanza import Command as CommandStanza
 from slixmpp.plugins.xep_0066.stanza import OOB
+from slixmpp.xmlstream import register_stanza_plugin
 
 from bot.commands.model import BadArgument, Command, Param, ParamKind, Reply, convert
 from bot.dispatch import Dispatcher, with_frozen_notice
@@ -244,8 +245,6 @@ def _truthy(value: Any) -> bool:
 
 
 def register_stanzas() -> None:
-    from slixmpp.xmlstream import register_stanza_plugin
-
     register_stanza_plugin(Iq, CommandStanza)
     register_stanza_plugin(CommandStanza, Form, iterable=True)
     register_stanza_plugin(CommandStanza, OOB)

@@ -8,7 +8,7 @@ from payments.accounts.freeze_store import FreezeStore
 from payments.accounts.number_store import NumberStore
 from payments.accounts.store import AccountStore
 from payments.billing.store import BillingStore
-from payments.catalog.store import PlanStore
+from payments.catalog.store import PackCatalog, PlanCatalog
 from payments.groups.store import GroupStore
 from payments.ledger.store import LedgerStore
 from payments.store.botstate import BotStateStore
@@ -34,7 +34,8 @@ class Store:
         self.scripts = Scripts(redis)
         self.ledger = LedgerStore(redis, self.scripts, currency)
         self.accounts = AccountStore(redis, self.scripts)
-        self.plans = PlanStore(redis, currency)
+        self.plans = PlanCatalog(redis, self.scripts, currency)
+        self.packs = PackCatalog(redis, self.scripts, currency)
         self.outbox = OutboxStore(redis)
         self.billing = BillingStore(redis, self.scripts, currency)
         self.freezes = FreezeStore(redis, self.scripts)

@@ -108,7 +108,7 @@ def test_bad_now_is_refused_in_one_line(cli: Cli) -> None:
 
 def test_plan_catalog_from_the_command_line(cli: Cli) -> None:
     code, _, err = cli("admin", "plan", "set", "basic", "--price", "10")
-    assert code == 2 and "--name" in err
+    assert code == 2 and "plan basic is new: it needs a price and a name" in err
     code, _, err = cli("admin", "plan", "set", "Bad Id", "--price", "10", "--name", "x")
     assert code == 2 and "plan id" in err
     code, out, _ = cli(

@@ -13,23 +13,21 @@ from hypothesis import strategies as st
 from payments.accounts.records import Account, AccountKind, AccountStatus, FreezeKind
 from payments.billing import texts as notices
 from payments.billing.rules import (
-    BadPlan,
     FreezeRecord,
     Invoice,
     InvoiceStatus,
     RenewAction,
     Snapshot,
     billing_freeze_may_lift,
-    check_plan_id,
     closure_warning_due,
     grace_ends,
     next_renewal,
-    parse_allowance,
     reminder_number,
     renewal_action,
     renewal_lines,
     split_charge,
 )
+from payments.catalog.records import BadOffer, check_offer_id, parse_allowance
 from payments.clock import add_months, month_of
 from payments.errors import CorruptRecord
 from payments.money import Money
@@ -193,14 +191,15 @@ def test_invoice_decodes_lines_main_first() -> None:
 
 
 def test_plan_ids_and_allowances() -> None:
-    assert check_plan_id("basic-2") == "basic-2"
+    assert check_offer_id("basic-2", "plan") == "basic-2"
     for bad in ("", "Basic", "trial", "a" * 33, "bäsic", "a|b"):
-        with pytest.raises(BadPlan):
-            check_plan_id(bad)
-    assert parse_allowance("sms=100") == ("sms", 100)
+        with pytest.raises(BadOffer):
+            check_offer_id(bad, "plan")
+    resources = ("voice_minutes", "sms", "mms")
+    assert parse_allowance("sms=100", resources) == ("sms", 100)
     for bad in ("sms", "fax=3", "sms=-1", "sms=1.5"):
-        with pytest.raises(BadPlan):
-            parse_allowance(bad)
+        with pytest.raises(BadOffer):
+            parse_allowance(bad, resources)
 
 
 # --- notices ------------------------------------------------------------------------

@@ -32,9 +32,7 @@ async def store(redis_url: str) -> AsyncIterator[Store]:
     await store.redis.flushdb()
     await sms_plan(store, sms=100)
     await sms_pack(store, quantity=1000, price="10")
-    await store.credits.put_pack(
-        "min300", at=T0, resource="voice_minutes", quantity=300, price=usd("6")
-    )
+    await store.packs.put("min300", at=T0, resource="voice_minutes", quantity=300, price=usd("6"))
     yield store
     await store.close()
 
@@ -84,7 +82,7 @@ async def test_buy_without_the_money_is_refused_by_the_dispatcher_with_a_hint(
     store: Store,
 ) -> None:
     await customer(store, amount="20")  # $10 left
-    await store.credits.put_pack("big", at=T0, resource="sms", quantity=5000, price=usd("40"))
+    await store.packs.put("big", at=T0, resource="sms", quantity=5000, price=usd("40"))
     dispatcher = Dispatcher(credits_registry(), store, CONFIG, clock=lambda: T0)
     reply = await dispatcher.chat(A, "buy big")
     assert reply is not None and "Reply 'yes' to confirm" in reply.text
@@ -123,7 +121,7 @@ async def test_autobuy_is_charged_at_every_renewal_at_the_snapshotted_price(stor
     assert "$10.00 at every renewal" in reply.text
     reply = await call(store, "autobuy", pack="sms1000", state="on")
     assert "was already on" in reply.text
-    await store.credits.put_pack("sms1000", at=T0, price=usd("12"))  # for new purchases only
+    await store.packs.put("sms1000", at=T0, price=usd("12"))  # for new purchases only
     assert (
         "Autobuy: sms1000 (1000 sms) at every renewal for $10.00."
         in (await call(store, "credits")).text

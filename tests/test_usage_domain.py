@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payments import keys
+from payments.catalog.records import Pack
 from payments.config import ConfigError, UsageConfig, load_config
 from payments.money import Money
-from payments.usage.credits import AutoBuy, Grant, Pack, consume, new_grant, pool
+from payments.usage.credits import AutoBuy, Grant, consume, new_grant, pool
 from payments.usage.rules import (
     BadBatch,
     Reason,

@@ -79,7 +79,7 @@ def test_admin_pack_set_versions_prices_and_refuses_bad_input(
     code, out = cli(stack, capsys, "admin", "pack", "list")
     assert code == 0 and "no packs yet" in out
     code, out = cli(stack, capsys, "admin", "pack", "set", "sms500")
-    assert code == 2 and "--resource, --quantity and --price needed" in out
+    assert code == 2 and "pack sms500 is new: it needs a resource, a quantity and a price" in out
     code, out = cli(
         stack, capsys, "admin", "pack", "set", "sms500",
         "--resource", "sms", "--quantity", "500", "--price", "6",

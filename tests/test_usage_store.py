@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 
 from payments import keys
+from payments.catalog.records import UnknownPack
 from payments.config import UsageConfig
 from payments.errors import InsufficientFunds
 from payments.ledger.records import Balance, EntryKind
 from payments.stores import Store
-from payments.usage.credits import BuyRefused, UnknownPack
+from payments.usage.credits import BuyRefused
 from payments.usage.flow import (
     authorize,
     buy_pack,

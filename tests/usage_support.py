@@ -37,9 +37,7 @@ async def sms_plan(store: Store, sms: int = 100, voice: int = 300, price: str = 
 async def sms_pack(
     store: Store, quantity: int = 1000, price: str = "10", pack_id: str = "sms1000"
 ) -> None:
-    await store.credits.put_pack(
-        pack_id, at=T0, resource="sms", quantity=quantity, price=usd(price)
-    )
+    await store.packs.put(pack_id, at=T0, resource="sms", quantity=quantity, price=usd(price))
 
 
 async def customer(store: Store, jid: str = A, at: datetime = T0, amount: str = "40") -> None:

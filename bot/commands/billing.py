@@ -56,7 +56,7 @@ def _allowances(plan: Plan) -> str:
 
 
 async def plans(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    catalog = await ctx.store.plans.catalog()
+    catalog = await ctx.store.plans.all()
     if not catalog:
         return Reply("No plans are on offer yet.")
     mine = ctx.account.plan if ctx.account is not None else ""

@@ -21,10 +21,11 @@ from bot.commands.model import (
     Table,
 )
 from payments.accounts.records import AccountKind
+from payments.catalog.records import Pack, UnknownPack
 from payments.clock import month_label
 from payments.money import format_money
 from payments.usage import flow as metering
-from payments.usage.credits import AutoBuy, Grant, Pack, UnknownPack, by_expiry
+from payments.usage.credits import AutoBuy, Grant, by_expiry
 from payments.usage.flow import Meter, MonthView
 from payments.usage.rules import ResourceMonth
 
@@ -59,7 +60,7 @@ async def credits(ctx: Context, args: Mapping[str, Any]) -> Reply:
         lines += [_grant_line(g) for g in mine]
     autobuys = await ctx.store.credits.autobuys(ctx.jid)
     lines += [_autobuy_line(a) for a in autobuys]
-    catalog = await ctx.store.credits.catalog()
+    catalog = await ctx.store.packs.all()
     if catalog:
         days = ctx.config.usage.credit_days
         offers = "; ".join(_pack_line(p) for p in catalog)
@@ -79,7 +80,7 @@ def _autobuy_line(auto: AutoBuy) -> str:
 
 
 async def confirm_buy(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
-    pack = await ctx.store.credits.pack(str(args["pack"]).strip().lower())
+    pack = await ctx.store.packs.get(str(args["pack"]).strip().lower())
     if pack is None:
         return _no_pack(args["pack"])
     balance = (await ctx.store.ledger.balances(ctx.jid)).total

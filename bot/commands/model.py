@@ -13,15 +13,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from payments.accounts.records import Account, AccountKind
 from payments.config import Config
 from payments.jid import BadJID, normalise_jid
 from payments.money import InvalidAmount, Money, parse_money
-
-if TYPE_CHECKING:
-    from payments.stores import Store
+from payments.stores import Store
 
 
 class Role(StrEnum):

@@ -11,8 +11,7 @@ shorter month), at the time of day it was activated.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,22 +23,10 @@ from payments.clock import (
     parse_instant,
 )
 from payments.config import BillingConfig
-from payments.errors import CorruptRecord, PaymentsError
+from payments.errors import CorruptRecord
 from payments.money import Money
 
-PLAN_ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}", re.ASCII)
-RESOURCES: Final = ("voice_minutes", "sms", "mms")
 MAX_CATCH_UP: Final = 24  # periods one renewal run may bill for an account left behind
-
-
-class UnknownPlan(PaymentsError):
-    def __init__(self, plan_id: str) -> None:
-        super().__init__(f"there is no plan '{plan_id}': send 'plans' to see them")
-        self.plan_id = plan_id
-
-
-class BadPlan(PaymentsError):
-    """A plan definition an operator typed that we refuse."""
 
 
 # --- time --------------------------------------------------------------------
@@ -320,20 +307,3 @@ def billing_freeze_may_lift(account: Account, owed: Money, now: datetime) -> boo
     if account.kind is AccountKind.TRIAL:
         return account.trial_ends_at is not None and account.trial_ends_at > now
     return True
-
-
-def check_plan_id(plan_id: str) -> str:
-    if not PLAN_ID_RE.fullmatch(plan_id) or plan_id == "trial":
-        raise BadPlan(
-            "a plan id is 1 to 32 lower-case letters, digits, '-' or '_' (and not 'trial')"
-        )
-    return plan_id
-
-
-def parse_allowance(text: str, resources: Sequence[str] = RESOURCES) -> tuple[str, int]:
-    """``sms=100`` -> ``("sms", 100)``; ``resources`` is the deployment's ``[usage] resources``."""
-    resource, eq, quantity = text.partition("=")
-    resource = resource.strip().lower()
-    if not eq or resource not in resources or not quantity.strip().isdigit():
-        raise BadPlan(f"an allowance is RESOURCE=QUANTITY with RESOURCE in {', '.join(resources)}")
-    return resource, int(quantity)

@@ -1,51 +1,93 @@
-"""The plan catalog in Redis: versioned prices, the current version of each plan.
+"""The catalog in Redis: one versioned store for plans and for credit packs.
 
-``payment-plan_versions-ID`` keeps every version ever sold (accounts keep
-the price they bought at, in their own snapshot); ``payment-plans`` names
-the current one. A change writes the new version first (HSETNX: two
-operators at once get two versions), then publishes it unless a newer one
-is already current. Both keys are global, in different hash slots, so the
-two steps are separate; a crash between them leaves a version that the
+``payment-plan_versions-ID`` / ``payment-pack_versions-ID`` keep every version
+ever sold; ``payment-plans`` / ``payment-packs`` name the current one. A change
+writes the new version first (HSETNX: two operators at once get two
+versions), then publishes it unless a newer one is already current
+(``plan_publish.lua``). The two keys are global, in different hash slots, so
+the two steps are separate; a crash between them leaves a version that the
 next change supersedes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 
 from payments import keys
-from payments.catalog.records import Plan
+from payments.catalog.records import Offer, Pack, Plan, revise_pack, revise_plan
 from payments.money import Money
 from payments.store.scripts import Scripts
 
+OfferT = TypeVar("OfferT", bound=Offer)
 
-class PlanStore:
-    def __init__(self, redis: Redis, currency: str, scripts: Scripts | None = None) -> None:
+
+class Catalog(Generic[OfferT]):
+    """The offers of one kind: the current version of each, and every version sold."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        scripts: Scripts,
+        *,
+        current: str,
+        versions: Callable[[str], str],
+        decode: Callable[[str], OfferT],
+        order: Callable[[OfferT], tuple[Any, ...]],
+    ) -> None:
         self._redis = redis
-        self._scripts = scripts or Scripts(redis)
-        self.currency = currency
+        self._scripts = scripts
+        self._current = current
+        self._versions = versions
+        self._decode = decode
+        self._order = order
 
-    async def catalog(self) -> list[Plan]:
-        """Current version of every plan, cheapest first."""
-        raw: Any = await self._redis.hgetall(keys.PLANS)
-        plans = [Plan.decode(text, self.currency) for text in raw.values()]
-        return sorted(plans, key=lambda p: (p.price.units, p.id))
+    async def all(self) -> list[OfferT]:
+        """The current version of every offer, in catalog order."""
+        raw: Any = await self._redis.hgetall(self._current)
+        return sorted((self._decode(text) for text in raw.values()), key=self._order)
 
-    async def get(self, plan_id: str) -> Plan | None:
-        text: Any = await self._redis.hget(keys.PLANS, plan_id)
-        return Plan.decode(text, self.currency) if text else None
+    async def get(self, offer_id: str) -> OfferT | None:
+        text: Any = await self._redis.hget(self._current, offer_id)
+        return self._decode(text) if text else None
 
-    async def version(self, plan_id: str, version: int) -> Plan | None:
-        text: Any = await self._redis.hget(keys.plan_versions(plan_id), str(version))
-        return Plan.decode(text, self.currency) if text else None
+    async def version(self, offer_id: str, version: int) -> OfferT | None:
+        text: Any = await self._redis.hget(self._versions(offer_id), str(version))
+        return self._decode(text) if text else None
 
-    async def versions(self, plan_id: str) -> list[Plan]:
-        raw: Any = await self._redis.hgetall(keys.plan_versions(plan_id))
-        return sorted(
-            (Plan.decode(t, self.currency) for t in raw.values()), key=lambda p: p.version
+    async def versions(self, offer_id: str) -> list[OfferT]:
+        raw: Any = await self._redis.hgetall(self._versions(offer_id))
+        return sorted((self._decode(t) for t in raw.values()), key=lambda o: o.version)
+
+    async def publish(self, wanted: OfferT) -> tuple[OfferT, bool]:
+        """Make ``wanted`` the next version; (the current one, False) when it changes nothing."""
+        current = await self.get(wanted.id)
+        if current is not None and current.offer() == wanted.offer():
+            return current, False
+        version = current.version + 1 if current is not None else 1
+        while not await self._redis.hsetnx(
+            self._versions(wanted.id), str(version), wanted.numbered(version).encode()
+        ):
+            version += 1  # another operator took this number first
+        offer = wanted.numbered(version)
+        await self._scripts.call(
+            "plan_publish", [self._current], [offer.id, version, offer.encode()]
+        )
+        return offer, True
+
+
+class PlanCatalog(Catalog[Plan]):
+    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+        super().__init__(
+            redis,
+            scripts,
+            current=keys.PLANS,
+            versions=keys.plan_versions,
+            decode=lambda text: Plan.decode(text, currency),
+            order=lambda plan: (plan.price.units, plan.id),  # cheapest first
         )
 
     async def put(
@@ -59,44 +101,33 @@ class PlanStore:
     ) -> tuple[Plan, bool]:
         """A new version with what is given (the rest kept); (plan, False) when nothing changed."""
         current = await self.get(plan_id)
-        wanted = _merge(plan_id, current, at, price, name, allowances)
-        if current is not None and _same_offer(current, wanted):
-            return current, False
-        version = wanted.version
-        while not await self._redis.hsetnx(
-            keys.plan_versions(plan_id), str(version), _with_version(wanted, version).encode()
-        ):
-            version += 1  # another operator took this number first
-        plan = _with_version(wanted, version)
-        await self._scripts.call("plan_publish", [keys.PLANS], [plan_id, version, plan.encode()])
-        return plan, True
+        wanted = revise_plan(current, plan_id, at, price=price, name=name, allowances=allowances)
+        return await self.publish(wanted)
 
 
-def _merge(
-    plan_id: str,
-    current: Plan | None,
-    at: datetime,
-    price: Money | None,
-    name: str | None,
-    allowances: dict[str, int] | None,
-) -> Plan:
-    if current is None:
-        if price is None or not name:
-            raise ValueError("a new plan needs a price and a name")
-        return Plan(plan_id, 1, name, price, at, dict(allowances or {}))
-    return Plan(
-        plan_id,
-        current.version + 1,
-        name or current.name,
-        price if price is not None else current.price,
-        at,
-        dict(current.allowances if allowances is None else allowances),
-    )
+class PackCatalog(Catalog[Pack]):
+    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+        super().__init__(
+            redis,
+            scripts,
+            current=keys.PACKS,
+            versions=keys.pack_versions,
+            decode=lambda text: Pack.decode(text, currency),
+            order=lambda pack: (pack.resource, pack.quantity, pack.id),
+        )
 
-
-def _same_offer(a: Plan, b: Plan) -> bool:
-    return (a.name, a.price, a.allowances) == (b.name, b.price, b.allowances)
-
-
-def _with_version(plan: Plan, version: int) -> Plan:
-    return Plan(plan.id, version, plan.name, plan.price, plan.created_at, plan.allowances)
+    async def put(
+        self,
+        pack_id: str,
+        *,
+        at: datetime,
+        resource: str | None = None,
+        quantity: int | None = None,
+        price: Money | None = None,
+    ) -> tuple[Pack, bool]:
+        """A new version with what is given (the rest kept); (pack, False) when nothing changed."""
+        current = await self.get(pack_id)
+        wanted = revise_pack(
+            current, pack_id, at, resource=resource, quantity=quantity, price=price
+        )
+        return await self.publish(wanted)

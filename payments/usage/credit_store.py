@@ -1,8 +1,6 @@
-"""Credit packs and grants in Redis: the pack catalog, buying, granting, expiring, autobuy.
+"""Credits in Redis: buying a pack, granting, expiring, autobuy.
 
-The catalog is versioned like the plans (``payment-pack_versions-ID`` keeps
-every version, ``payment-packs`` names the current one; ``plan_publish.lua``
-publishes a version unless a newer one is current). A purchase is one Lua
+The pack catalog is in ``payments/catalog/``. A purchase is one Lua
 script on the buyer's keys that takes the price (voucher first, then
 prepaid), writes the ledger and the grant. The expiry schedule
 (``payment-credit_expiries``) is a global index written after the account.
@@ -20,7 +18,7 @@ from payments import keys
 from payments.clock import epoch
 from payments.money import Money
 from payments.store.scripts import Scripts
-from payments.usage.credits import AutoBuy, Grant, Pack, earliest_expiry, same_offer
+from payments.usage.credits import AutoBuy, Grant, earliest_expiry
 from payments.usage.store import decode_grants
 
 
@@ -56,59 +54,6 @@ class CreditStore:
 
     def money(self, units: int) -> Money:
         return Money(units, self.currency)
-
-    # --- the catalog ------------------------------------------------------------
-
-    async def catalog(self) -> list[Pack]:
-        """Current version of every pack, by resource then size."""
-        raw: Any = await self._redis.hgetall(keys.PACKS)
-        packs = [Pack.decode(text, self.currency) for text in raw.values()]
-        return sorted(packs, key=lambda p: (p.resource, p.quantity, p.id))
-
-    async def pack(self, pack_id: str) -> Pack | None:
-        text: Any = await self._redis.hget(keys.PACKS, pack_id)
-        return Pack.decode(text, self.currency) if text else None
-
-    async def versions(self, pack_id: str) -> list[Pack]:
-        raw: Any = await self._redis.hgetall(keys.pack_versions(pack_id))
-        return sorted(
-            (Pack.decode(t, self.currency) for t in raw.values()), key=lambda p: p.version
-        )
-
-    async def put_pack(
-        self,
-        pack_id: str,
-        *,
-        at: datetime,
-        resource: str | None = None,
-        quantity: int | None = None,
-        price: Money | None = None,
-    ) -> tuple[Pack, bool]:
-        """A new version with what is given (the rest kept); (pack, False) when nothing changed."""
-        current = await self.pack(pack_id)
-        if current is None:
-            if resource is None or quantity is None or price is None:
-                raise ValueError("a new pack needs a resource, a quantity and a price")
-            wanted = Pack(pack_id, 1, resource, quantity, price, at)
-        else:
-            wanted = Pack(
-                pack_id,
-                current.version + 1,
-                resource or current.resource,
-                quantity if quantity is not None else current.quantity,
-                price if price is not None else current.price,
-                at,
-            )
-            if same_offer(current, wanted):
-                return current, False
-        version = wanted.version
-        while not await self._redis.hsetnx(
-            keys.pack_versions(pack_id), str(version), _numbered(wanted, version).encode()
-        ):
-            version += 1  # another operator took this number first
-        pack = _numbered(wanted, version)
-        await self._scripts.call("plan_publish", [keys.PACKS], [pack_id, version, pack.encode()])
-        return pack, True
 
     # --- an account's grants ---------------------------------------------------------
 
@@ -232,7 +177,3 @@ class CreditStore:
 
     async def clear_autobuy(self, jid: str, pack_id: str) -> bool:
         return bool(await self._redis.hdel(keys.autobuy(jid), pack_id))
-
-
-def _numbered(pack: Pack, version: int) -> Pack:
-    return Pack(pack.id, version, pack.resource, pack.quantity, pack.price, pack.created_at)

@@ -15,90 +15,25 @@ scripts that consume and expire them (``payments/store/lua/usage_settle.lua``,
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from payments.billing.rules import ChargeLine
+from payments.catalog.records import Pack
 from payments.clock import as_utc, epoch
 from payments.errors import CorruptRecord, PaymentsError
 from payments.money import Money
 
-PACK_ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}", re.ASCII)
 # The member of a renewal line that buys a pack: "pack sms1000", so that the
 # invoice reads "pack sms1000 $10.00" and the ledger "credits 2026-04 for pack sms1000".
 AUTOBUY_PREFIX: Final = "pack "
 DEFAULT_DAYS: Final = 365  # credits are valid this long unless [usage] credit_days says otherwise
 
 
-class UnknownPack(PaymentsError):
-    def __init__(self, pack_id: str) -> None:
-        super().__init__(f"there is no pack '{pack_id}': send 'credits' to see them")
-        self.pack_id = pack_id
-
-
-class BadPack(PaymentsError):
-    """A pack definition an operator typed that we refuse."""
-
-
 class BuyRefused(PaymentsError):
     """A purchase that may not happen now (frozen, closed, a leaf)."""
-
-
-def check_pack_id(pack_id: str) -> str:
-    if not PACK_ID_RE.fullmatch(pack_id):
-        raise BadPack("a pack id is 1 to 32 lower-case letters, digits, '-' or '_'")
-    return pack_id
-
-
-@dataclass(frozen=True, slots=True)
-class Pack:
-    id: str
-    version: int
-    resource: str
-    quantity: int
-    price: Money
-    created_at: datetime
-
-    @property
-    def name(self) -> str:
-        return f"{self.quantity} {self.resource}"
-
-    def encode(self) -> str:
-        # sort_keys keeps '"version": N' in the form plan_publish.lua matches.
-        return json.dumps(
-            {
-                "id": self.id,
-                "version": self.version,
-                "resource": self.resource,
-                "quantity": self.quantity,
-                "price": self.price.units,
-                "created_at": self.created_at.isoformat(),
-            },
-            sort_keys=True,
-        )
-
-    @classmethod
-    def decode(cls, text: str, currency: str) -> Pack:
-        try:
-            data = json.loads(text)
-            return cls(
-                id=str(data["id"]),
-                version=int(data["version"]),
-                resource=str(data["resource"]),
-                quantity=int(data["quantity"]),
-                price=Money(int(data["price"]), currency),
-                created_at=datetime.fromisoformat(data["created_at"]),
-            )
-        except (KeyError, ValueError, TypeError) as exc:
-            raise CorruptRecord(f"pack record: {exc!r}") from exc
-
-
-def same_offer(a: Pack, b: Pack) -> bool:
-    return (a.resource, a.quantity, a.price) == (b.resource, b.quantity, b.price)
 
 
 @dataclass(frozen=True, slots=True)

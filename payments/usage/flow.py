@@ -21,6 +21,7 @@ from typing import Final
 
 from payments.accounts.records import TRIAL_PLAN
 from payments.billing.rules import ChargeLine
+from payments.catalog.records import UnknownPack
 from payments.clock import epoch, month_of
 from payments.config import UsageConfig
 from payments.errors import InsufficientFunds
@@ -29,7 +30,7 @@ from payments.stores import Store
 from payments.usage import credits as rules
 from payments.usage import texts as usage_notices
 from payments.usage.credit_store import Bought, BuyStatus, ExpiredGrant
-from payments.usage.credits import AutoBuy, BuyRefused, Grant, UnknownPack
+from payments.usage.credits import AutoBuy, BuyRefused, Grant
 from payments.usage.rules import (
     SLOT_HOURS,
     WARN_AT,
@@ -278,7 +279,7 @@ async def buy_pack(meter: Meter, jid: str, pack_id: str, now: datetime, *, actor
 
     Raises UnknownPack, InsufficientFunds (nothing taken) or BuyRefused.
     """
-    pack = await meter.store.credits.pack(pack_id)
+    pack = await meter.store.packs.get(pack_id)
     if pack is None:
         raise UnknownPack(pack_id)
     grant_id = f"g{secrets.token_hex(6)}"
@@ -302,7 +303,7 @@ async def set_autobuy(
     if not on:
         current = {a.pack: a for a in await store.credits.autobuys(jid)}.get(pack_id)
         return current, await store.credits.clear_autobuy(jid, pack_id)
-    pack = await store.credits.pack(pack_id)
+    pack = await store.packs.get(pack_id)
     if pack is None:
         raise UnknownPack(pack_id)
     wanted = AutoBuy.of(pack, now, meter.policy.credit_days)
@@ -350,7 +351,7 @@ async def _turned_off_meanwhile(
 ) -> AutoBuy | None:
     """Autobuy turned off between the charge and the grant: the charge stands, so grant the
     version of the pack at the price charged (the current one if none matches)."""
-    versions = await store.credits.versions(pack_id)
+    versions = await store.packs.versions(pack_id)
     paid = [p for p in versions if p.price == line.amount] or versions[-1:]
     return AutoBuy.of(paid[-1], at, rules.DEFAULT_DAYS) if paid else None
 

@@ -6,8 +6,16 @@ import argparse
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 
-from accountbot.admin import opened, operator
-from accountbot.cli import EXIT_OK, EXIT_REFUSED, CliError, common, config_of
+from accountbot.common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    CliError,
+    Commands,
+    common,
+    config_of,
+    opened,
+    operator,
+)
 from payments.clock import utcnow
 from payments.codes import VOUCHER_CODES
 from payments.money import format_money, parse_money
@@ -15,7 +23,7 @@ from payments.topup.flow import create_vouchers
 from payments.topup.vouchers import VoucherBatch
 
 
-def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
     voucher = common(sub.add_parser("voucher", help="create and inspect voucher codes"))
     actions = voucher.add_subparsers(dest="voucher_command", required=True, metavar="ACTION")
     create = common(actions.add_parser("create", help="create a batch; prints one code a line"))
