@@ -1,4 +1,4 @@
-"""``accountbot chore NAME [--now ISO8601] [--dry-run]``: the billing chores (SPEC §8).
+"""``accountbot chore NAME [--now ISO8601] [--dry-run]``: the billing and usage chores.
 
 Run by systemd timers (``systemd/``) on one or more hosts; a Redis lock per
 chore lets only one run at a time. Prints progress, then one summary line

@@ -14,13 +14,12 @@ import ctypes
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,7 +281,8 @@ class ProsodyServer:
             f"<?xml version='1.0'?><stream:stream to='{self.domain}' version='1.0' "
             "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
         ).encode()
-        # An open port is not enough (see XMPP-NOTES): wait for stream features.
+        # An open port is not enough (a Prosody started as root without run_as_root
+        # can hang half-started with its ports open): wait for stream features.
         wait_until(lambda: _talk(self.c2s_port, header, b"features"), "prosody", self.child)
         wait_until(lambda: _port_open(self.component_port), "prosody components", self.child)
 
@@ -471,15 +471,3 @@ def stop_from_json(local: Path) -> list[str]:
         _wait_reaped(int(pid))
     (local / STACK_JSON).unlink(missing_ok=True)
     return stopped
-
-
-@contextlib.contextmanager
-def running_stack(root: Path, *, keep: bool = False, **kwargs: Any) -> Iterator[Stack]:
-    stack = Stack(root)
-    stack.start(**kwargs)
-    try:
-        yield stack
-    finally:
-        stack.stop()
-        if not keep:
-            shutil.rmtree(root, ignore_errors=True)

@@ -10,7 +10,6 @@ from aiohttp import web
 from accountbot.common import EXIT_OK, Commands, common, config_of
 from payments.web.app import AccessLogger, build_app
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SHUTDOWN_TIMEOUT = 10.0  # seconds given to requests in flight after SIGTERM
 
 

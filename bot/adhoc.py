@@ -2,7 +2,7 @@
 
 We keep our own sessions instead of slixmpp's xep_0050 plugin, whose
 finished sessions are never removed and which does not check that the JID
-continuing a session is the one that started it (see XMPP-NOTES). Here a
+continuing a session is the one that started it (slixmpp 1.17). Here a
 session belongs to one full JID, expires after ``SESSION_SECONDS``, and is
 dropped as soon as the command completes or is cancelled.
 

@@ -148,7 +148,7 @@ def chore_lock(name: str) -> str:
     return f"{PREFIX}chore_lock-{name}"
 
 
-# --- payer groups (SPEC §4; issue 6 manages them, billing reads them) ---------
+# --- payer groups (groups manage them, billing reads them) --------------------
 
 LEAF_GROUPS: Final = f"{PREFIX}leaf_jids_counter"  # string: the last group INDEX handed out
 
@@ -193,7 +193,7 @@ def number_owner(number: str) -> str:
     return f"{PREFIX}number_owner-{{{number}}}"
 
 
-# --- usage metering and credit packs (issue 7) ---------------------------------
+# --- usage metering and credit packs --------------------------------------------
 
 
 def usage(jid: str, yyyymm: str) -> str:

@@ -221,5 +221,5 @@ def test_group_and_number_keys_are_documented_as_built() -> None:
     ]
     for key in built:
         assert f"| `{key}` |" in documented, key
-    assert keys.leaf_jids("7") == "payment-leaf_jids-{7}"  # the names SPEC §4 fixes
+    assert keys.leaf_jids("7") == "payment-leaf_jids-{7}"  # the names the product spec fixes
     assert keys.leaf_jids_index("a@x") == "payment-leaf_jids_index-{a@x}"

@@ -1,4 +1,4 @@
-"""Group commands: one account pays for others (SPEC §5; docs/groups.md).
+"""Group commands: one account pays for others (docs/groups.md).
 
 A main (a paid account) invites an existing trial account with ``add JID``
 or hands out a referral code (``invite``, ``invites``, ``revoke CODE``);

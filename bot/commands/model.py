@@ -10,7 +10,7 @@ Neither the handlers nor this module know about stanzas.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -101,7 +101,6 @@ class Context:
     config: Config
     now: datetime
     registry: Registry | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def money(self, units: int) -> Money:
         return self.config.money(units)

@@ -27,10 +27,6 @@ class FreezeKind(StrEnum):
     VIOLATION = "violation"  # operator kinds: only an operator lifts them
     LEGAL = "legal"
 
-    @property
-    def lifted_by_payment(self) -> bool:
-        return self is FreezeKind.BILLING
-
 
 @dataclass(frozen=True, slots=True)
 class Account:

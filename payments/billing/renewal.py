@@ -53,12 +53,10 @@ class RenewOutcome:
     following: datetime | None = None  # the next renewal date, once moved on
 
     @property
-    def charged(self) -> Money:
-        return sum((split.paid for _, split in self.lines), Money.zero(self._currency))
-
-    @property
-    def _currency(self) -> str:
-        return self.lines[0][0].amount.currency if self.lines else "USD"
+    def charged(self) -> Money | None:
+        """What the lines took from the balances (None when nothing was billed)."""
+        paid = [split.paid for _, split in self.lines]
+        return sum(paid[1:], paid[0]) if paid else None
 
 
 async def renew_account(cycle: Cycle, jid: str, now: datetime) -> RenewOutcome:
@@ -181,7 +179,7 @@ async def _tell_renewal(
         await cycle.store.outbox.notify(notices.plan_activated(jid, name, price, following))
         return
     balance = balance_after if balance_after is not None else cycle.money(0)
-    charged = outcome.charged if outcome.lines else cycle.money(0)
+    charged = outcome.charged or cycle.money(0)
     await cycle.store.outbox.notify(
         notices.renewal_done(jid, outcome.period, charged, balance, following)
     )

@@ -1,6 +1,6 @@
 """Joining and leaving payer groups: sequences of single-account steps, safe to run again.
 
-No Lua script or MULTI touches two accounts (SPEC §4): a join touches the
+No Lua script or MULTI touches two accounts: a join touches the
 leaf's slot, the main's slot, the group list's slot and a global schedule,
 one atomic step at a time. The first step writes the move on the leaf's side
 (``payment-group_move-{LEAF}``: main, index, the idempotency key and price
@@ -236,15 +236,15 @@ async def _price_now(
     return join_price(plan.price, now, renewal, main.state.renewal_day, paid_until=paid_until)
 
 
-def _price_of(move: Move) -> JoinPrice:
-    zero = Money.zero(move.price.currency if move.price else "USD")
+def _price_of(move: Move, currency: str) -> JoinPrice:
+    zero = Money.zero(currency)
     period = move.ref.split(":")[1] if move.ref.count(":") >= 2 else ""
     return JoinPrice(period, move.amount or zero, move.paid_until or move.at, move.price or zero)
 
 
 async def complete_join(flow: GroupFlow, leaf: str, move: Move) -> Joined:
     """Steps 2 to 8 of a join whose move is recorded; safe to run again."""
-    store, price = flow.store, _price_of(move)
+    store, price = flow.store, _price_of(move, flow.policy.currency)
     reason = f"{move.plan} for {leaf}, joined (pro-rated to {price.paid_until.date()})"
     charged = await store.groups.charge_join(
         move.main, leaf, price.amount, ref=move.ref, reason=reason, at=move.at, actor=flow.actor

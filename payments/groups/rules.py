@@ -1,4 +1,4 @@
-"""Payer groups: a main account pays for up to ``max_leaves`` leaves (SPEC §4, issue 6).
+"""Payer groups: a main account pays for up to ``max_leaves`` leaves .
 
 Plain records and rules, no I/O. The store (``payments/store/groups.py``)
 keeps them in Redis; the flows (``payments/group_flows.py``) run a join or a
@@ -23,7 +23,7 @@ from typing import Final
 from payments.accounts.records import Account, AccountKind
 from payments.clock import add_months, parse_instant
 from payments.errors import CorruptRecord, NotAllowed, PaymentsError
-from payments.money import Money, format_money
+from payments.money import Money
 
 MAX_USES: Final = 100  # the most sign-ups one referral code may allow
 
@@ -306,11 +306,6 @@ def check_uses(uses: int, max_leaves: int) -> int:
     if not 1 <= uses <= most:
         raise NotAllowed(f"a referral code is for 1 to {most} sign-ups")
     return uses
-
-
-def describe_price(price: JoinPrice) -> str:
-    until = price.paid_until.date().isoformat()
-    return f"{format_money(price.amount)} (to {until}), then {format_money(price.full)} a month"
 
 
 # --- refusals ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Payer groups in Redis (SPEC §4): the group list, each member's index, moves, codes.
+"""Payer groups in Redis: the group list, each member's index, moves, codes.
 
 ``payment-leaf_jids-{INDEX}`` (the main first, then its leaves) is its own
 hash slot; ``payment-leaf_jids_index-{JID}`` and the move in flight
@@ -23,7 +23,7 @@ from payments import keys
 from payments.billing.rules import FreezeRecord
 from payments.catalog.records import Plan
 from payments.clock import epoch, month_of
-from payments.groups.rules import CodeClaim, CodeUse, Group, GroupCode, Move, MoveOp
+from payments.groups.rules import CodeClaim, CodeUse, Group, GroupCode, Move
 from payments.money import Money
 from payments.store.locks import holder_is_dead
 from payments.store.scripts import Scripts
@@ -332,10 +332,6 @@ class GroupStore:
         args = [main, now.isoformat()]
         return bool(await self._scripts.call("group_code_revoke", [keys.group_code(code)], args))
 
-    async def get_code(self, code: str) -> GroupCode | None:
-        fields: Any = await self._redis.hgetall(keys.group_code(code))
-        return GroupCode.decode(code, fields) if fields else None
-
     async def codes_of(self, main: str, now: datetime) -> list[GroupCode]:
         """The main's referral codes not expired, oldest first (expired ones are dropped)."""
         listing = keys.group_codes(main)
@@ -347,7 +343,3 @@ class GroupStore:
             rows = await pipe.execute()
         found = [GroupCode.decode(c, f) for c, f in zip(codes, rows, strict=True) if f]
         return sorted(found, key=lambda c: c.created_at)
-
-
-def is_join(move: Move | None) -> bool:
-    return move is not None and move.op is MoveOp.JOIN

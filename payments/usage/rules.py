@@ -79,10 +79,6 @@ def slot_of(at: datetime) -> datetime:
     return at.replace(hour=at.hour - at.hour % SLOT_HOURS, minute=0, second=0, microsecond=0)
 
 
-def slot_label(slot: datetime) -> str:
-    return slot.strftime("%Y-%m-%d %H:%M")
-
-
 # --- the gateway's batches ---------------------------------------------------------
 
 

@@ -185,7 +185,7 @@ class UsageStore:
                 pipe.hmget(
                     keys.plan_as_of(account.jid, account.plan_as_of), ["plan", "version", "kind"]
                 )
-            for account in leaves:  # the group's list names the main first (SPEC section 4)
+            for account in leaves:  # the group's list names the main first
                 pipe.lindex(keys.leaf_jids(account.group), 0)
             replies = await pipe.execute()
         mains = {a.jid: m for a, m in zip(leaves, replies[len(accounts) :], strict=True) if m}
