@@ -1,0 +1,89 @@
+"""Kill ``accountbot chore renew`` at random moments; re-runs still charge everyone exactly once.
+
+500 due accounts (20 of them mains paying for two leaves); the chore runs
+as a subprocess, as systemd runs it, and is SIGKILLed 50 times at random
+moments after it started working, then run to completion. A killed run
+leaves its lock behind: the next run on this host sees the holder's pid is
+gone and takes the lock over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from accountbot.stack import Stack
+from payments import keys
+from payments.store.connection import open_redis
+from payments.stores import Store
+from tests.support.billing import RENEWAL_DUE, charged_once, many_due_accounts
+
+ACCOUNTS, KILLS = 500, 50
+
+
+def renew(stack: Stack, *extra: str) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "accountbot", "--config", str(stack.config_path), "chore"]
+    argv += ["renew", "--now", RENEWAL_DUE.isoformat(), "--concurrency", "4", *extra]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def kill_at_random(stack: Stack, rng: random.Random) -> str:
+    proc = renew(stack)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # "renew: started ...": it is working now
+        time.sleep(rng.uniform(0, 0.04))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return first
+
+
+async def remaining(url: str) -> int:
+    store = Store(open_redis(url))
+    try:
+        return len(await store.billing.due(keys.RENEWALS, RENEWAL_DUE, 10_000))
+    finally:
+        await store.close()
+
+
+def test_killed_renewals_charge_everyone_exactly_once(stack: Stack) -> None:
+    async def setup() -> list[str]:
+        store = Store(open_redis(stack.redis.url))
+        await store.redis.flushdb()
+        jids = await many_due_accounts(store, ACCOUNTS, groups=20)
+        await store.close()
+        return jids
+
+    jids = asyncio.run(setup())
+    rng = random.Random(20260205)
+    left = []
+    for _ in range(KILLS):
+        first = kill_at_random(stack, rng)
+        assert first.startswith("renew: started") or first == "", first
+        left.append(asyncio.run(remaining(stack.redis.url)))
+    landed = sum(1 for n in left if n > 0)
+    assert landed >= 10, f"too few kills landed while accounts were left: {left}"
+    final = renew(stack)
+    out, _ = final.communicate(timeout=60)
+    assert final.returncode == 0, out
+    assert "0 errors" in out and "skipped" not in out, out
+    assert asyncio.run(remaining(stack.redis.url)) == 0
+
+    async def verify() -> None:
+        store = Store(open_redis(stack.redis.url))
+        try:
+            await charged_once(store, jids, "202602")
+        finally:
+            await store.close()
+
+    asyncio.run(verify())

@@ -1,0 +1,103 @@
+"""The year of billing again, with every notification delivered by the real bot
+through the real Prosody to a real client logged in as Alice.
+
+The scenario is tests/billing/test_billing_year.py's; only where the notifications
+are read changes: from what Alice's client received instead of the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from accountbot.stack import Stack
+from payments.stores import Store
+from tests.billing.test_billing_year import ALICE, World, walk_a_year
+from tests.support.bots import running_bot
+from tests.support.clients import logged_in
+
+
+class AliceOnline:
+    """Alice's XMPP client, in a thread of its own for the whole (synchronous) scenario."""
+
+    def __init__(self, stack: Stack, password: str) -> None:
+        self.stack = stack
+        self.password = password
+        self.received: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        port = self.stack.prosody.c2s_port
+        async with logged_in(ALICE, self.password, "127.0.0.1", port) as client:
+            self.ready.set()
+            while not self.stop.is_set():
+                try:
+                    msg = await client.next_message(0.2)
+                except TimeoutError:
+                    continue
+                with self.lock:
+                    self.received.append((str(msg["id"]).split(".")[0], str(msg["body"])))
+
+    def __enter__(self) -> AliceOnline:
+        self.thread.start()
+        assert self.ready.wait(20), "Alice could not log in"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+class DeliveredWorld(World):
+    alice: AliceOnline
+
+    def notifications(self) -> list[tuple[str, str]]:
+        """What reached Alice's client, once the bot has sent all it was given."""
+        deadline = time.monotonic() + 30
+        while self.run(lambda s: s.outbox.backlog()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the last messages are on their way through Prosody
+        with self.alice.lock:
+            return list(self.alice.received)
+
+
+@pytest.fixture
+def alice_password(stack: Stack) -> str:
+    subprocess.run(
+        ["prosodyctl", "--config", str(stack.prosody.config_path), "deluser", ALICE],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return stack.prosody.adduser("alice")[1]
+
+
+@pytest.fixture
+def delivered_world(
+    stack: Stack, capsys: pytest.CaptureFixture[str], alice_password: str
+) -> Iterator[DeliveredWorld]:
+    world = DeliveredWorld(stack, capsys)
+
+    async def flush(store: Store) -> None:
+        await store.redis.flushdb()
+
+    world.run(flush)
+    with running_bot(stack, stack.config_path), AliceOnline(stack, alice_password) as alice:
+        world.alice = alice
+        yield world
+
+
+def test_a_year_of_billing_reaches_alices_client(delivered_world: DeliveredWorld) -> None:
+    walk_a_year(delivered_world)
+    assert delivered_world.run(lambda s: s.outbox.backlog()) == 0
+    bodies = [body for _kind, body in delivered_world.notifications()]
+    assert any("Payment" in b or "paid" in b for b in bodies)
+    assert all(b.strip() and b.count("\n") < 12 for b in bodies)

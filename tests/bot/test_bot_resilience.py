@@ -1,0 +1,97 @@
+"""The bot survives what production does to it: a server restart, its own restart."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from accountbot.stack import Stack
+from payments.notices import Notice
+from payments.store.connection import open_redis
+from payments.stores import Store
+from tests.support import ROOT
+from tests.support.bots import bot_config, log_size, running_bot, wait_for_log
+from tests.support.clients import UserClient, logged_in
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A stack of its own: these tests stop and start its servers."""
+    root = ROOT / ".local" / f"test-{secrets.token_hex(4)}"
+    stack = Stack(root)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def ask_until_answered(client: UserClient, bot: str, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        client.send_message(mto=bot, mbody="help", mtype="chat")
+        try:
+            reply = await client.next_message(2)
+        except TimeoutError:
+            continue
+        if reply["type"] == "chat":
+            return str(reply["body"])
+    raise AssertionError("the bot did not answer in time")
+
+
+async def test_bot_reconnects_after_prosody_restarts(own_stack: Stack, tmp_path: Path) -> None:
+    config = bot_config(own_stack, tmp_path, "component")
+    jid, password = own_stack.prosody.adduser("alice")
+    port = own_stack.prosody.c2s_port
+    with running_bot(own_stack, config) as bot:
+        async with logged_in(jid, password, "127.0.0.1", port) as client:
+            assert "Commands" in await ask_until_answered(
+                client, own_stack.bot_jid, time.monotonic() + 10
+            )
+        before = log_size(bot)
+        assert own_stack.prosody.child is not None
+        own_stack.prosody.child.stop()
+        wait_for_log(bot, "disconnected", after=before, timeout=10)
+        await asyncio.sleep(2)  # the bot retries against a closed port meanwhile
+        own_stack.prosody.start()
+        restarted = time.monotonic()
+        async with logged_in(jid, password, "127.0.0.1", port) as client:
+            answer = await ask_until_answered(client, own_stack.bot_jid, restarted + 30)
+        assert "Commands" in answer
+        assert bot.alive()
+
+
+async def test_notification_queued_while_bot_is_down_arrives_once(
+    own_stack: Stack, tmp_path: Path
+) -> None:
+    config = bot_config(own_stack, tmp_path, "component")
+    jid, password = own_stack.prosody.adduser("bob")
+    store = Store(open_redis(own_stack.redis.url))
+    token = secrets.token_hex(6)
+    try:
+        with running_bot(own_stack, config):
+            pass  # the bot ran once (its consumer group exists) and is stopped again
+        async with logged_in(jid, password, "127.0.0.1", own_stack.prosody.c2s_port) as client:
+            queued = await store.outbox.notify(
+                Notice(jid, "test", f"Renewal done {token}", key=f"t-{token}")
+            )
+            again = await store.outbox.notify(
+                Notice(jid, "test", f"Renewal done {token}", key=f"t-{token}")
+            )
+            assert queued and not again  # the same key is queued once
+            with running_bot(own_stack, config):
+                message = await client.next_message(20)
+                assert message["body"] == f"Renewal done {token}"
+                assert str(message["from"]) == own_stack.bot_jid
+                with pytest.raises(TimeoutError):
+                    await client.next_message(3)  # and not a second time
+        assert await store.outbox.backlog() == 0
+    finally:
+        await store.close()

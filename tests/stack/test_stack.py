@@ -1,0 +1,73 @@
+"""The local stack: real Prosody and redis-server, as the fixtures and `make up` start them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from accountbot.stack import Stack, pid_alive
+from tests.support import ROOT
+from tests.support.clients import logged_in
+
+
+async def test_a_created_user_logs_in_to_the_real_prosody(stack: Stack) -> None:
+    jid, password = stack.prosody.adduser("stacktest")
+    async with logged_in(jid, password, "127.0.0.1", stack.prosody.c2s_port) as client:
+        assert str(client.boundjid.bare) == "stacktest@localhost"
+
+
+async def test_a_wrong_password_is_refused(stack: Stack) -> None:
+    jid, _ = stack.prosody.adduser("wrongpw")
+    with pytest.raises(PermissionError):
+        async with logged_in(jid, "not-the-password", "127.0.0.1", stack.prosody.c2s_port):
+            pass
+
+
+def accountbot(*args: str, local: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ACCOUNTBOT_LOCAL": str(local)}
+    return subprocess.run(
+        [sys.executable, "-m", "accountbot", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+async def test_dev_up_adduser_login_and_down_leaves_nothing(tmp_path: Path) -> None:
+    local = tmp_path / "local"
+    up = accountbot("dev", "up", local=local)
+    assert up.returncode == 0, up.stderr
+    info = json.loads((local / "stack.json").read_text())
+    for key in ("xmpp_host", "xmpp_port", "domain", "bot_jid", "web_url", "redis_url", "config"):
+        assert key in info
+    pids = list(info["pids"].values())
+    assert set(info["pids"]) == {"redis", "prosody", "bot", "web"}
+    try:
+        added = accountbot("dev", "adduser", "alice", local=local)
+        assert added.returncode == 0, added.stderr
+        jid, password = added.stdout.split()
+        assert jid == f"alice@{info['domain']}"
+        async with logged_in(jid, password, info["xmpp_host"], info["xmpp_port"]) as client:
+            client.send_message(mto=info["bot_jid"], mbody="help", mtype="chat")
+            assert "register" in (await client.next_message(15))["body"]
+        again = accountbot("dev", "up", local=local)
+        assert again.returncode == 2 and "already running" in again.stderr
+    finally:
+        down = accountbot("dev", "down", local=local)
+    assert down.returncode == 0, down.stderr
+    assert not any(pid_alive(pid) for pid in pids)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_adduser_without_a_stack_says_so(tmp_path: Path) -> None:
+    result = accountbot("dev", "adduser", "bob", local=tmp_path)
+    assert result.returncode == 2
+    assert "make up" in result.stderr
