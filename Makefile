@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps test-deps demo up down test lint format typecheck pytest bench clean
+.PHONY: setup system-deps test-deps demo up down test lint format typecheck pytest bench simulate clean
 
 setup: system-deps $(STAMP)
 
@@ -51,6 +51,11 @@ test: lint typecheck pytest
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The seeded billing simulator over many histories (make test runs a fixed few).
+SEEDS ?= 200
+simulate: setup test-deps
+	$(BIN)/python -m tests.simulator --seeds $(SEEDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -75,7 +75,12 @@ async def resolve(store: Store, event: PaymentEvent, provider: str) -> tuple[str
 
 
 async def receive_payment(
-    store: Store, event: PaymentEvent, provider: str, policy: BillingConfig
+    store: Store,
+    event: PaymentEvent,
+    provider: str,
+    policy: BillingConfig,
+    *,
+    now: datetime | None = None,
 ) -> Received:
     """Credit a verified, completed payment once, and tell the user.
 
@@ -93,9 +98,10 @@ async def receive_payment(
         ref=event.ref,
         actor=f"provider:{provider}",
         balance=Balance.PREPAID,
+        at=now,
         policy=policy,
     )
-    await store.payments_in.mark_credited(provider, event.provider_id, utcnow())
+    await store.payments_in.mark_credited(provider, event.provider_id, now or utcnow())
     balance = (await store.ledger.balances(jid)).total
     body = f"Payment received: {format_money(amount)}. Balance: {format_money(balance)}."
     await store.outbox.notify(Notice(jid, NoticeKind.PAYMENT_RECEIVED, body, key=event.ref))

@@ -1,0 +1,140 @@
+"""The simulated world: accounts, a clock, providers that retry, and what was promised.
+
+The world drives the product only through its domain functions (the same the
+bot, the web service and the chores call) over a real redis-server, and
+keeps, beside Redis, what the outside world knows: each payment a provider
+completed (and whether its webhook was acknowledged), each usage event the
+gateway sent and how it was answered. The oracle (``oracle.py``) holds the
+books against that.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import BlockingConnectionPool
+
+from payments import keys
+from payments.billing.cycle import Cycle, default_policy
+from payments.chores.registry import run_chores
+from payments.chores.runner import ChoreReport, ChoreRun
+from payments.config import BillingConfig, UsageConfig
+from payments.groups.flow import GroupFlow
+from payments.money import Money
+from payments.stores import Store
+from payments.usage.flow import Meter
+from tests.simulator.faults import Conductor, SimRedis
+
+T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+DOMAIN = "sim.example"
+PLANS = {"basic": 10, "pro": 25}  # whole dollars a month
+PACK = "sms100"
+
+
+def usd(whole: int) -> Money:
+    return Money(whole * 10_000)
+
+
+@dataclass
+class Payment:
+    """A payment a provider completed: it retries its webhook until acknowledged."""
+
+    ref: str
+    jid: str
+    amount: Money
+    acknowledged: bool = False
+    deliveries: int = 0
+
+
+@dataclass
+class UsageSent:
+    event_id: str
+    jid: str
+    resource: str
+    quantity: int
+    at: datetime
+    counted: int = 0  # times the gateway was told "counted"
+
+
+@dataclass
+class World:
+    store: Store
+    conductor: Conductor
+    rng: random.Random
+    now: datetime = T0
+    jids: list[str] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+    events: list[UsageSent] = field(default_factory=list)
+    vouchers: list[str] = field(default_factory=list)
+    counter: int = 0
+    log: list[str] = field(default_factory=list)
+    chores_current: bool = False  # this step was a `chore all` that ran alone to its end
+    crashes: int = 0
+    steps: int = 0
+
+    @property
+    def policy(self) -> BillingConfig:
+        """The deployment's rules, on a shorter calendar: a history sees whole lifecycles."""
+        return replace(
+            default_policy("USD"), trial_days=10, grace_days=3, reminder_days=2,
+            close_after_days=15, low_balance_days=3,
+        )  # fmt: skip
+
+    @property
+    def usage(self) -> UsageConfig:
+        return UsageConfig(trial_allowances={"sms": 5})
+
+    def cycle(self, actor: str = "sim") -> Cycle:
+        return Cycle(self.store, self.policy, actor)
+
+    def groups(self, actor: str = "sim") -> GroupFlow:
+        return GroupFlow(self.store, self.policy, actor)
+
+    def meter(self, actor: str = "gateway") -> Meter:
+        return Meter(self.store, self.usage, actor)
+
+    def next_id(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def pick(self) -> str:
+        return self.rng.choice(self.jids)
+
+    def say(self, line: str) -> None:
+        self.log.append(f"[{self.steps}] {self.now:%Y-%m-%d %H:%M} {line}")
+
+    async def chores(self, name: str = "all") -> list[ChoreReport]:
+        run = ChoreRun(self.cycle("chore"), self.now, concurrency=1, usage=self.usage)
+        return await run_chores(run, name)
+
+    async def forget_locks(self) -> None:
+        """A crashed process's locks expire (60 s for chores, 30 s for joins): at once here."""
+        redis = self.store.redis
+        async for key in redis.scan_iter(match=f"{keys.PREFIX}chore_lock-*"):
+            await redis.delete(key)
+        async for key in redis.scan_iter(match=f"{keys.PREFIX}group_lock-*"):
+            await redis.delete(key)
+
+
+async def open_world(redis_url: str, seed: int, accounts: int) -> World:
+    pool = BlockingConnectionPool.from_url(
+        redis_url, max_connections=64, timeout=10, decode_responses=True
+    )
+    redis = SimRedis.from_pool(pool)
+    await redis.flushdb()
+    conductor = Conductor(random.Random(seed * 7919 + 1))
+    redis.conductor = conductor
+    world = World(Store(redis), conductor, random.Random(seed))
+    world.jids = [f"u{i}@{DOMAIN}" for i in range(accounts)]
+    for plan, price in PLANS.items():
+        allowances = {"sms": 50, "voice_minutes": 100} if plan == "pro" else {"sms": 10}
+        await world.store.plans.put(
+            plan, at=T0 - timedelta(days=1), price=usd(price), name=plan.title(),
+            allowances=allowances,
+        )  # fmt: skip
+    await world.store.packs.put(
+        PACK, at=T0 - timedelta(days=1), resource="sms", quantity=100, price=usd(3)
+    )
+    return world
