@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -124,6 +124,7 @@ class Ingested:
 
 
 COUNTED, DUPLICATE, UNKNOWN = "counted", "duplicate", "unknown_account"
+OUT_OF_WINDOW = "out_of_window"  # older than last month or from the future: never counted
 
 
 async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> Ingested:
@@ -135,20 +136,21 @@ async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> I
     on its main, notices) is done per account, ``CONCURRENCY`` at a time.
     """
     store, this_month = meter.store, month_of(now)
+    months = [counted_month(event.at, now) for event in events]
     by_jid: dict[str, list[int]] = {}
-    for index, event in enumerate(events):
-        by_jid.setdefault(event.jid, []).append(index)
+    for index, (event, month) in enumerate(zip(events, months, strict=True)):
+        if month is not None:
+            by_jid.setdefault(event.jid, []).append(index)
     found = await store.usage.accounts(list(by_jid))
     accounts = [a for a in found if a.exists]  # not a user: nothing to count, no retry either
     refs = await store.usage.plan_refs(accounts)
     work = []
     for account, ref in zip(accounts, refs, strict=True):
-        mine = [events[i] for i in by_jid[account.jid]]
-        pairs = [(counted_month(e.at, now), e) for e in mine]
+        pairs = [(months[i] or this_month, events[i]) for i in by_jid[account.jid]]
         allowances = await meter.allowances(ref)
         work.append(ToCount(account.jid, pairs, allowances, meter.policy.resources, ref.main))
     counted = await store.usage.count(work, this_month=this_month, now=now)
-    statuses = dict.fromkeys(range(len(events)), UNKNOWN)
+    statuses = {i: UNKNOWN if m else OUT_OF_WINDOW for i, m in enumerate(months)}
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def after(account: AccountUsage, ref: PlanRef, item: ToCount, done: Counted) -> None:
@@ -318,42 +320,6 @@ async def set_autobuy(
 async def recurring_pack_lines(store: Store, jid: str) -> list[ChargeLine]:
     """A renewal line per recurring pack, at the price snapshotted when autobuy was turned on."""
     return [rules.autobuy_line(auto) for auto in await store.credits.autobuys(jid)]
-
-
-async def grant_recurring_packs(
-    store: Store, jid: str, period: str, lines: Iterable[ChargeLine], at: datetime, actor: str
-) -> int:
-    """Grant the credits of the pack lines a renewal charged, once per (period, pack)."""
-    lines = [line for line in lines if rules.autobuy_pack(line)]
-    if not lines:
-        return 0
-    autos = {a.pack: a for a in await store.credits.autobuys(jid)}
-    granted = 0
-    for line in lines:
-        pack_id = rules.autobuy_pack(line)
-        auto = autos.get(pack_id) or await _turned_off_meanwhile(store, pack_id, line, at)
-        if auto is None:
-            continue
-        grant = rules.new_grant(
-            rules.autobuy_grant_id(period, pack_id), auto.as_pack(), auto.price, at, auto.days
-        )
-        reason = (
-            f"pack {pack_id} renewed: {auto.quantity} {auto.resource}, "
-            f"valid until {grant.expires_at:%Y-%m-%d}"
-        )
-        ref = f"autobuy:{period}:{pack_id}"
-        granted += await store.credits.grant(jid, grant, ref=ref, at=at, actor=actor, reason=reason)
-    return granted
-
-
-async def _turned_off_meanwhile(
-    store: Store, pack_id: str, line: ChargeLine, at: datetime
-) -> AutoBuy | None:
-    """Autobuy turned off between the charge and the grant: the charge stands, so grant the
-    version of the pack at the price charged (the current one if none matches)."""
-    versions = await store.packs.versions(pack_id)
-    paid = [p for p in versions if p.price == line.amount] or versions[-1:]
-    return AutoBuy.of(paid[-1], at, rules.DEFAULT_DAYS) if paid else None
 
 
 # --- settlement and expiry (the chores) -----------------------------------------------------

@@ -63,14 +63,18 @@ class UsageEvent:
 # --- time: months and slots ------------------------------------------------------
 
 
-def counted_month(at: datetime, now: datetime) -> str:
-    """The month an event counts in: its own, or this month when ``at`` is older than last
-    month or in the future (a late or skewed gateway clock never makes a batch fail)."""
+def counted_month(at: datetime, now: datetime) -> str | None:
+    """The month an event counts in (its own), or None when it cannot be counted: older
+    than last month, or more than ``FUTURE_SKEW`` ahead of us. Event ids are kept until
+    no event of their month can be counted any more, so a replay is always recognised:
+    counting an older event in this month would count it again when replayed."""
     current = month_of(now)
+    if as_utc(at) > as_utc(now) + FUTURE_SKEW:
+        return None
     month = month_of(at)
-    if month in (current, shift_month(current, -1)) and as_utc(at) <= as_utc(now) + FUTURE_SKEW:
+    if month == current or month == shift_month(current, -1):
         return month
-    return current
+    return current if month > current else None  # a few minutes ahead, past midnight
 
 
 def slot_of(at: datetime) -> datetime:

@@ -21,7 +21,15 @@ from aiohttp import web
 from payments.clock import utcnow
 from payments.config import UsageConfig
 from payments.jid import BadJID, normalise_jid
-from payments.usage.flow import COUNTED, DUPLICATE, UNKNOWN, Meter, authorize, ingest
+from payments.usage.flow import (
+    COUNTED,
+    DUPLICATE,
+    OUT_OF_WINDOW,
+    UNKNOWN,
+    Meter,
+    authorize,
+    ingest,
+)
 from payments.usage.rules import BadBatch, parse_batch, parse_body
 from payments.web.state import CONFIG, MAX_BODY, METRICS, STORE
 
@@ -105,7 +113,7 @@ async def usage_route(request: web.Request) -> web.Response:
         return refuse(request, "usage", exc.status, "bad_batch", detail=str(exc), **where)
     done = await ingest(gateway.meter(request.app), events, now)
     metrics = request.app[METRICS]
-    for status in (COUNTED, DUPLICATE, UNKNOWN):
+    for status in (COUNTED, DUPLICATE, UNKNOWN, OUT_OF_WINDOW):
         if done.count(status):
             metrics.usage_events.inc(done.count(status), status=status)
     return web.json_response(
@@ -113,6 +121,7 @@ async def usage_route(request: web.Request) -> web.Response:
             "counted": done.count(COUNTED),
             "duplicates": done.count(DUPLICATE),
             "unknown_accounts": done.count(UNKNOWN),
+            "out_of_window": done.count(OUT_OF_WINDOW),
             "events": [
                 {"event_id": e.event_id, "status": s}
                 for e, s in zip(events, done.statuses, strict=True)

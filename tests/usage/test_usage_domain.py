@@ -93,14 +93,15 @@ def test_bodies_that_are_not_json_or_use_nan_are_refused() -> None:
             parse_body(body)
 
 
-def test_usage_counts_in_its_month_unless_too_old_or_in_the_future() -> None:
+def test_usage_counts_in_its_month_and_is_refused_when_too_old_or_in_the_future() -> None:
     assert counted_month(datetime(2026, 3, 1, tzinfo=UTC), NOW) == "202603"
     assert counted_month(datetime(2026, 2, 28, 23, tzinfo=UTC), NOW) == "202602"
-    assert counted_month(datetime(2026, 1, 31, tzinfo=UTC), NOW) == "202603"
+    assert counted_month(datetime(2026, 1, 31, tzinfo=UTC), NOW) is None  # before last month
     assert counted_month(NOW + timedelta(minutes=4), NOW) == "202603"
     april = datetime(2026, 4, 1, 0, 2, tzinfo=UTC)
     assert counted_month(april, datetime(2026, 3, 31, 23, 59, tzinfo=UTC)) == "202603"  # skew
-    assert counted_month(NOW + timedelta(days=40), NOW) == "202603"
+    assert counted_month(NOW + timedelta(minutes=6), NOW) is None  # from the future
+    assert counted_month(NOW + timedelta(days=40), NOW) is None
 
 
 def test_slots_are_six_hours_from_midnight_utc() -> None:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payments import keys
-from payments.clock import month_of, shift_month
+from payments.clock import month_of
 from payments.errors import InsufficientFunds
 from payments.stores import Store
 from payments.usage.flow import buy_pack, expire_account, ingest, settle_account
@@ -65,9 +65,8 @@ class Model:
         for i in ids:
             q, at = self.sent.setdefault(i, (quantity, now))
             events.append(UsageEvent(f"e{i}", A, "sms", q, at))
-            window = (month_of(now), shift_month(month_of(now), -1))
-            if self.counted_in.get(i) not in window:
-                month = counted_month(at, now)
+            month = counted_month(at, now)
+            if month is not None and i not in self.counted_in:  # counted once, ever
                 self.counted_in[i] = month
                 self.used[month] = self.used.get(month, 0) + q
         return events
