@@ -44,7 +44,8 @@ async def unfreeze_account(args: argparse.Namespace) -> int:
     config = config_of(args)
     jid, kind = normalise_jid(args.jid), FreezeKind(args.kind)
     async with opened(config) as store:
-        lifted = await operator_unfreeze(Cycle(store, config.billing, operator()), jid, kind)
+        cycle = Cycle(store, config.billing, operator())
+        lifted = await operator_unfreeze(cycle, jid, kind, utcnow())
     if lifted is None:
         print(f"{jid}: no {kind.value} freeze")
         return EXIT_REFUSED

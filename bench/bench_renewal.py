@@ -101,8 +101,8 @@ async def run() -> list[dict[str, Any]]:
             await _write_accounts(store, n)
             baseline = await _baseline(store, n)
             elapsed, report = await _renewals(store, n, c)
-            left = await store.billing.count(keys.RENEWALS)
-            due_left = len(await store.billing.due(keys.RENEWALS, DUE, 10))
+            left = await store.schedules.count(keys.RENEWALS)
+            due_left = len(await store.schedules.due(keys.RENEWALS, DUE, 10))
         finally:
             await store.close()
             if redis.child is not None:

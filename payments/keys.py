@@ -136,6 +136,9 @@ def invoices_open(jid: str) -> str:
     return _account("invoices_open", jid)
 
 
+ACCOUNTS: Final = f"{PREFIX}accounts"  # set: every JID that has (or had) an account
+
+
 # Global sorted sets of JIDs, scored by a Unix time: the chores read only what is due.
 RENEWALS: Final = f"{PREFIX}renewals"  # next renewal of every paid main account
 TRIAL_ENDS: Final = f"{PREFIX}trial_ends"  # end of every trial

@@ -16,6 +16,7 @@ from payments.store.code_attempts import CodeAttemptStore
 from payments.store.connection import open_redis
 from payments.store.locks import LockStore
 from payments.store.outbox import OutboxStore
+from payments.store.schedules import ScheduleStore
 from payments.store.scripts import Scripts
 from payments.topup.store import PaymentsInStore
 from payments.topup.voucher_store import VoucherStore
@@ -38,6 +39,7 @@ class Store:
         self.packs = PackCatalog(redis, self.scripts, currency)
         self.outbox = OutboxStore(redis)
         self.billing = BillingStore(redis, self.scripts, currency)
+        self.schedules = ScheduleStore(redis)
         self.freezes = FreezeStore(redis, self.scripts)
         self.groups = GroupStore(redis, self.scripts, currency)
         self.numbers = NumberStore(redis, self.scripts)

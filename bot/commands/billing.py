@@ -25,6 +25,7 @@ from bot.commands.model import (
 from payments.accounts.freeze_store import Frozen
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing import freezes, payment
+from payments.billing.activation import activate_if_due
 from payments.billing.cycle import Cycle
 from payments.billing.rules import Invoice
 from payments.catalog.records import Plan
@@ -101,7 +102,7 @@ async def choose_plan(ctx: Context, args: Mapping[str, Any]) -> Reply:
 async def _trial_choice(ctx: Context, price: str) -> Reply:
     cycle = cycle_of(ctx)
     sub = await ctx.store.billing.subscriber(ctx.jid)
-    if sub is not None and await payment.activate_if_due(cycle, sub, ctx.now):
+    if sub is not None and await activate_if_due(cycle, sub, ctx.now):
         return Reply(f"Your account is now on {price}. The first month is paid.")
     activation = format_money(ctx.config.billing.activation_amount)
     return Reply(f"{price} starts when you top up {activation} or more: send 'topup'.")
@@ -201,7 +202,7 @@ async def freeze(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 async def unfreeze(ctx: Context, args: Mapping[str, Any]) -> Reply:
     jid, kind = args["jid"], FreezeKind(args["kind"])
-    lifted = await freezes.operator_unfreeze(cycle_of(ctx), jid, kind)
+    lifted = await freezes.operator_unfreeze(cycle_of(ctx), jid, kind, ctx.now)
     if lifted is None:
         return Reply(f"{jid} has no {kind.value} freeze.", error="item-not-found")
     return Reply(f"Lifted the {kind.value} freeze of {jid} (set by {lifted.who}: {lifted.why}).")

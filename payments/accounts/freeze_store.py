@@ -8,8 +8,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from payments import keys
-from payments.accounts.records import FreezeKind
-from payments.billing.rules import FreezeRecord
+from payments.accounts.records import FreezeKind, FreezeRecord
 from payments.store.scripts import Scripts
 
 
@@ -24,6 +23,7 @@ class FreezeIf(StrEnum):
 class LiftIf(StrEnum):
     ANY = "any"
     PAID = "paid"  # nothing owed and not a trial
+    WITH_MAIN = "with_main"  # a leaf's freeze set with its main (not an operator's of its own)
 
 
 class Frozen(StrEnum):
@@ -41,15 +41,22 @@ class FreezeStore:
         self._redis = redis
         self._scripts = scripts
 
-    async def freeze(self, jid: str, record: FreezeRecord, when: FreezeIf) -> Frozen:
-        status = await self._scripts.call(
-            "freeze", self._keys(jid), [record.kind.value, record.encode(), when.value]
-        )
+    async def freeze(
+        self, jid: str, record: FreezeRecord, when: FreezeIf, guard: str = ""
+    ) -> Frozen:
+        """Add ``record`` if ``when`` holds at commit; ``guard`` is the account's
+        ``unpaid_since`` (OWING) or ``trial_ends_at`` (TRIAL) as the caller read it."""
+        args = [record.kind.value, record.encode(), when.value, guard]
+        status = await self._scripts.call("freeze", self._keys(jid), args)
         return _FROZEN[int(status)]
 
-    async def lift(self, jid: str, kind: FreezeKind, when: LiftIf) -> FreezeRecord | None:
-        """Remove one freeze; the record lifted, or None (absent, or the condition failed)."""
-        text = await self._scripts.call("unfreeze", self._keys(jid), [kind.value, when.value])
+    async def lift(
+        self, jid: str, kind: FreezeKind, when: LiftIf, main: str = ""
+    ) -> FreezeRecord | None:
+        """Remove one freeze; the record lifted, or None (absent, or the condition failed).
+        ``main`` goes with WITH_MAIN: the main the leaf was frozen with."""
+        args = [kind.value, when.value, main]
+        text = await self._scripts.call("unfreeze", self._keys(jid), args)
         return FreezeRecord.decode(kind.value, text) if text else None
 
     async def records(self, jid: str) -> dict[FreezeKind, FreezeRecord]:

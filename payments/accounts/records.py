@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -73,3 +74,44 @@ def trial_end(registered_at: datetime, trial_days: int) -> datetime:
 
 
 TRIAL_PLAN = "trial"
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeRecord:
+    """One ``payment-freezes-{JID}`` field: who froze the account, when, why, from which state."""
+
+    kind: FreezeKind
+    who: str
+    when: datetime
+    why: str
+    state: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> str:
+        return json.dumps(
+            {"who": self.who, "when": self.when.isoformat(), "why": self.why, "state": self.state},
+            sort_keys=True,
+        )
+
+    @classmethod
+    def decode(cls, kind: str, text: str) -> FreezeRecord:
+        try:
+            data = json.loads(text)
+            return cls(
+                kind=FreezeKind(kind),
+                who=str(data["who"]),
+                when=datetime.fromisoformat(data["when"]),
+                why=str(data["why"]),
+                state={str(k): str(v) for k, v in data.get("state", {}).items()},
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CorruptRecord(f"freeze record {kind}: {exc!r}") from exc
+
+
+def state_of(account: Account) -> dict[str, str]:
+    """What a freeze records of the account it freezes (so lifting it can be checked)."""
+    return {
+        "kind": account.kind.value,
+        "status": account.status.value,
+        "plan": account.plan,
+        "frozen_before": ",".join(sorted(k.value for k in account.freezes)),
+    }

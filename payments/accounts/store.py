@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
+from enum import IntEnum
 from typing import Any
 
 from redis.asyncio import Redis
 
 from payments import keys
-from payments.accounts.records import TRIAL_PLAN, Account, trial_end
+from payments.accounts.records import TRIAL_PLAN, Account, FreezeKind, FreezeRecord, trial_end
 from payments.clock import epoch, month_of
 from payments.store.scripts import Scripts
+
+REOPENED_WHY = "reopened after its closure: top up to activate it"
+
+
+class Registered(IntEnum):
+    EXISTS = 0  # an open account already
+    CREATED = 1  # a new trial
+    REOPENED = 2  # a closed account, open again with its money (and its debts)
 
 
 class AccountStore:
@@ -28,19 +38,43 @@ class AccountStore:
             return None
         return Account.decode(jid, fields, freezes)
 
-    async def register_trial(self, jid: str, at: datetime, trial_days: int) -> bool:
-        """Start a trial; False when the JID already has an account (of any state)."""
+    async def register_trial(self, jid: str, at: datetime, trial_days: int) -> Registered:
+        """Start a trial, or reopen a closed account (``lua/register.lua``): it comes back
+        with its money, as a trial that has ended, billing-frozen until it activates."""
         yyyymm = month_of(at)
-        # The trial-end schedule first: a crash after it leaves an entry the
-        # freeze chore drops (the JID is no trial), never a trial that never ends.
+        # The schedules first: a crash after them leaves entries the chores drop (the
+        # JID is no trial), never a trial that never ends or a reopening never closed.
         ends = trial_end(at, trial_days)
-        await self._redis.zadd(keys.TRIAL_ENDS, {jid: epoch(ends)}, nx=True)
-        created = await self._scripts.call(
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(keys.ACCOUNTS, jid)
+            pipe.zadd(keys.TRIAL_ENDS, {jid: epoch(ends)}, lt=True)
+            await pipe.execute()
+        reopened = FreezeRecord(FreezeKind.BILLING, "register", at, REOPENED_WHY)
+        status = await self._scripts.call(
             "register",
-            [keys.account(jid), keys.plan_as_of(jid, yyyymm)],
-            [at.isoformat(), trial_end(at, trial_days).isoformat(), yyyymm, TRIAL_PLAN],
+            [keys.account(jid), keys.plan_as_of(jid, yyyymm), keys.freezes(jid)],
+            [at.isoformat(), ends.isoformat(), yyyymm, TRIAL_PLAN, reopened.encode()],
         )
-        return bool(created)
+        if status == Registered.REOPENED:
+            await self._redis.zadd(keys.BILLING_FROZEN, {jid: epoch(at)}, lt=True)
+        return Registered(int(status))
+
+    async def all_jids(self, page: int = 1000) -> AsyncIterator[list[str]]:
+        """Every JID of the account registry, a page at a time (SSCAN: for the repair)."""
+        if not await self._redis.exists(keys.ACCOUNTS):
+            await self._seed_registry()
+        cursor: Any = 0
+        while True:
+            cursor, jids = await self._redis.sscan(keys.ACCOUNTS, cursor, count=page)
+            if jids:
+                yield sorted(str(jid) for jid in jids)
+            if int(cursor) == 0:
+                return
+
+    async def _seed_registry(self) -> None:
+        """A deployment from before the registry: find its accounts once with SCAN."""
+        async for key in self._redis.scan_iter(match=keys.account("*"), count=1000):
+            await self._redis.sadd(keys.ACCOUNTS, keys.jid_of(key))
 
     async def plan_snapshot(self, jid: str) -> dict[str, str]:
         """The plan in force now: the newest ``plan_as_of`` snapshot of the account."""

@@ -1,5 +1,5 @@
-"""What follows money coming in: open invoices settled, a trial activated, the
-billing freeze lifted.
+"""What follows money coming in: open invoices settled, the billing freeze lifted,
+a trial activated.
 
 Every external credit (operator, voucher, payment webhook) goes through
 ``credit_account`` so that these rules live in one place. A replay of a
@@ -12,13 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from payments import keys
 from payments.accounts.records import AccountKind
 from payments.billing import texts as notices
+from payments.billing.activation import activate_if_due
 from payments.billing.cycle import Cycle
-from payments.billing.freezes import lift_billing_freeze
-from payments.billing.renewal import renew_account
-from payments.billing.rules import Subscriber, activation_due, chosen_plan, renewal_day_of
+from payments.billing.lifting import after_unfreeze, lift_paid_freeze, schedule_held_renewal
 from payments.billing.store import Settled
 from payments.clock import as_utc, utcnow
 from payments.config import BillingConfig
@@ -34,12 +32,14 @@ class Settlement:
     activated: bool = False
     unfrozen: bool = False
     owed: Money | None = None  # still owed after all this
+    kept: bool = False  # a closed account or a leaf: the money waits on its own balance
 
 
 async def settle_invoices(
     cycle: Cycle, jid: str, now: datetime, open_invoices: list[tuple[str, Money]] | None = None
 ) -> tuple[list[Settled], Money | None]:
-    """Pay open invoices in full, smallest first, while the balances cover them."""
+    """Pay open invoices in full, smallest first, while the balances cover them; the last
+    one paid lifts the billing freeze in the same step (``settle.lua``)."""
     paid: list[Settled] = []
     if open_invoices is None:
         open_invoices = await cycle.store.billing.open_invoices(jid)
@@ -49,54 +49,51 @@ async def settle_invoices(
             return paid, settled.missing
         if settled.paid:
             paid.append(settled)
+            await cycle.store.credits.schedule_grants(jid)  # recurring packs granted once paid
             amount = settled.voucher + settled.prepaid
             await cycle.store.outbox.notify(notices.invoice_paid(jid, period, amount))
+        if settled.lifted is not None:
+            await after_unfreeze(cycle, jid, settled.lifted, now)
     return paid, None
 
 
 async def after_credit(cycle: Cycle, jid: str, now: datetime) -> Settlement:
-    """What follows any credit: settle, activate a trial, unfreeze. Safe to repeat."""
+    """What follows any credit: settle, unfreeze, activate a trial. Safe to repeat.
+
+    A closed account or a leaf keeps the money on its own balance (a closed
+    account gets it back with ``register``, a leaf when it pays for itself).
+    """
     sub = await cycle.store.billing.subscriber(jid)
-    if sub is None or sub.account.closed or sub.account.kind is AccountKind.LEAF:
+    if sub is None:
         return Settlement()
+    if sub.account.closed or sub.account.kind is AccountKind.LEAF:
+        return Settlement(kept=True)
     open_before = await cycle.store.billing.open_invoices(jid)
-    settled, missing = await settle_invoices(cycle, jid, now, open_before)
-    activated = sub.account.kind is AccountKind.TRIAL and await activate_if_due(cycle, sub, now)
     # A paid account that was neither frozen nor owing has nothing more to do:
-    # the common case of a top-up stays three reads.
-    unfrozen = False
-    if sub.account.frozen or open_before or activated:
-        unfrozen = await lift_billing_freeze(cycle, jid, now)
+    # the common case of a top-up stays two reads.
+    if not (sub.account.frozen or open_before or sub.account.kind is AccountKind.TRIAL):
+        return Settlement()
+    await schedule_held_renewal(cycle, sub, now)
+    settled, missing = await settle_invoices(cycle, jid, now, open_before)
+    unfrozen = any(s.lifted is not None for s in settled)
+    if not missing:
+        unfrozen = await lift_paid_freeze(cycle, jid, now) or unfrozen
+    activated = await activate_if_due(cycle, sub, now)
     owed = await cycle.store.billing.owed(jid) if open_before else cycle.money(0)
-    return Settlement(tuple(settled), missing, activated, unfrozen, owed)
+    return Settlement(tuple(settled), missing, activated, unfrozen or activated, owed)
 
 
 async def pay_invoices(cycle: Cycle, jid: str, now: datetime) -> Settlement:
     """``pay``: settle what the balances cover and unfreeze when nothing is owed."""
+    sub = await cycle.store.billing.subscriber(jid)
+    if sub is not None:
+        await schedule_held_renewal(cycle, sub, now)
     settled, missing = await settle_invoices(cycle, jid, now)
-    unfrozen = await lift_billing_freeze(cycle, jid, now)
+    unfrozen = any(s.lifted is not None for s in settled)
+    if not missing:
+        unfrozen = await lift_paid_freeze(cycle, jid, now) or unfrozen
     owed = await cycle.store.billing.owed(jid)
     return Settlement(tuple(settled), missing, False, unfrozen, owed)
-
-
-async def activate_if_due(cycle: Cycle, sub: Subscriber, now: datetime) -> bool:
-    """Upgrade a trial whose prepaid balance reached the activation amount, and bill it."""
-    store, jid = cycle.store, sub.account.jid
-    balances = await store.ledger.balances(jid)
-    if not activation_due(sub.account, balances.prepaid, cycle.policy):
-        return False
-    plan = await store.plans.get(chosen_plan(sub.account, cycle.policy))
-    if plan is None:
-        plan = await store.plans.get(cycle.policy.default_plan)
-    if plan is None:
-        return False  # no plan to sell yet: the operator must create the default plan
-    # Scheduled first: if we crash after activating, the renew chore bills it.
-    await store.billing.schedule(keys.RENEWALS, jid, now)
-    activated = await store.billing.activate(jid, plan, at=now, renewal_day=renewal_day_of(now))
-    await lift_billing_freeze(cycle, jid, now)  # a trial that had ended
-    await store.billing.unschedule(keys.TRIAL_ENDS, jid)
-    await renew_account(cycle, jid, now)
-    return activated
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,18 +10,14 @@ shorter month), at the time of day it was activated.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from payments.accounts.records import Account, AccountKind, FreezeKind
-from payments.clock import (
-    add_months,
-    parse_instant,
-)
+from payments.accounts.records import Account, AccountKind
+from payments.clock import add_months, month_of, parse_instant
 from payments.config import BillingConfig
 from payments.errors import CorruptRecord
 from payments.money import Money
@@ -48,6 +44,7 @@ class BillingState:
     activated_at: datetime | None = None
     unpaid_since: datetime | None = None  # first renewal not fully paid, until all is paid
     last_period: str = ""  # the newest period renewed
+    renewal_held: datetime | None = None  # a renewal found it billing-frozen: not billed since
 
     @classmethod
     def decode(cls, jid: str, fields: Mapping[str, str]) -> BillingState:
@@ -58,6 +55,7 @@ class BillingState:
                 activated_at=parse_instant(fields.get("activated_at")),
                 unpaid_since=parse_instant(fields.get("unpaid_since")),
                 last_period=fields.get("last_period", ""),
+                renewal_held=parse_instant(fields.get("renewal_held")),
             )
         except ValueError as exc:
             raise CorruptRecord(f"account {jid}: {exc!r}") from exc
@@ -94,6 +92,7 @@ class Subscriber:
     account: Account
     state: BillingState
     group: str = ""  # INDEX of its payer group, when it has one
+    fields: Mapping[str, str] = field(default_factory=dict)  # the hash as stored: compare-and-set
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,55 +184,13 @@ def _decode_line(member: str, text: str, currency: str) -> InvoiceLine:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class FreezeRecord:
-    """One ``payment-freezes-{JID}`` field: who froze the account, when, why, from which state."""
-
-    kind: FreezeKind
-    who: str
-    when: datetime
-    why: str
-    state: dict[str, str] = field(default_factory=dict)
-
-    def encode(self) -> str:
-        return json.dumps(
-            {"who": self.who, "when": self.when.isoformat(), "why": self.why, "state": self.state},
-            sort_keys=True,
-        )
-
-    @classmethod
-    def decode(cls, kind: str, text: str) -> FreezeRecord:
-        try:
-            data = json.loads(text)
-            return cls(
-                kind=FreezeKind(kind),
-                who=str(data["who"]),
-                when=datetime.fromisoformat(data["when"]),
-                why=str(data["why"]),
-                state={str(k): str(v) for k, v in data.get("state", {}).items()},
-            )
-        except (KeyError, ValueError, TypeError) as exc:
-            raise CorruptRecord(f"freeze record {kind}: {exc!r}") from exc
-
-
-def state_of(account: Account) -> dict[str, str]:
-    """What a freeze records of the account it freezes (so lifting it can be checked)."""
-    return {
-        "kind": account.kind.value,
-        "status": account.status.value,
-        "plan": account.plan,
-        "frozen_before": ",".join(sorted(k.value for k in account.freezes)),
-    }
-
-
 # --- decisions ---------------------------------------------------------------
 
 
 class RenewAction(StrEnum):
     UNSCHEDULE = "unschedule"  # not an account that renews (gone, closed, trial, leaf)
     RESCHEDULE = "reschedule"  # its schedule entry is stale: not due yet
-    SKIP_FROZEN = "skip_frozen"  # billing-frozen: the period is not billed, the date moves on
-    RENEW = "renew"
+    RENEW = "renew"  # due (renew.lua holds it instead if it is billing-frozen)
 
 
 def renewal_action(account: Account | None, now: datetime) -> RenewAction:
@@ -243,34 +200,28 @@ def renewal_action(account: Account | None, now: datetime) -> RenewAction:
         return RenewAction.UNSCHEDULE
     if account.next_renewal_at > now:
         return RenewAction.RESCHEDULE
-    if FreezeKind.BILLING in account.freezes:
-        return RenewAction.SKIP_FROZEN
     return RenewAction.RENEW
 
 
-def renewal_lines(
-    jid: str, own: Snapshot, leaves: Iterable[tuple[str, Snapshot | None]]
-) -> list[ChargeLine]:
-    """The main first, then each leaf at its own snapshot (the main's price if it has none)."""
-    lines = [ChargeLine(jid, own.plan, own.price)]
-    for leaf, snapshot in leaves:
-        used = snapshot if snapshot is not None and snapshot.kind == "leaf" else own
-        lines.append(ChargeLine(leaf, used.plan, used.price))
-    return lines
+@dataclass(frozen=True, slots=True)
+class RenewalDates:
+    """The period a renewal bills, when the next one is due, and a new renewal day if any."""
+
+    period: str
+    following: datetime
+    renewal_day: int | None = None  # a new renewal day (a held renewal starts a new cycle)
+
+
+def renewal_dates(state: BillingState, billed: datetime, now: datetime) -> RenewalDates:
+    """A due renewal bills the month of its date; a renewal held while the account was
+    billing-frozen starts a new monthly cycle now (the frozen months are not billed)."""
+    if state.renewal_held is not None:
+        return RenewalDates(month_of(now), next_renewal(now, now.day), now.day)
+    return RenewalDates(month_of(billed), next_renewal(billed, state.renewal_day or billed.day))
 
 
 def total_of(lines: Iterable[ChargeLine], currency: str) -> Money:
     return sum((line.amount for line in lines), Money.zero(currency))
-
-
-def activation_due(account: Account | None, prepaid: Money, policy: BillingConfig) -> bool:
-    """A trial whose prepaid balance reached the activation amount becomes paid now."""
-    return (
-        account is not None
-        and not account.closed
-        and account.kind is AccountKind.TRIAL
-        and prepaid >= policy.activation_amount
-    )
 
 
 def chosen_plan(account: Account, policy: BillingConfig) -> str:
@@ -298,12 +249,3 @@ def reminder_number(unpaid_since: datetime, now: datetime, policy: BillingConfig
 def closure_warning_due(frozen_at: datetime, now: datetime, policy: BillingConfig) -> bool:
     """The last reminder interval before closure: warn that the number will be released."""
     return now >= closes_at(frozen_at, policy) - timedelta(days=max(policy.reminder_days, 1))
-
-
-def billing_freeze_may_lift(account: Account, owed: Money, now: datetime) -> bool:
-    """Nothing owed, and not a trial that has ended (activation lifts that one)."""
-    if owed.units > 0 or account.closed:
-        return False
-    if account.kind is AccountKind.TRIAL:
-        return account.trial_ends_at is not None and account.trial_ends_at > now
-    return True

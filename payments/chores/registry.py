@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from payments.chores import billing, usage
+from payments.chores import billing, repair, usage
 from payments.chores.runner import Chore, ChoreReport, ChoreRun, run_chore
 
 CHORES: Final[dict[str, Chore]] = {
+    "repair": repair.repair,
     "renew": billing.renew,
     "freeze": billing.freeze,
     "close": billing.close,
@@ -16,8 +17,9 @@ CHORES: Final[dict[str, Chore]] = {
     "settle-usage": usage.settle_usage,
     "expire-credits": usage.expire_credits,
 }
-# The order of ``chore all``: usage is settled before credits expire.
-ALL: Final = ("renew", "freeze", "close", "remind", "settle-usage", "expire-credits")
+# The order of ``chore all``: repair first (what a crash left half done is finished and
+# every schedule is whole before the others read them); usage is settled before credits expire.
+ALL: Final = ("repair", "renew", "freeze", "close", "remind", "settle-usage", "expire-credits")
 
 
 async def run_chores(run: ChoreRun, name: str) -> list[ChoreReport]:

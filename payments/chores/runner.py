@@ -135,7 +135,7 @@ async def due(
     """Every JID of a schedule due in ``(since, until]``, read before acting on any."""
     jids: list[str] = []
     while True:
-        page = await c.store.billing.due(schedule, until, PAGE, since=since, offset=len(jids))
+        page = await c.store.schedules.due(schedule, until, PAGE, since=since, offset=len(jids))
         jids += [jid for jid, _ in page]
         if len(page) < PAGE:
             return list(dict.fromkeys(jids))

@@ -299,7 +299,7 @@ async def _clear_trial_state(flow: GroupFlow, leaf: str) -> None:
     store = flow.store
     await store.freezes.lift(leaf, FreezeKind.BILLING, LiftIf.ANY)
     for schedule in (keys.TRIAL_ENDS, keys.BILLING_FROZEN):
-        await store.billing.unschedule(schedule, leaf)
+        await store.schedules.remove(schedule, leaf)
 
 
 # --- leaving ---------------------------------------------------------------------------
@@ -345,7 +345,7 @@ async def complete_leave(flow: GroupFlow, leaf: str, move: Move) -> Left:
     paid_until = move.paid_until or move.at
     await store.groups.remove_member(move.index, leaf)
     await flow.step(Step.UNLISTED)
-    await store.billing.schedule(keys.TRIAL_ENDS, leaf, paid_until)
+    await store.schedules.add_early(keys.TRIAL_ENDS, leaf, paid_until)
     by_main = move.by == move.main
     at = move.at.isoformat()
     activation = flow.policy.activation_amount
@@ -357,7 +357,7 @@ async def complete_leave(flow: GroupFlow, leaf: str, move: Move) -> Left:
     )
     await flow.step(Step.LEAVE_TOLD)
     await store.groups.leave_leaf(move.index, leaf, paid_until, move.at)
-    await store.billing.schedule(keys.TRIAL_ENDS, leaf, paid_until)
+    await store.schedules.add_early(keys.TRIAL_ENDS, leaf, paid_until)
     return Left(move.main, leaf, paid_until)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 from redis.asyncio import Redis
 
 from payments import keys
-from payments.billing.rules import FreezeRecord
+from payments.accounts.records import FreezeRecord
 from payments.catalog.records import Plan
 from payments.clock import epoch, month_of
 from payments.groups.rules import CodeClaim, CodeUse, Group, GroupCode, Move
@@ -137,6 +137,14 @@ class GroupStore:
     async def remove_member(self, index: str, leaf: str) -> None:
         await self._redis.lrem(keys.leaf_jids(index), 0, leaf)
 
+    async def drop_closed_leaf(self, index: str, leaf: str) -> None:
+        """A leaf closed on its own leaves its main's list (renewals stop billing for it),
+        then its index goes (both idempotent: the repair chore finishes a crash between)."""
+        await self._redis.lrem(keys.leaf_jids(index), 0, leaf)
+        current: Any = await self._redis.get(keys.leaf_jids_index(leaf))
+        if current == index:
+            await self._redis.delete(keys.leaf_jids_index(leaf))
+
     async def dissolve(self, index: str, main: str) -> None:
         """Remove an empty group: the list, then the main's index (both idempotent)."""
         await self._redis.delete(keys.leaf_jids(index))
@@ -169,8 +177,10 @@ class GroupStore:
     async def join_leaf(
         self, index: str, main: str, leaf: str, plan: str, version: int, price: Money, at: datetime
     ) -> LeafJoined:
-        """The leaf's side of a join: kind leaf, the snapshot its main pays (``join_group.lua``)."""
+        """The leaf's side of a join: kind leaf, the snapshot its main pays (``join_group.lua``);
+        a new JID enters the account registry first."""
         yyyymm = month_of(at)
+        await self._redis.sadd(keys.ACCOUNTS, leaf)
         status = await self._scripts.call(
             "join_group",
             [

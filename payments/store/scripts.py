@@ -1,17 +1,32 @@
-"""Lua scripts: one file each under ``lua/``, registered once, called by SHA."""
+"""Lua scripts: one file each under ``lua/``, registered once, called by SHA.
+
+A script may share helpers with others: a line ``--! include NAME`` is
+replaced, when the script is loaded, by ``lua/lib/NAME.lua`` (the helpers
+that take money with its ledger entry, that grant credits ...), so a rule
+that several atomic steps apply is written once.
+"""
 
 from __future__ import annotations
 
+import re
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+INCLUDE: Final = re.compile(r"^--! include (\w+)$", re.M)
+
+
+def script_text(name: str) -> str:
+    """The source of ``lua/NAME.lua`` with its includes expanded."""
+    lua = resources.files("payments.store").joinpath("lua")
+    text = lua.joinpath(f"{name}.lua").read_text("utf-8")
+    return INCLUDE.sub(lambda m: lua.joinpath("lib", f"{m[1]}.lua").read_text("utf-8"), text)
+
 
 def load_script(redis: Redis, name: str) -> AsyncScript:
-    text = resources.files("payments.store").joinpath("lua", f"{name}.lua").read_text("utf-8")
-    return redis.register_script(text)
+    return redis.register_script(script_text(name))
 
 
 class Scripts:

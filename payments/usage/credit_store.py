@@ -94,31 +94,13 @@ class CreditStore:
             await self.schedule_expiry(jid, grant.expires_at)
         return bought
 
-    async def grant(
-        self, jid: str, grant: Grant, *, ref: str, at: datetime, actor: str, reason: str
-    ) -> bool:
-        """Grant credits paid elsewhere (a renewal line), once per ``ref``; see credit_grant.lua."""
-        granted = await self._scripts.call(
-            "credit_grant",
-            [
-                keys.idempotency(jid),
-                keys.credit_grants(jid),
-                keys.transactions(jid),
-                keys.balance_prepaid(jid),
-            ],
-            [
-                ref,
-                grant.id,
-                grant.encode(),
-                at.isoformat(),
-                actor,
-                reason,
-                grant.resource,
-                grant.quantity,
-            ],
-        )
-        await self.schedule_expiry(jid, grant.expires_at)  # also on a replay: repairs a crash
-        return bool(granted)
+    async def schedule_grants(self, jid: str) -> None:
+        """Put the account's earliest live grant on the expiry schedule (after a renewal or a
+        settlement granted the credits of recurring packs; the repair chore also does it)."""
+        grants = await self.grants(jid)
+        expiry = earliest_expiry(grants)
+        if expiry is not None:
+            await self.schedule_expiry(jid, expiry)
 
     async def expire(
         self, jid: str, *, now: datetime, cutoff: datetime, actor: str

@@ -10,21 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.accounts.records import Account, AccountKind, AccountStatus, FreezeKind
+from payments.accounts.records import Account, AccountKind, AccountStatus, FreezeKind, FreezeRecord
 from payments.billing import texts as notices
 from payments.billing.rules import (
-    FreezeRecord,
+    BillingState,
     Invoice,
     InvoiceStatus,
     RenewAction,
-    Snapshot,
-    billing_freeze_may_lift,
     closure_warning_due,
     grace_ends,
     next_renewal,
     reminder_number,
     renewal_action,
-    renewal_lines,
+    renewal_dates,
     split_charge,
 )
 from payments.catalog.records import BadOffer, check_offer_id, parse_allowance
@@ -112,15 +110,22 @@ def test_split_examples() -> None:
     assert split.paid == usd("7")
 
 
-def test_lines_charge_each_leaf_at_its_own_snapshot() -> None:
-    own = Snapshot("basic", 2, usd("10"), "paid")
-    leaf_snapshot = Snapshot("basic", 1, usd("8"), "leaf", "a@x")
-    lines = renewal_lines("a@x", own, [("b@x", leaf_snapshot), ("c@x", None)])
-    assert [(ln.member, ln.amount) for ln in lines] == [
-        ("a@x", usd("10")),
-        ("b@x", usd("8")),
-        ("c@x", usd("10")),  # no snapshot of its own: the main's price
-    ]
+def test_a_due_renewal_bills_its_month_and_a_held_one_starts_a_new_cycle_now() -> None:
+    billed = datetime(2026, 1, 31, 9, tzinfo=UTC)
+    due = renewal_dates(BillingState(renewal_day=31), billed, billed + timedelta(hours=2))
+    assert (due.period, due.following, due.renewal_day) == (
+        "202601",
+        datetime(2026, 2, 28, 9, tzinfo=UTC),
+        None,
+    )
+    now = datetime(2026, 3, 17, 15, tzinfo=UTC)  # paid at last, after weeks frozen
+    held = BillingState(renewal_day=31, renewal_held=billed)
+    resumed = renewal_dates(held, billed, now)
+    assert (resumed.period, resumed.following, resumed.renewal_day) == (
+        "202603",
+        datetime(2026, 4, 17, 15, tzinfo=UTC),
+        17,
+    )
 
 
 # --- decisions ---------------------------------------------------------------------
@@ -135,7 +140,7 @@ def test_renewal_action() -> None:
     assert renewal_action(account(), T0) is RenewAction.RESCHEDULE
     assert renewal_action(account(), now) is RenewAction.RENEW
     frozen = account(freezes=frozenset({FreezeKind.BILLING}))
-    assert renewal_action(frozen, now) is RenewAction.SKIP_FROZEN
+    assert renewal_action(frozen, now) is RenewAction.RENEW  # renew.lua holds it at commit
     legal = account(freezes=frozenset({FreezeKind.LEGAL}))
     assert renewal_action(legal, now) is RenewAction.RENEW  # operator freezes still pay
 
@@ -148,17 +153,6 @@ def test_grace_reminders_and_closure_warning() -> None:
     assert reminder_number(T0, T0 - timedelta(days=1), POLICY) == 0
     assert not closure_warning_due(T0, T0 + timedelta(days=82), POLICY)
     assert closure_warning_due(T0, T0 + timedelta(days=83), POLICY)
-
-
-def test_billing_freeze_lifts_only_when_nothing_is_owed_and_not_an_ended_trial() -> None:
-    now = T0 + timedelta(days=40)
-    assert billing_freeze_may_lift(account(), Money(0), now)
-    assert not billing_freeze_may_lift(account(), Money(1), now)
-    ended = account(kind=AccountKind.TRIAL, trial_ends_at=T0 + timedelta(days=30))
-    assert not billing_freeze_may_lift(ended, Money(0), now)
-    running = account(kind=AccountKind.TRIAL, trial_ends_at=T0 + timedelta(days=50))
-    assert billing_freeze_may_lift(running, Money(0), now)
-    assert not billing_freeze_may_lift(account(status=AccountStatus.CLOSED), Money(0), now)
 
 
 # --- records ------------------------------------------------------------------------

@@ -56,8 +56,8 @@ async def test_a_top_up_of_the_activation_amount_activates_and_charges_the_first
     charge = (await store.ledger.entries(A))[-1]
     assert charge.kind is EntryKind.CHARGE and charge.amount == -usd("10")
     assert await kinds(store, A) == ["plan_activated"]
-    assert await store.billing.scheduled_at(keys.RENEWALS, A) == T0 + days(33)
-    assert await store.billing.scheduled_at(keys.TRIAL_ENDS, A) is None
+    assert await store.schedules.at(keys.RENEWALS, A) == T0 + days(33)
+    assert await store.schedules.at(keys.TRIAL_ENDS, A) is None
     replay = await top_up(store, A, "0.01", T0 + days(2), ref="")
     assert not replay.settlement.activated  # already paid: activation happens once
 
@@ -149,8 +149,11 @@ async def test_unpaid_grace_freeze_then_payment_settles_and_unfreezes(store: Sto
         "invoice_paid",
         "unfrozen",
     ]
-    assert await store.billing.scheduled_at(keys.UNPAID, A) is None
-    assert await store.billing.scheduled_at(keys.BILLING_FROZEN, A) is None
+    # The schedules still name it: the chores look, find nothing to do, and drop it.
+    assert await freeze_unpaid(cycle, A, due + days(11)) is Froze.PAID
+    assert await store.schedules.at(keys.UNPAID, A) is None
+    assert (await close_frozen(cycle, A, due + days(11))).result is Closed.NOT_FROZEN
+    assert await store.schedules.at(keys.BILLING_FROZEN, A) is None
 
 
 async def test_open_invoices_are_settled_smallest_first(store: Store) -> None:
@@ -187,10 +190,10 @@ async def test_a_trial_that_ends_is_frozen_until_its_activation(store: Store) ->
     await basic_plan(store, "10")
     await store.accounts.register_trial(A, T0, 30)
     cycle = cycle_of(store)
-    assert await store.billing.scheduled_at(keys.TRIAL_ENDS, A) == T0 + days(30)
+    assert await store.schedules.at(keys.TRIAL_ENDS, A) == T0 + days(30)
     assert await end_trial(cycle, A, T0 + days(29)) is Froze.NOT_DUE
     assert await end_trial(cycle, A, T0 + days(30)) is Froze.FROZEN
-    assert await store.billing.scheduled_at(keys.TRIAL_ENDS, A) is None
+    assert await store.schedules.at(keys.TRIAL_ENDS, A) is None
     small = await top_up(store, A, "5", T0 + days(31))
     assert not small.settlement.unfrozen  # paying less than the activation amount
     outcome = await top_up(store, A, "15", T0 + days(32))
@@ -216,7 +219,7 @@ async def test_closure_after_the_frozen_period_releases_the_number(store: Store)
     assert account is not None and account.closed and account.number == ""
     assert (await close_frozen(cycle, A, due + days(100))).result is Closed.GONE
     for schedule in (keys.RENEWALS, keys.UNPAID, keys.BILLING_FROZEN):
-        assert await store.billing.scheduled_at(schedule, A) is None
+        assert await store.schedules.at(schedule, A) is None
     assert len(await store.ledger.entries(A)) == 3  # the books are kept
     assert (await kinds(store, A))[-1] == "closed"
     later = await top_up(store, A, "50", due + days(101))

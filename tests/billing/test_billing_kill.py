@@ -51,7 +51,7 @@ def kill_at_random(stack: Stack, rng: random.Random) -> str:
 async def remaining(url: str) -> int:
     store = Store(open_redis(url))
     try:
-        return len(await store.billing.due(keys.RENEWALS, RENEWAL_DUE, 10_000))
+        return len(await store.schedules.due(keys.RENEWALS, RENEWAL_DUE, 10_000))
     finally:
         await store.close()
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import UTC, datetime
 
 from payments import keys
 from payments.accounts.freeze_store import FreezeIf, Frozen, LiftIf
-from payments.accounts.records import FreezeKind
-from payments.billing.rules import ChargeLine, FreezeRecord
+from payments.accounts.records import FreezeKind, FreezeRecord
+from payments.billing.rules import RenewalDates
+from payments.billing.store import RenewalRequest, RenewStatus
 from payments.ledger.records import Balance
 from payments.store.locks import _started
 from payments.stores import Store
@@ -18,21 +20,34 @@ A = "alice@example.org"
 P = "202602"
 
 
-async def test_charge_takes_voucher_then_prepaid_and_invoices_the_rest(store: Store) -> None:
-    await store.accounts.register_trial(A, T0, 30)
+async def paid_account(store: Store, jid: str, price: str = "10") -> None:
+    """A paid account on a plan of ``price``, due for renewal at T0 (activated with nothing)."""
+    await store.accounts.register_trial(jid, T0, 30)
+    plan, _ = await store.plans.put("basic", at=T0, price=usd(price), name="Basic")
+    activated = await store.billing.activate(jid, plan, at=T0, renewal_day=5, activation=usd("0"))
+    assert activated.done
+
+
+async def renewal_of(store: Store, jid: str, period: str, at: datetime) -> RenewalRequest:
+    sub = await store.billing.subscriber(jid)
+    assert sub is not None
+    following = datetime(int(period[:4]), int(period[4:]), 5, tzinfo=UTC) + days(31)
+    dates = RenewalDates(period, following)
+    return RenewalRequest(jid, sub.fields, dates, (), None, at, "chore:renew")
+
+
+async def test_renewal_takes_voucher_then_prepaid_and_invoices_the_rest(store: Store) -> None:
+    await paid_account(store, A)
     await store.ledger.credit(A, usd("3"), reason="v", balance=Balance.VOUCHER)
     await store.ledger.credit(A, usd("4"), reason="p")
-    line = ChargeLine(A, "basic", usd("10"))
-    first = await store.billing.charge_line(A, P, line, at=T0, actor="chore:renew")
-    assert first.applied
-    assert (first.split.voucher, first.split.prepaid, first.split.due) == (
-        usd("3"),
-        usd("4"),
-        usd("3"),
-    )
-    assert first.invoice_due == usd("3")
-    again = await store.billing.charge_line(A, P, line, at=T0 + days(1), actor="chore:renew")
-    assert not again.applied and again.split == first.split and again.invoice_due == usd("3")
+    request = await renewal_of(store, A, P, T0)
+    first = await store.billing.renew(request)
+    assert first.status is RenewStatus.RENEWED and first.due == usd("3")
+    [(line, split)] = first.lines
+    assert (line.member, line.amount) == (A, usd("10"))
+    assert (split.voucher, split.prepaid, split.due) == (usd("3"), usd("4"), usd("3"))
+    again = await store.billing.renew(request)  # the date moved on: a replay changes nothing
+    assert again.status is RenewStatus.CHANGED and again.lines == ()
     entries = await store.ledger.entries(A)
     assert [(e.amount, e.balance, e.ref) for e in entries[2:]] == [
         (-usd("3"), Balance.VOUCHER, f"renew:{P}:{A}:voucher"),
@@ -43,25 +58,44 @@ async def test_charge_takes_voucher_then_prepaid_and_invoices_the_rest(store: St
     assert invoice is not None and invoice.open
     assert (invoice.total, invoice.paid, invoice.due) == (usd("10"), usd("7"), usd("3"))
     assert await store.billing.open_invoices(A) == [(P, usd("3"))]
-    assert (await store.billing.subscriber(A)).state.unpaid_since == T0  # type: ignore[union-attr]
+    sub = await store.billing.subscriber(A)
+    assert sub is not None and sub.state.unpaid_since == T0 and sub.state.last_period == P
+    assert await store.schedules.at(keys.UNPAID, A) == T0  # written with the renewal
 
 
-async def test_a_fully_paid_line_leaves_a_paid_invoice_and_no_debt(store: Store) -> None:
+async def test_a_fully_paid_renewal_leaves_a_paid_invoice_and_no_debt(store: Store) -> None:
+    await paid_account(store, A)
     await store.ledger.credit(A, usd("10"), reason="p")
-    line = ChargeLine(A, "basic", usd("10"))
-    result = await store.billing.charge_line(A, P, line, at=T0, actor="t")
-    assert result.split.due == usd("0") and result.invoice_due == usd("0")
+    result = await store.billing.renew(await renewal_of(store, A, P, T0))
+    assert result.due == usd("0") and result.balance == usd("0")
     invoice = await store.billing.invoice(A, P)
     assert invoice is not None and not invoice.open and invoice.paid == usd("10")
     assert await store.billing.open_invoices(A) == []
     assert [i.period for i in await store.billing.invoices(A)] == [P]
 
 
+async def test_a_billing_frozen_renewal_is_held_and_bills_nothing(store: Store) -> None:
+    await paid_account(store, A)
+    await store.ledger.credit(A, usd("10"), reason="p")
+    record = FreezeRecord(FreezeKind.BILLING, "t", T0, "test")
+    await store.freezes.freeze(A, record, FreezeIf.ANY)
+    held = await store.billing.renew(await renewal_of(store, A, P, T0))
+    assert held.status is RenewStatus.HELD and held.lines == ()
+    sub = await store.billing.subscriber(A)
+    assert sub is not None and sub.state.renewal_held == T0 and sub.account.next_renewal_at == T0
+    assert await store.billing.invoices(A) == [] and await store.ledger.check(A) == []
+
+
 async def test_settle_pays_in_full_or_not_at_all_and_clears_the_debt(store: Store) -> None:
-    await store.accounts.register_trial(A, T0, 30)
-    for period, price in (("202602", "10"), ("202603", "5")):
-        line = ChargeLine(A, "basic", usd(price))
-        await store.billing.charge_line(A, period, line, at=T0, actor="t")
+    await paid_account(store, A, "10")
+    await store.billing.renew(await renewal_of(store, A, "202602", T0))
+    await store.plans.put("basic", at=T0, price=usd("5"))
+    await store.billing.set_next_plan(A, "basic")
+    plan = await store.plans.get("basic")
+    request = await renewal_of(store, A, "202603", T0 + days(31))
+    await store.billing.renew(
+        RenewalRequest(A, request.fields, request.dates, (), plan, request.at, "t")
+    )
     assert [p for p, _ in await store.billing.open_invoices(A)] == ["202603", "202602"]
     await store.ledger.credit(A, usd("4"), reason="p")
     refused = await store.billing.settle(A, "202603", at=T0, actor="t")
@@ -77,7 +111,8 @@ async def test_settle_pays_in_full_or_not_at_all_and_clears_the_debt(store: Stor
     await store.ledger.credit(A, usd("9"), reason="p")
     assert (await store.billing.settle(A, "202602", at=T0, actor="t")).open_left == 0
     assert await store.billing.owed(A) == usd("0")
-    assert (await store.billing.subscriber(A)).state.unpaid_since is None  # type: ignore[union-attr]
+    sub = await store.billing.subscriber(A)
+    assert sub is not None and sub.state.unpaid_since is None
     assert (await store.ledger.balances(A)).prepaid == usd("0")
     assert await store.ledger.check(A) == []
 
@@ -122,9 +157,11 @@ async def test_freeze_conditions_are_checked_in_the_same_step(store: Store) -> N
     record = FreezeRecord(FreezeKind.BILLING, "chore:freeze", T0, "unpaid")
     assert await store.freezes.freeze(A, record, FreezeIf.ANY) is Frozen.NO_ACCOUNT
     await store.accounts.register_trial(A, T0, 30)
-    assert await store.freezes.freeze(A, record, FreezeIf.OWING) is Frozen.NOT_NOW
-    assert await store.freezes.freeze(A, record, FreezeIf.TRIAL) is Frozen.ADDED
-    assert await store.freezes.freeze(A, record, FreezeIf.TRIAL) is Frozen.ALREADY
+    ends = (T0 + days(30)).isoformat()  # the trial's end as the chore read it
+    assert await store.freezes.freeze(A, record, FreezeIf.OWING, T0.isoformat()) is Frozen.NOT_NOW
+    assert await store.freezes.freeze(A, record, FreezeIf.TRIAL, T0.isoformat()) is Frozen.NOT_NOW
+    assert await store.freezes.freeze(A, record, FreezeIf.TRIAL, ends) is Frozen.ADDED
+    assert await store.freezes.freeze(A, record, FreezeIf.TRIAL, ends) is Frozen.ALREADY
     # A trial's billing freeze is lifted by its activation, not by a payment.
     assert await store.freezes.lift(A, FreezeKind.BILLING, LiftIf.PAID) is None
     assert await store.freezes.lift(A, FreezeKind.BILLING, LiftIf.ANY) == record

@@ -26,7 +26,7 @@ from tests.bot import test_bot_e2e
 from tests.bot.test_bot_e2e import Bot, is_notification, login, new_user
 from tests.support.clients import UserClient
 
-# The fixtures of tests/bot/test_bot_e2e.py: the real bot process (component and client) and a store.
+# The fixtures of tests/bot/test_bot_e2e.py: the real bot process (both modes) and a store.
 bot = test_bot_e2e.bot
 live_store = test_bot_e2e.live_store
 

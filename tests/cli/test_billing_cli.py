@@ -86,6 +86,7 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(cli: Cli) -> None:
     assert f"would tell {B}: Reminder: you owe $40.00." in out
     summaries = [line for line in out.splitlines() if "dry run: nothing changed" in line]
     assert [line.split(":")[0] for line in summaries] == [
+        "repair",
         "renew",
         "freeze",
         "close",

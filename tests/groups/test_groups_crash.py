@@ -119,7 +119,7 @@ async def test_a_leave_cut_at_any_step_is_completed_by_a_rerun(
     account = await store.accounts.get(LEAF)
     assert account is not None and account.kind is AccountKind.TRIAL
     assert account.trial_ends_at == RENEWAL_DUE
-    assert await store.billing.scheduled_at(keys.TRIAL_ENDS, LEAF) == RENEWAL_DUE
+    assert await store.schedules.at(keys.TRIAL_ENDS, LEAF) == RENEWAL_DUE
     assert (await kinds(store, LEAF)).count("leaf_left") == 1
     assert (await kinds(store, MAIN)).count("leaf_left") == 1
     outcome = await renew_account(cycle_of(store), MAIN, RENEWAL_DUE)

@@ -166,7 +166,7 @@ async def test_a_leaf_that_leaves_stays_paid_to_the_renewal_then_billing_takes_o
     account = await store.accounts.get(LEAF)
     assert account is not None and account.kind is AccountKind.TRIAL and not account.frozen
     assert account.trial_ends_at == RENEWAL_DUE
-    assert await store.billing.scheduled_at(keys.TRIAL_ENDS, LEAF) == RENEWAL_DUE
+    assert await store.schedules.at(keys.TRIAL_ENDS, LEAF) == RENEWAL_DUE
     assert (await kinds(store, LEAF))[-1] == "leaf_left" and (await kinds(store, MAIN))[-1] == (
         "leaf_left"
     )
@@ -212,7 +212,7 @@ async def test_a_trial_that_had_ended_is_unfrozen_when_a_main_pays_for_it(store:
     await group_flows.join(flow_of(store), MAIN, LEAF, T0 + days(31) - days(0.5))
     account = await store.accounts.get(LEAF)
     assert account is not None and FreezeKind.BILLING not in account.freezes
-    assert await store.billing.scheduled_at(keys.BILLING_FROZEN, LEAF) is None
+    assert await store.schedules.at(keys.BILLING_FROZEN, LEAF) is None
 
 
 # --- codes -----------------------------------------------------------------------------

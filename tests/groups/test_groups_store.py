@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 
 from payments import keys
+from payments.accounts.freeze_store import FreezeIf
 from payments.accounts.numbers import NumberTaken
+from payments.accounts.records import FreezeKind, FreezeRecord
 from payments.errors import UnknownAccount
 from payments.groups.rules import CodeClaim, CodeKind, CodeUse, GroupCode, Move, MoveOp
 from payments.groups.store import JoinCharged, LeafJoined, MoveStatus
@@ -243,8 +245,11 @@ async def test_a_number_left_behind_by_a_crash_or_a_closure_is_free(store: Store
     await store.redis.set(keys.number_owner("+15550100009"), LEAF)
     assert await store.numbers.holder("+15550100009") == ""
     assert await store.numbers.assign(MAIN, "+15550100009") == ""
-    # billing closes MAIN: close.lua releases the number on the account's side only
-    await store.billing.close(MAIN, at=T0, why="unpaid")
+    # billing closes MAIN (frozen, owing): close.lua releases the number on its side only
+    record = FreezeRecord(FreezeKind.BILLING, "t", T0, "unpaid")
+    await store.freezes.freeze(MAIN, record, FreezeIf.ANY)
+    await store.redis.zadd(keys.invoices_open(MAIN), {"202601": 1})
+    assert await store.billing.close(MAIN, record, at=T0) == "+15550100009"
     assert await store.numbers.holder("+15550100009") == ""
     assert await store.numbers.assign(LEAF, "+15550100009") == ""
     assert await store.numbers.holder("+15550100009") == LEAF

@@ -1,0 +1,17 @@
+-- Shared by the scripts that take money: one balance change and its ledger
+-- entry, written together (a script includes this file with `--! include books`).
+
+-- Take up to `want` units from one balance (never below zero), with a
+-- 'charge' ledger entry whose ref is `ref:NAME`; returns what was taken.
+local function take(balance, ledger, idempotency, name, want, ref, reason, at, actor)
+  if want <= 0 then return 0 end
+  local got = math.min(math.max(tonumber(redis.call('GET', balance) or '0'), 0), want)
+  if got <= 0 then return 0 end
+  local after = redis.call('DECRBY', balance, got)
+  local entry_ref = ref .. ':' .. name
+  local id = redis.call('XADD', ledger, '*',
+    'amount', string.format('-%d', got), 'balance', name, 'after', string.format('%d', after),
+    'kind', 'charge', 'reason', reason, 'ref', entry_ref, 'at', at, 'actor', actor)
+  redis.call('HSET', idempotency, entry_ref, id)
+  return got
+end
