@@ -9,8 +9,10 @@ from datetime import timedelta
 from typing import Final
 
 from payments.accounts.records import AccountKind, FreezeKind
+from payments.billing.activation import activate_if_due
 from payments.billing.freezes import operator_freeze, operator_unfreeze
-from payments.billing.payment import activate_if_due, credit_account, pay_invoices
+from payments.billing.payment import credit_account, pay_invoices
+from payments.billing.registration import register as register_account
 from payments.codes import VOUCHER_CODES
 from payments.groups import flow as groups
 from payments.groups.rules import CodeUse
@@ -30,10 +32,10 @@ CODE_ATTEMPTS: Final = 1_000  # the simulated users never hit the code rate limi
 async def register(w: World, jid: str = "") -> None:
     jid = jid or w.pick()
     before = await w.store.accounts.get(jid)
-    created = await w.store.accounts.register_trial(jid, w.now, w.policy.trial_days)
-    w.say(f"register {jid}: {'created' if created else 'refused'}")
+    registered = await register_account(w.cycle(jid), jid, w.now)
+    w.say(f"register {jid}: {registered.name.lower()}")
     money = (await w.store.ledger.balances(jid)).total
-    if before is not None and before.closed and money and not created:
+    if before is not None and before.closed and money and not registered:
         raise Violation(f"{jid}: closed holding {money}, and `register` cannot reopen it")
 
 
@@ -174,7 +176,7 @@ async def operator(w: World) -> None:
         await operator_freeze(cycle, jid, kind, "sim", w.now)
     elif roll < 0.6:
         w.say(f"operator unfreezes {jid} ({kind.value})")
-        await operator_unfreeze(cycle, jid, kind)
+        await operator_unfreeze(cycle, jid, kind, w.now)
     elif await w.store.accounts.get(jid) is not None:
         ref = w.next_id("sim:credit")
         w.say(f"operator credits {jid} $5 ({ref})")

@@ -176,7 +176,7 @@ def check_deadlines(w: World, accounts: dict[str, Snapshot]) -> None:
             fail(w, f"{snap.jid}: renewal of {renewal:%Y-%m-%d} due and not done")
         ends = snap.when("trial_ends_at")
         if snap.kind == "trial" and ends and ends < now:
-            if snap.prepaid >= policy.activation_amount.units:
+            if snap.prepaid >= policy.activation_amount.units and not snap.open_invoices:
                 fail(w, f"{snap.jid}: trial ended holding {snap.prepaid} units, not activated")
             if "billing" not in snap.freezes:
                 fail(w, f"{snap.jid}: trial ended {ends:%Y-%m-%d}, still served")
@@ -201,11 +201,30 @@ async def _scheduled(w: World, snap: Snapshot) -> None:
     if not snap.active:
         return
     renewal = snap.when("next_renewal_at")
-    if snap.kind == "paid" and renewal is not None:
+    if snap.kind == "paid" and renewal is not None and not snap.account.get("renewal_held"):
         score = await redis.zscore(keys.RENEWALS, snap.jid)
         if score is None or score > renewal.timestamp():
             fail(w, f"{snap.jid}: renews {renewal}, scheduled at {score}")
     if snap.open_invoices and await redis.zscore(keys.UNPAID, snap.jid) is None:
         fail(w, f"{snap.jid}: owes, but is missing from the unpaid schedule")
-    if "billing" in snap.freezes and await redis.zscore(keys.BILLING_FROZEN, snap.jid) is None:
+    frozen = snap.freezes.get("billing", "")
+    if snap.kind == "leaf" and "frozen with" in frozen:
+        main = await w.store.groups.main_of(snap.jid)
+        if not main or "billing" not in (await snapshot(w, main)).freezes:
+            fail(w, f"{snap.jid}: frozen with its main {main or '(none)'}, which is not frozen")
+    elif frozen and await redis.zscore(keys.BILLING_FROZEN, snap.jid) is None:
         fail(w, f"{snap.jid}: billing-frozen, but missing from the closure schedule")
+
+
+async def describe(w: World, message: str) -> list[str]:
+    """The state of the accounts a violation names, for the report."""
+    lines = []
+    for jid in [j for j in w.jids if j in message]:
+        snap = await snapshot(w, jid)
+        lines.append(f"state of {jid}: {snap.account}")
+        lines.append(f"  freezes {snap.freezes}, prepaid {snap.prepaid}, voucher {snap.voucher}")
+        lines.append(f"  open invoices {snap.open_invoices}, group {snap.group!r}")
+        for schedule in (keys.RENEWALS, keys.UNPAID, keys.TRIAL_ENDS, keys.BILLING_FROZEN):
+            score = await w.store.redis.zscore(schedule, jid)
+            lines.append(f"  {schedule}: {score}")
+    return lines
