@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import fakeredis
 import pytest
+from redis.asyncio import Redis
 
 from accountbot.stack import Child, Stack, free_port
 from payments.store.connection import open_redis
@@ -30,8 +32,6 @@ def stack() -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
-        import shutil
-
         if os.environ.get("ACCOUNTBOT_KEEP_TEST_STACK") is None:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -71,6 +71,7 @@ async def real_store(redis_url: str) -> AsyncIterator[Store]:
 @pytest.fixture(params=["fakeredis", "redis-server"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """The same test body against fakeredis and against the real redis-server."""
+    client: Redis
     if request.param == "fakeredis":
         client = fakeredis.FakeAsyncRedis(decode_responses=True)
     else:

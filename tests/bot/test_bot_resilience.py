@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,14 +30,12 @@ def own_stack(tmp_path: Path) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
-        import shutil
-
         shutil.rmtree(root, ignore_errors=True)
 
 
 async def ask_until_answered(client: UserClient, bot: str, deadline: float) -> str:
     while time.monotonic() < deadline:
-        client.send_message(mto=bot, mbody="help", mtype="chat")
+        client.say(bot, "help")
         try:
             reply = await client.next_message(2)
         except TimeoutError:

@@ -23,10 +23,11 @@ from payments.ledger.records import EntryKind
 from payments.money import Money, format_money
 from payments.stores import Store
 from tests.bot import test_bot_e2e
-from tests.bot.test_bot_e2e import Bot, is_notification, login, new_user
-from tests.support.clients import UserClient
+from tests.bot.test_bot_e2e import Bot, login, new_user
+from tests.support.clients import UserClient, is_notification
 
-# The fixtures of tests/bot/test_bot_e2e.py: the real bot process (component and client) and a store.
+# The fixtures of tests/bot/test_bot_e2e.py: the real bot process (component and client)
+# and a store.
 bot = test_bot_e2e.bot
 live_store = test_bot_e2e.live_store
 
@@ -59,7 +60,7 @@ class Chat:
         self.kept: list[tuple[str, str]] = []  # (kind, body)
 
     async def ask(self, text: str, timeout: float = 10.0) -> str:
-        self.client.send_message(mto=self.bot_jid, mbody=text, mtype="chat")
+        self.client.say(self.bot_jid, text)
         while True:
             msg = await self.client.next_message(timeout)
             if not is_notification(msg):

@@ -105,7 +105,9 @@ class Page:
             if event.get("method") == method:
                 return self.events.pop(i)
         while True:
-            message = json.loads(await asyncio.wait_for(self._ws.receive_str(), timeout))
+            message: dict[str, Any] = json.loads(
+                await asyncio.wait_for(self._ws.receive_str(), timeout)
+            )
             if message.get("method") == method:
                 return message
             self.events.append(message)
