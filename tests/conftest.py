@@ -6,28 +6,32 @@ loudly, they are never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import fakeredis
 import pytest
 from redis.asyncio import Redis
 
-from accountbot.stack import Child, Stack, free_port
+from accountbot.stack import Child, Stack, StackError, free_port
 from payments.store.connection import open_redis
 from payments.stores import Store
+from tests.support import ROOT
+from tests.support.waits import eventually
 
-ROOT = Path(__file__).resolve().parent.parent
+OPERATORS = ("admin@localhost",)
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     root = ROOT / ".local" / f"test-{secrets.token_hex(4)}"
     stack = Stack(root)
-    stack.start(operators=("admin@localhost",))
+    stack.start(operators=OPERATORS)
     try:
         yield stack
     finally:
@@ -37,20 +41,35 @@ def stack() -> Iterator[Stack]:
 
 
 @pytest.fixture
-def web_service(stack: Stack, tmp_path: Path) -> Iterator[tuple[Child, Path]]:
+async def web_service(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[Child, Path]]:
     """A real `accountbot web` process on a free port, with its own config file."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     config = stack.write_config(
-        path=tmp_path / "web.toml",
-        web={"port": port, "public_url": f"http://127.0.0.1:{port}"},
+        operators=OPERATORS, path=tmp_path / "web.toml", web={"port": port, "public_url": base}
     )
     child = stack.start_app("web", config=config)
     try:
-        child.wait_for("listening on", timeout=20)
+        await serving(child, base)
         yield child, config
     finally:
         child.stop()
         stack.apps.remove(child)
+
+
+async def serving(child: Child, base: str) -> None:
+    """Wait until the web service answers ``/healthz`` (it logs before it binds its port)."""
+    async with aiohttp.ClientSession() as http:
+
+        async def healthy() -> bool:
+            if not child.alive():
+                raise StackError(f"the web service exited:\n{child.tail()}")
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with http.get(f"{base}/healthz") as response:
+                    return response.status == 200
+            return False
+
+        await eventually(healthy, f"{base}/healthz answering 200", timeout=20)
 
 
 @pytest.fixture

@@ -36,6 +36,8 @@ def kill_at_random(stack: Stack, rng: random.Random) -> str:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # "renew: started ...": it is working now
+        # Not a wait for an effect: the sleep picks a random moment for the kill,
+        # within the first 40 ms of renewing.
         time.sleep(rng.uniform(0, 0.04))
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)

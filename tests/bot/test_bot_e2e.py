@@ -5,7 +5,6 @@ Every test runs twice: with the bot as a XEP-0114 component and as a client acco
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
@@ -203,7 +202,6 @@ async def test_a_reply_fallback_is_cut_before_parsing(stack: Stack, bot: Bot) ->
         msg = client.make_message(mto=bot.jid, mbody="> Unknown command\nregister", mtype="chat")
         msg.send()
         assert "Welcome" in (await client.next_message())["body"]
-        await asyncio.sleep(0)
 
 
 async def test_a_frozen_account_hears_why_on_every_interaction(stack: Stack, bot: Bot) -> None:

@@ -4,7 +4,6 @@ usage chores under their lock and as dry runs, and the systemd units and timers.
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,7 +34,6 @@ async def test_accountbot_web_serves_the_gateway(
     auth = {"Authorization": f"Bearer {config.gateway.token.reveal()}"}
     base = config.web.public_url
     async with aiohttp.ClientSession(headers=auth) as http:
-        await wait_healthy(base, http)
         async with http.post(f"{base}/api/v1/usage", json=batch(A, 2, at=time_now())) as r:
             assert r.status == 200 and (await r.json())["counted"] == 2
         query = {"jid": A, "resource": "sms"}
@@ -49,19 +47,6 @@ async def test_accountbot_web_serves_the_gateway(
 
 def time_now() -> datetime:
     return datetime.now(UTC)
-
-
-async def wait_healthy(base: str, http: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the web service never answered /healthz")
 
 
 def cli(stack: Stack, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
