@@ -1,7 +1,9 @@
-"""Fixtures: one real local stack (redis-server + Prosody) per test session.
+"""Fixtures: one real local stack per test session, each server started by the first test
+that needs it.
 
-If a server cannot start, the fixture raises: the tests that need it fail
-loudly, they are never skipped.
+A store test starts redis-server only; Prosody starts with the first test that
+asks for ``stack`` (the XMPP tests). If a server cannot start, the fixture
+raises: the tests that need it fail loudly, they are never skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import fakeredis
 import pytest
 from redis.asyncio import Redis
 
-from accountbot.stack import Child, Stack, StackError, free_port
+from accountbot.stack import Child, RedisServer, Stack, StackError, free_port
 from payments.store.connection import open_redis
 from payments.stores import Store
 from tests.support import ROOT
@@ -28,33 +30,57 @@ OPERATORS = ("admin@localhost",)
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def session_stack() -> Iterator[Stack]:
+    """The session's stack, nothing started: the fixtures below start what tests ask for."""
     root = ROOT / ".local" / f"test-{secrets.token_hex(4)}"
     stack = Stack(root)
-    stack.start(operators=OPERATORS)
     try:
         yield stack
     finally:
-        stack.stop()
+        stack.stop()  # whatever was started (Stack.stop skips a server never started)
         if os.environ.get("ACCOUNTBOT_KEEP_TEST_STACK") is None:
             shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_server(session_stack: Stack) -> RedisServer:
+    """The session's redis-server, and nothing else."""
+    session_stack.redis.start()
+    return session_stack.redis
+
+
+@pytest.fixture(scope="session")
+def redis_stack(session_stack: Stack, redis_server: RedisServer) -> Stack:
+    """redis-server and an accountbot config for it, no Prosody: the CLI and chore tests.
+
+    The config names Prosody's ports too; nothing that reads it here connects to them.
+    """
+    session_stack.write_config(operators=OPERATORS)
+    return session_stack
+
+
+@pytest.fixture(scope="session")
+def stack(redis_stack: Stack) -> Stack:
+    """redis-server and Prosody, and their config: the tests that speak XMPP."""
+    redis_stack.prosody.start()
+    return redis_stack
+
+
 @pytest.fixture
-async def web_service(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[Child, Path]]:
+async def web_service(redis_stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[Child, Path]]:
     """A real `accountbot web` process on a free port, with its own config file."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    config = stack.write_config(
+    config = redis_stack.write_config(
         operators=OPERATORS, path=tmp_path / "web.toml", web={"port": port, "public_url": base}
     )
-    child = stack.start_app("web", config=config)
+    child = redis_stack.start_app("web", config=config)
     try:
         await serving(child, base)
         yield child, config
     finally:
         child.stop()
-        stack.apps.remove(child)
+        redis_stack.apps.remove(child)
 
 
 async def serving(child: Child, base: str) -> None:
@@ -73,8 +99,8 @@ async def serving(child: Child, base: str) -> None:
 
 
 @pytest.fixture
-def redis_url(stack: Stack) -> str:
-    return stack.redis.url
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
 
 
 @pytest.fixture

@@ -93,8 +93,8 @@ class World:
 
 
 @pytest.fixture
-def world(stack: Stack, capsys: pytest.CaptureFixture[str]) -> World:
-    world = World(stack, capsys)
+def world(redis_stack: Stack, capsys: pytest.CaptureFixture[str]) -> World:
+    world = World(redis_stack, capsys)
     world.run(lambda s: s.redis.flushdb())
     return world
 

@@ -47,8 +47,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(stack: Stack, capsys: pytest.CaptureFixture[str]) -> Cli:
-    cli = Cli(stack, capsys)
+def cli(redis_stack: Stack, capsys: pytest.CaptureFixture[str]) -> Cli:
+    cli = Cli(redis_stack, capsys)
     cli.run(lambda s: s.redis.flushdb())
     return cli
 

@@ -35,10 +35,10 @@ class Cli:
 
 
 @pytest.fixture
-def cli(stack: Stack) -> Iterator[Cli]:
-    client = redis.Redis.from_url(stack.redis.url, decode_responses=True)
+def cli(redis_stack: Stack) -> Iterator[Cli]:
+    client = redis.Redis.from_url(redis_stack.redis.url, decode_responses=True)
     client.flushdb()
-    yield Cli(stack.config_path, client)
+    yield Cli(redis_stack.config_path, client)
     client.close()
 
 

@@ -61,17 +61,19 @@ def accountbot(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_admin_voucher_create_prints_long_random_codes(stack: Stack, real_store: Store) -> None:
+def test_admin_voucher_create_prints_long_random_codes(
+    redis_stack: Stack, real_store: Store
+) -> None:
     create = ("admin", "voucher", "create")
-    result = accountbot(stack, *create, "--amount", "10", "--count", "5", "--name", "spring")
+    result = accountbot(redis_stack, *create, "--amount", "10", "--count", "5", "--name", "spring")
     assert result.returncode == 0, result.stderr
     codes = result.stdout.split()
     assert len(codes) == 5 and len(set(codes)) == 5
     assert all(CODE_RE.fullmatch(code) for code in codes)
     assert "created 5 vouchers of $10.00 in batch spring" in result.stderr
-    again = accountbot(stack, *create, "--amount", "5", "--count", "1", "--name", "spring")
+    again = accountbot(redis_stack, *create, "--amount", "5", "--count", "1", "--name", "spring")
     assert again.returncode == 1 and "exists already" in again.stderr and not again.stdout
-    show = accountbot(stack, "admin", "voucher", "show", codes[0].lower())
+    show = accountbot(redis_stack, "admin", "voucher", "show", codes[0].lower())
     assert show.returncode == 0 and "$10.00" in show.stdout and "not redeemed" in show.stdout
 
 
@@ -86,13 +88,13 @@ def test_admin_voucher_create_prints_long_random_codes(stack: Stack, real_store:
     ],
 )
 def test_admin_voucher_create_refuses_bad_input_and_writes_nothing(
-    stack: Stack, real_store: Store, args: list[str], says: str
+    redis_stack: Stack, real_store: Store, args: list[str], says: str
 ) -> None:
     base = {"--amount": "10", "--count": "2", "--name": "fine"}
     for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
     argv = [part for item in base.items() for part in item]
-    result = accountbot(stack, "admin", "voucher", "create", *argv)
+    result = accountbot(redis_stack, "admin", "voucher", "create", *argv)
     assert result.returncode == 2 and says in result.stderr and not result.stdout
     assert result.stderr.count("\n") == 1
 

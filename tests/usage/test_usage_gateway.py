@@ -73,8 +73,8 @@ class Gateway:
 
 
 @pytest.fixture
-async def gateway(stack: Stack, real_store: Store) -> AsyncIterator[Gateway]:
-    config = load_config(stack.config_path)
+async def gateway(redis_stack: Stack, real_store: Store) -> AsyncIterator[Gateway]:
+    config = load_config(redis_stack.config_path)
     app = build_app(config)
     async with serve(app) as base, aiohttp.ClientSession() as http:
         gw = Gateway(base, app, config, http, real_store)
