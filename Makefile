@@ -11,8 +11,11 @@ STAMP := $(VENV)/.installed-stamp
 
 setup: system-deps $(STAMP)
 
+# SERVER=ejabberd runs the local stack on ejabberd instead of Prosody.
+SERVER ?= prosody
+
 system-deps:
-	@scripts/ensure-system-deps.sh
+	@scripts/ensure-system-deps.sh $(if $(filter ejabberd,$(SERVER)),--ejabberd)
 
 test-deps:
 	@scripts/ensure-system-deps.sh --test
@@ -24,10 +27,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/accountbot dev demo
+	$(BIN)/accountbot dev demo --server $(SERVER)
 
 up: setup
-	$(BIN)/accountbot dev up
+	$(BIN)/accountbot dev up --server $(SERVER)
 
 down:
 	@if [ -x $(BIN)/accountbot ]; then $(BIN)/accountbot dev down; fi

@@ -5,20 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 from accountbot.common import EXIT_OK, CliError, Commands, common
 from accountbot.console import chat
-from accountbot.stack import (
-    ProsodyServer,
-    Stack,
-    StackError,
-    pid_alive,
-    read_json,
-    stop_from_json,
-)
+from accountbot.stack import Stack, StackError, pid_alive, read_json, stop_from_json
+from accountbot.xmpp_servers import SERVERS, server_from_json
 from payments.billing.payment import credit_account
 from payments.config import load_config
 from payments.ledger.records import EntryKind
@@ -36,9 +29,9 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         help="folder of the local stack (default .local)",
     )
     sub = dev.add_subparsers(dest="dev_command", required=True, metavar="ACTION")
-    sub.add_parser(
-        "up", help="start Redis, Prosody and the services in the background"
-    ).set_defaults(handler=up)
+    up_cmd = sub.add_parser("up", help="start Redis, XMPP and the services in the background")
+    server_option(up_cmd)
+    up_cmd.set_defaults(handler=up)
     sub.add_parser("down", help="stop what 'up' started").set_defaults(handler=down)
     adduser = sub.add_parser("adduser", help="create an XMPP user; prints JID PASSWORD")
     adduser.add_argument("name")
@@ -55,9 +48,9 @@ def up(args: argparse.Namespace) -> int:
         info = {}
     if any(pid_alive(int(pid)) for pid in info.get("pids", {}).values()):
         raise CliError(f"a local stack is already running ({local}/stack.json): 'make down' first")
-    stack = Stack(local / "stack", persistent=True)
+    stack = Stack(local / "stack", persistent=True, server=args.server)
     try:
-        stack.start(detached=True, operators=(f"{DEMO_OPERATOR}@{stack.prosody.domain}",))
+        stack.start(detached=True, operators=(f"{DEMO_OPERATOR}@{stack.xmpp.domain}",))
         for app, ready in APP_READY.items():
             stack.start_app(app, detached=True).wait_for(ready)
     except StackError as exc:
@@ -65,7 +58,8 @@ def up(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     path = stack.write_json()
     print(
-        f"local stack up: redis {stack.redis.url}, xmpp 127.0.0.1:{stack.prosody.c2s_port}, "
+        f"local stack up: redis {stack.redis.url}, "
+        f"{stack.xmpp.name} 127.0.0.1:{stack.xmpp.c2s_port}, "
         f"bot {stack.bot_jid}, web {stack.web_url}"
     )
     print(f"config {stack.config_path}; details in {path}; stop with 'make down'")
@@ -87,11 +81,11 @@ def adduser_cmd(args: argparse.Namespace) -> int:
         info = read_json(Path(args.local))
     except StackError as exc:
         raise CliError(str(exc)) from None
-    if not pid_alive(int(info.get("pids", {}).get("prosody", 0))):
-        raise CliError("the local stack's Prosody is not running: run 'make up'")
-    prosody = ProsodyServer(Path(info["root"]), domain=info["domain"])
+    server = server_from_json(info)
+    if not pid_alive(int(info.get("pids", {}).get(server.name, 0))):
+        raise CliError(f"the local stack's {server.name} is not running: run 'make up'")
     try:
-        jid, password = prosody.adduser(args.name, args.password)
+        jid, password = server.adduser(args.name, args.password)
     except StackError as exc:
         raise CliError(str(exc)) from None
     print(f"{jid} {password}")
@@ -105,7 +99,17 @@ DEMO_CREDIT = "25"
 
 def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="start everything and chat with the bot as a demo user")
+    server_option(demo)
     demo.set_defaults(handler=demo_cmd)
+
+
+def server_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=os.environ.get("ACCOUNTBOT_XMPP_SERVER", "prosody"),
+        help="the XMPP server to run (default prosody, or $ACCOUNTBOT_XMPP_SERVER)",
+    )
 
 
 def demo_cmd(args: argparse.Namespace) -> int:
@@ -115,8 +119,8 @@ def demo_cmd(args: argparse.Namespace) -> int:
     (Ctrl-D in the console, Ctrl-C, or a kill); Redis keeps its data (AOF)
     in .local/demo for the next demo.
     """
-    stack = Stack(Path(args.local) / "demo", persistent=True)
-    operator = f"{DEMO_OPERATOR}@{stack.prosody.domain}"
+    stack = Stack(Path(args.local) / f"demo-{args.server}", persistent=True, server=args.server)
+    operator = f"{DEMO_OPERATOR}@{stack.xmpp.domain}"
     try:
         stack.start(operators=(operator,))
         for app, ready in APP_READY.items():
@@ -125,15 +129,16 @@ def demo_cmd(args: argparse.Namespace) -> int:
         _, operator_password = fresh_user(stack, DEMO_OPERATOR)
         asyncio.run(prepare_demo_account(stack, user))
         print(
-            f"Local stack: xmpp 127.0.0.1:{stack.prosody.c2s_port}, bot {stack.bot_jid}, "
+            f"Local stack: {stack.xmpp.name} 127.0.0.1:{stack.xmpp.c2s_port}, "
+            f"bot {stack.bot_jid}, "
             f"web {stack.web_url}, redis {stack.redis.url}"
         )
         print(
             f"Operator: {operator} / {operator_password} (another terminal: "
             f".venv/bin/accountbot console {operator} --host 127.0.0.1 "
-            f"--port {stack.prosody.c2s_port} --bot {stack.bot_jid})"
+            f"--port {stack.xmpp.c2s_port} --bot {stack.bot_jid})"
         )
-        return asyncio.run(chat(user, password, "127.0.0.1", stack.prosody.c2s_port, stack.bot_jid))
+        return asyncio.run(chat(user, password, "127.0.0.1", stack.xmpp.c2s_port, stack.bot_jid))
     except StackError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -147,14 +152,8 @@ APP_READY = {"bot": "connected as", "web": "web service up"}
 
 def fresh_user(stack: Stack, name: str) -> tuple[str, str]:
     """Create ``name`` with a new password (the demo's Prosody data persists)."""
-    jid = f"{name}@{stack.prosody.domain}"
-    subprocess.run(
-        ["prosodyctl", "--config", str(stack.prosody.config_path), "deluser", jid],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    return stack.prosody.adduser(name)
+    stack.xmpp.deluser(name)
+    return stack.xmpp.adduser(name)
 
 
 async def prepare_demo_account(stack: Stack, jid: str) -> None:

@@ -24,7 +24,7 @@ def discover(only: Sequence[str]) -> list[str]:
 def run_module(name: str) -> list[Row]:
     module = importlib.import_module(f"bench.{name}")
     result = module.run()
-    if inspect.isawaitable(result):
+    if inspect.iscoroutine(result):
         result = asyncio.run(result)
     return [{"bench": name.removeprefix("bench_"), **row} for row in result]
 

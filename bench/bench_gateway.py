@@ -304,8 +304,9 @@ async def _counted(url: str) -> int:
     try:
         total = 0
         async for key in redis.scan_iter(match="payment-usage_events_*{gw*", count=1000):
-            members = await redis.smembers(key)  # type: ignore[misc]
-            total += sum(1 for m in members if not m.startswith("draw:"))  # a leaf's, on its main
+            members = await redis.smembers(key)  # open_redis decodes: the members are str
+            # A "draw:" member is a leaf's event counted on its main.
+            total += sum(1 for m in members if not str(m).startswith("draw:"))
         return total
     finally:
         await redis.aclose()

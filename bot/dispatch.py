@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.chat import ENCRYPTED_REPLY
 from bot.commands.billing import frozen_line
 from bot.commands.model import (
     BadArgument,
@@ -22,8 +23,10 @@ from bot.commands.model import (
     Registry,
     Reply,
     Role,
+    command_words,
     convert,
     role_of,
+    trim_word,
 )
 from payments.clock import utcnow
 from payments.config import Config
@@ -74,18 +77,24 @@ class Dispatcher:
             return Reply("Too many messages. Please wait a minute.", error="resource-constraint")
         return Reply("", error="resource-constraint")  # silent: no reply to a flood
 
+    async def encrypted(self, jid: str) -> Reply | None:
+        """An encrypted message: never read as a command, answered in plain text."""
+        if (limited := await self.limited(jid)) is not None:
+            return limited if limited.text else None
+        return Reply(ENCRYPTED_REPLY)
+
     async def chat(self, jid: str, text: str) -> Reply | None:
         """Answer one chat line; None means say nothing (flooding)."""
         if (limited := await self.limited(jid)) is not None:
             return limited if limited.text else None
         if len(text.encode("utf-8", "replace")) > self.config.bot.max_message_bytes:
             return Reply(f"That message is too long to be a command. {HINT}")
-        words = text.split()
+        words = command_words(text)
         if not words:
             return Reply(HINT)
         ctx = await self.context(jid)
-        if words[0].lower() in YES | NO and len(words) == 1:
-            return await self._confirmation(ctx, words[0].lower() in YES)
+        if len(words) == 1 and (answer := trim_word(words[0])) in YES | NO:
+            return await self._confirmation(ctx, answer in YES)
         command, used = self.registry.match(words)
         if command is None or not command.allowed(ctx.role):
             return await self._with_notice(ctx, self._not_available(command, words[0]))

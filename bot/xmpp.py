@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import slixmpp
 from slixmpp import Message
@@ -21,9 +22,10 @@ from slixmpp.xmlstream.handler import CoroutineCallback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from bot.adhoc import COMMANDS_NS, AdhocCommands, register_stanzas
-from bot.chat import command_text
+from bot.chat import RECEIPTS_NS, Incoming, Kind, read_message
 from bot.commands.model import Reply
 from bot.dispatch import Dispatcher
+from bot.presence import PresenceKeeper
 from payments.config import XmppConfig
 from payments.jid import BadJID, normalise_jid
 from payments.notices import Notice
@@ -60,6 +62,7 @@ class AccountBot:
         self.dispatcher = dispatcher
         self.xmpp = make_xmpp(config)
         self.adhoc = AdhocCommands(dispatcher)
+        self.presence = PresenceKeeper(self.xmpp, dispatcher.store, config.mode == "component")
         self.connected = asyncio.Event()
         self.stopping = False
         self._backoff = 1.0
@@ -78,6 +81,7 @@ class AccountBot:
         xmpp.add_event_handler("disconnected", self._on_disconnected)
         xmpp.add_event_handler("connection_failed", self._on_connection_failed)
         xmpp.add_event_handler("message", self._on_message)
+        self.presence.setup()
         xmpp.register_handler(
             CoroutineCallback(
                 "accountbot ad-hoc", StanzaPath("iq@type=set/command"), self._on_command
@@ -106,6 +110,8 @@ class AccountBot:
 
     async def stop(self) -> None:
         self.stopping = True
+        if self.connected.is_set():
+            await self.presence.withdraw()
         self.connected.clear()
         if self.xmpp.transport is not None:
             self.xmpp.disconnect(wait=2)
@@ -115,9 +121,8 @@ class AccountBot:
     async def _on_session_start(self, _event: Any) -> None:
         self._backoff = 1.0
         self._identity()
-        if isinstance(self.xmpp, slixmpp.ClientXMPP):
-            # Without presence, messages to the bot's bare JID are not routed to it.
-            self.xmpp.send_presence()
+        # Also what routes messages for a client-mode bot's bare JID to it.
+        await self.presence.announce()
         self.connected.set()
         log.info("connected as %s", self.xmpp.boundjid)
 
@@ -146,20 +151,27 @@ class AccountBot:
 
     async def _on_message(self, msg: Message) -> None:
         try:
-            text = command_text(msg)
+            incoming = read_message(msg)
         except Exception:  # a malformed stanza is logged and ignored, never fatal
             log.exception("unreadable message from %s", msg["from"])
             return
-        if text is None:
+        if incoming.receipt:
+            self.send_receipt(msg)
+        if incoming.kind is Kind.IGNORED:
             return
         try:
             sender = normalise_jid(str(msg["from"].bare))
         except BadJID:
             return
         async with self._slots, self._lock(sender):
-            reply = await self.dispatcher.chat(sender, text)
+            reply = await self._answer(sender, incoming)
         if reply is not None and reply.text:
             self.send_reply(msg, reply)
+
+    async def _answer(self, sender: str, incoming: Incoming) -> Reply | None:
+        if incoming.kind is Kind.ENCRYPTED:
+            return await self.dispatcher.encrypted(sender)
+        return await self.dispatcher.chat(sender, incoming.text)
 
     def _lock(self, sender: str) -> asyncio.Lock:
         """Replies to one sender go out in the order of their messages."""
@@ -191,6 +203,13 @@ class AccountBot:
         return items
 
     # --- outgoing ------------------------------------------------------------
+
+    def send_receipt(self, msg: Message) -> None:
+        """XEP-0184: the message arrived (sent before any reply to it)."""
+        ack = self.xmpp.make_message(mto=msg["from"], mfrom=msg["to"])
+        received = ET.SubElement(ack.xml, f"{{{RECEIPTS_NS}}}received")
+        received.set("id", msg["id"])
+        ack.send()
 
     def send_reply(self, msg: Message, reply: Reply) -> None:
         out = msg.reply(reply.text)

@@ -102,6 +102,11 @@ def pending_confirmation(jid: str) -> str:
     return f"bot-confirm-{{{jid}}}"
 
 
+# Set of the bare JIDs subscribed to the bot's presence (a component keeps its
+# own roster: the server keeps none for it).
+PRESENCE_SUBSCRIBERS: Final = "bot-presence_subscribers"
+
+
 # Patterns used by `admin reconcile` to find every account that has money keys.
 LEDGER_SCAN_PATTERNS: Final = (
     f"{PREFIX}transactions-{{*}}",

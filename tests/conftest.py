@@ -1,61 +1,106 @@
-"""Fixtures: one real local stack (redis-server + Prosody) per test session.
+"""Fixtures: one real local stack per test session, each server started by the first test
+that needs it.
 
-If a server cannot start, the fixture raises: the tests that need it fail
-loudly, they are never skipped.
+A store test starts redis-server only; Prosody starts with the first test that
+asks for ``stack`` (the XMPP tests). If a server cannot start, the fixture
+raises: the tests that need it fail loudly, they are never skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import fakeredis
 import pytest
+from redis.asyncio import Redis
 
-from accountbot.stack import Child, Stack, free_port
+from accountbot.stack import Child, RedisServer, Stack, StackError, free_port
 from payments.store.connection import open_redis
 from payments.stores import Store
+from tests.support import ROOT
+from tests.support.waits import eventually
 
-ROOT = Path(__file__).resolve().parent.parent
+OPERATORS = ("admin@localhost",)
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def session_stack() -> Iterator[Stack]:
+    """The session's stack, nothing started: the fixtures below start what tests ask for."""
     root = ROOT / ".local" / f"test-{secrets.token_hex(4)}"
     stack = Stack(root)
-    stack.start(operators=("admin@localhost",))
     try:
         yield stack
     finally:
-        stack.stop()
-        import shutil
-
+        stack.stop()  # whatever was started (Stack.stop skips a server never started)
         if os.environ.get("ACCOUNTBOT_KEEP_TEST_STACK") is None:
             shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_server(session_stack: Stack) -> RedisServer:
+    """The session's redis-server, and nothing else."""
+    session_stack.redis.start()
+    return session_stack.redis
+
+
+@pytest.fixture(scope="session")
+def redis_stack(session_stack: Stack, redis_server: RedisServer) -> Stack:
+    """redis-server and an accountbot config for it, no Prosody: the CLI and chore tests.
+
+    The config names Prosody's ports too; nothing that reads it here connects to them.
+    """
+    session_stack.write_config(operators=OPERATORS)
+    return session_stack
+
+
+@pytest.fixture(scope="session")
+def stack(redis_stack: Stack) -> Stack:
+    """redis-server and Prosody, and their config: the tests that speak XMPP."""
+    redis_stack.prosody.start()
+    return redis_stack
+
+
 @pytest.fixture
-def web_service(stack: Stack, tmp_path: Path) -> Iterator[tuple[Child, Path]]:
+async def web_service(redis_stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[Child, Path]]:
     """A real `accountbot web` process on a free port, with its own config file."""
     port = free_port()
-    config = stack.write_config(
-        path=tmp_path / "web.toml",
-        web={"port": port, "public_url": f"http://127.0.0.1:{port}"},
+    base = f"http://127.0.0.1:{port}"
+    config = redis_stack.write_config(
+        operators=OPERATORS, path=tmp_path / "web.toml", web={"port": port, "public_url": base}
     )
-    child = stack.start_app("web", config=config)
+    child = redis_stack.start_app("web", config=config)
     try:
-        child.wait_for("listening on", timeout=20)
+        await serving(child, base)
         yield child, config
     finally:
         child.stop()
-        stack.apps.remove(child)
+        redis_stack.apps.remove(child)
+
+
+async def serving(child: Child, base: str) -> None:
+    """Wait until the web service answers ``/healthz`` (it logs before it binds its port)."""
+    async with aiohttp.ClientSession() as http:
+
+        async def healthy() -> bool:
+            if not child.alive():
+                raise StackError(f"the web service exited:\n{child.tail()}")
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with http.get(f"{base}/healthz") as response:
+                    return response.status == 200
+            return False
+
+        await eventually(healthy, f"{base}/healthz answering 200", timeout=20)
 
 
 @pytest.fixture
-def redis_url(stack: Stack) -> str:
-    return stack.redis.url
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
 
 
 @pytest.fixture
@@ -71,6 +116,7 @@ async def real_store(redis_url: str) -> AsyncIterator[Store]:
 @pytest.fixture(params=["fakeredis", "redis-server"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """The same test body against fakeredis and against the real redis-server."""
+    client: Redis
     if request.param == "fakeredis":
         client = fakeredis.FakeAsyncRedis(decode_responses=True)
     else:

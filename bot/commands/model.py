@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from payments.accounts.records import Account, AccountKind
 from payments.config import Config
@@ -56,6 +56,9 @@ class ParamKind(StrEnum):
     MONTH = "month"  # YYYY-MM
     CODE = "code"
     CHOICE = "choice"
+
+
+TRAILING: Final = ".?!,;:"  # what phones and habits add after a word
 
 
 class BadArgument(ValueError):
@@ -137,8 +140,14 @@ class Command:
 
 
 def convert(param: Param, raw: str, config: Config) -> Any:
-    """Turn one typed or submitted value into the parameter's type."""
+    """Turn one typed or submitted value into the parameter's type.
+
+    A trailing '.', '?' or '!' is dropped from ids, addresses, months and
+    choices, never from an amount: "20." is refused, not guessed.
+    """
     text = raw.strip()
+    if param.kind is not ParamKind.AMOUNT and not param.rest:
+        text = text.rstrip(TRAILING) or text
     if param.kind is ParamKind.AMOUNT:
         try:
             return parse_money(text, config.billing.currency, maximum=config.billing.max_amount)
@@ -186,10 +195,29 @@ class Registry:
         return [c for c in self.commands if c.allowed(role)]
 
     def match(self, words: Sequence[str]) -> tuple[Command | None, int]:
-        """The command named by the first one or two words, and how many it used."""
-        lowered = [w.lower() for w in words[:2]]
-        if len(lowered) == 2 and (command := self._by_name.get(" ".join(lowered))):
+        """The command named by the first one or two words, and how many it used.
+
+        As people type on phones: any case, a trailing '?' or '.', and a
+        name written in two words ("Top up 20", "auto buy").
+        """
+        first = [trim_word(w) for w in words[:2]]
+        if len(first) == 2 and (command := self._by_name.get(" ".join(first))):
             return command, 2
-        if lowered and (command := self._by_name.get(lowered[0])):
+        if first and (command := self._by_name.get(first[0])):
             return command, 1
+        if len(first) == 2 and (command := self._by_name.get("".join(first))):
+            return command, 2
         return None, 0
+
+
+def command_words(text: str) -> list[str]:
+    """The words of a chat line; a leading '/' (IRC and Telegram habit) is dropped."""
+    words = text.split()
+    if words and words[0].startswith("/") and len(words[0]) > 1:
+        words[0] = words[0][1:]
+    return words
+
+
+def trim_word(word: str) -> str:
+    """A command name or a keyword as typed: lower case, without trailing punctuation."""
+    return word.lower().rstrip(TRAILING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from redis.asyncio import Redis
@@ -38,3 +39,20 @@ class BotStateStore:
         """The command waiting for "yes", removed at once (GETDEL: confirmed only once)."""
         value: Any = await self._redis.getdel(keys.pending_confirmation(jid))
         return str(value) if value is not None else None
+
+    async def add_subscriber(self, jid: str) -> bool:
+        """Remember a JID subscribed to the bot's presence; False if it already was."""
+        return bool(await self._redis.sadd(keys.PRESENCE_SUBSCRIBERS, jid))
+
+    async def drop_subscriber(self, jid: str) -> None:
+        await self._redis.srem(keys.PRESENCE_SUBSCRIBERS, jid)
+
+    async def subscribers(self, batch: int = 500) -> AsyncIterator[list[str]]:
+        """Every subscriber, in batches (SSCAN: no single long command)."""
+        cursor: Any = 0
+        while True:
+            cursor, found = await self._redis.sscan(keys.PRESENCE_SUBSCRIBERS, cursor, count=batch)
+            if found:
+                yield [str(jid) for jid in found]
+            if int(cursor) == 0:
+                return

@@ -40,9 +40,9 @@ async def verify(url: str, jids: list[str]) -> None:
         await store.close()
 
 
-def test_two_hosts_start_renew_at_the_same_moment(stack: Stack) -> None:
-    jids = asyncio.run(fresh(stack.redis.url, ACCOUNTS))
-    argv = [sys.executable, "-m", "accountbot", "--config", str(stack.config_path), "chore"]
+def test_two_hosts_start_renew_at_the_same_moment(redis_stack: Stack) -> None:
+    jids = asyncio.run(fresh(redis_stack.redis.url, ACCOUNTS))
+    argv = [sys.executable, "-m", "accountbot", "--config", str(redis_stack.config_path), "chore"]
     argv += ["renew", "--now", RENEWAL_DUE.isoformat()]
     procs = [
         subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -55,15 +55,15 @@ def test_two_hosts_start_renew_at_the_same_moment(stack: Stack) -> None:
     # The other one skipped (it met the lock), or started when nothing was left to do.
     idle = [s for s in summaries if "skipped, another run holds" in s or "renew: 0 due" in s]
     assert (len(worked), len(idle)) == (1, 1), summaries
-    asyncio.run(verify(stack.redis.url, jids))
+    asyncio.run(verify(redis_stack.redis.url, jids))
 
 
-def test_without_the_lock_concurrent_renewals_still_charge_once(stack: Stack) -> None:
+def test_without_the_lock_concurrent_renewals_still_charge_once(redis_stack: Stack) -> None:
     """Four chores in one instant, bypassing the lock: idempotency alone protects the money."""
-    jids = asyncio.run(fresh(stack.redis.url, ACCOUNTS))
+    jids = asyncio.run(fresh(redis_stack.redis.url, ACCOUNTS))
 
     async def race() -> list[ChoreReport]:
-        stores = [Store(open_redis(stack.redis.url)) for _ in range(4)]
+        stores = [Store(open_redis(redis_stack.redis.url)) for _ in range(4)]
         try:
             runs = [ChoreRun(cycle_of(s), RENEWAL_DUE, concurrency=8) for s in stores]
             reports = [ChoreReport("renew") for _ in runs]
@@ -75,12 +75,12 @@ def test_without_the_lock_concurrent_renewals_still_charge_once(stack: Stack) ->
     reports = asyncio.run(race())
     assert all(r.errors == 0 for r in reports)
     assert sum(r.counts["renewed"] + r.counts["invoiced"] for r in reports) >= ACCOUNTS
-    asyncio.run(verify(stack.redis.url, jids))
+    asyncio.run(verify(redis_stack.redis.url, jids))
 
 
-def test_a_second_run_waits_for_the_lock_holder(stack: Stack) -> None:
+def test_a_second_run_waits_for_the_lock_holder(redis_stack: Stack) -> None:
     async def body() -> None:
-        store = Store(open_redis(stack.redis.url))
+        store = Store(open_redis(redis_stack.redis.url))
         try:
             await store.redis.flushdb()
             holder = store.locks.chore("renew")

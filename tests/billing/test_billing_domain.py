@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import calendar
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -29,20 +31,22 @@ from payments.catalog.records import BadOffer, check_offer_id, parse_allowance
 from payments.clock import add_months, month_of
 from payments.errors import CorruptRecord
 from payments.money import Money
+from payments.notices import NoticeKind
 from tests.support.billing import POLICY, T0, usd
 
+PAID = Account(
+    "a@x",
+    AccountKind.PAID,
+    AccountStatus.ACTIVE,
+    T0,
+    "basic",
+    next_renewal_at=T0 + timedelta(days=31),
+)
 
-def account(**changes: object) -> Account:
-    base: dict[str, object] = {
-        "jid": "a@x",
-        "kind": AccountKind.PAID,
-        "status": AccountStatus.ACTIVE,
-        "registered_at": T0,
-        "plan": "basic",
-        "next_renewal_at": T0 + timedelta(days=31),
-    }
-    base.update(changes)
-    return Account(**base)  # type: ignore[arg-type]
+
+def account(**changes: Any) -> Account:
+    """A paid account on basic, due to renew 31 days after T0, with ``changes``."""
+    return replace(PAID, **changes)
 
 
 # --- dates -----------------------------------------------------------------------
@@ -212,7 +216,7 @@ def test_notices_are_short_plain_text_with_formatted_amounts() -> None:
     )
     failed = notices.renewal_failed("a@x", invoice, T0 + timedelta(days=7))
     assert "$12.50" in failed.body and "2026-01-12" in failed.body and "2026-05" in failed.body
-    assert failed.kind is notices.NoticeKind.RENEWAL_FAILED and failed.key == "renewal:a@x:202605"
+    assert failed.kind is NoticeKind.RENEWAL_FAILED and failed.key == "renewal:a@x:202605"
     low = notices.low_balance("a@x", usd("10"), usd("2.125"), T0, "202601")
     assert "$2.125" in low.body and "$7.875" in low.body
     for notice in (failed, low, notices.closed("a@x", "+15550100")):

@@ -21,6 +21,7 @@ from payments.stores import Store
 from tests.support.billing import (
     POLICY,
     T0,
+    account_of,
     basic_plan,
     cycle_of,
     days,
@@ -46,7 +47,7 @@ async def test_a_top_up_of_the_activation_amount_activates_and_charges_the_first
     await store.accounts.register_trial(A, T0, 30)
     small = await top_up(store, A, "19.99", T0 + days(1))
     assert not small.settlement.activated
-    assert (await store.accounts.get(A)).kind is AccountKind.TRIAL  # type: ignore[union-attr]
+    assert (await account_of(store, A)).kind is AccountKind.TRIAL
     outcome = await top_up(store, A, "0.01", T0 + days(2))
     assert outcome.settlement.activated
     account = await store.accounts.get(A)
@@ -77,7 +78,7 @@ async def test_no_activation_without_a_plan_to_sell(store: Store) -> None:
     await store.accounts.register_trial(A, T0, 30)
     outcome = await top_up(store, A, "50", T0)
     assert not outcome.settlement.activated
-    assert (await store.accounts.get(A)).kind is AccountKind.TRIAL  # type: ignore[union-attr]
+    assert (await account_of(store, A)).kind is AccountKind.TRIAL
 
 
 async def test_renewal_charges_the_snapshot_once_even_after_a_price_rise(store: Store) -> None:
@@ -113,7 +114,7 @@ async def test_plan_change_applies_at_the_next_renewal_at_the_new_price(store: S
     await basic_plan(store, "4", plan_id="lite")
     await paid_account(store, A, T0, "30")
     await store.billing.set_next_plan(A, "lite")
-    assert (await store.accounts.get(A)).plan == "basic"  # type: ignore[union-attr]
+    assert (await account_of(store, A)).plan == "basic"
     await renew_account(cycle_of(store), A, await next_renewal(store, A))
     account = await store.accounts.get(A)
     assert account is not None and account.plan == "lite" and account.next_plan == ""
@@ -139,7 +140,7 @@ async def test_unpaid_grace_freeze_then_payment_settles_and_unfreezes(store: Sto
     paid = await top_up(store, A, "5", due + days(10))
     assert paid.settlement.unfrozen and paid.settlement.owed == usd("0")
     assert [s.period for s in paid.settlement.settled] == ["202602"]
-    assert not (await store.accounts.get(A)).frozen  # type: ignore[union-attr]
+    assert not (await account_of(store, A)).frozen
     assert (await store.ledger.balances(A)).prepaid == usd("3")
     assert await store.ledger.check(A) == []
     assert await kinds(store, A) == [
@@ -232,7 +233,7 @@ async def test_a_replayed_credit_completes_what_a_crash_left_undone(store: Store
     await store.accounts.register_trial(A, T0, 30)
     # The webhook's first attempt credited, then the process died before activating.
     await store.ledger.credit(A, usd("20"), reason="payment", kind=EntryKind.PAYMENT, ref="evt-1")
-    assert (await store.accounts.get(A)).kind is AccountKind.TRIAL  # type: ignore[union-attr]
+    assert (await account_of(store, A)).kind is AccountKind.TRIAL
     retry = await top_up(store, A, "20", T0 + days(1), ref="evt-1")
     assert not retry.applied.applied and retry.settlement.activated
     assert (await store.ledger.balances(A)).prepaid == usd("10")  # credited once, charged once

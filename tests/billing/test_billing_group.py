@@ -8,7 +8,17 @@ from payments.billing.freezes import Closed, Froze, close_frozen, freeze_unpaid
 from payments.billing.renewal import Renewed, renew_account
 from payments.ledger.records import EntryKind
 from payments.stores import Store
-from tests.support.billing import T0, basic_plan, cycle_of, days, kinds, paid_account, top_up, usd
+from tests.support.billing import (
+    T0,
+    account_of,
+    basic_plan,
+    cycle_of,
+    days,
+    kinds,
+    paid_account,
+    top_up,
+    usd,
+)
 
 MAIN = "main@example.org"
 LEAVES = ("leaf1@example.org", "leaf2@example.org", "leaf3@example.org")
@@ -38,7 +48,7 @@ async def frozen_set(store: Store) -> dict[str, bool]:
 
 async def test_renewal_is_one_charge_per_member_on_the_main(store: Store) -> None:
     await group_of_four(store)
-    due = (await store.accounts.get(MAIN)).next_renewal_at  # type: ignore[union-attr]
+    due = (await account_of(store, MAIN)).next_renewal_at
     assert due is not None
     outcome = await renew_account(cycle_of(store), MAIN, due)
     assert outcome.result is Renewed.INVOICED  # $30 left, $40 due
@@ -64,7 +74,7 @@ async def test_renewal_is_one_charge_per_member_on_the_main(store: Store) -> Non
 async def test_leaves_freeze_with_their_main_and_unfreeze_when_it_pays(store: Store) -> None:
     await group_of_four(store)
     cycle = cycle_of(store)
-    due = (await store.accounts.get(MAIN)).next_renewal_at  # type: ignore[union-attr]
+    due = (await account_of(store, MAIN)).next_renewal_at
     assert due is not None
     await renew_account(cycle, MAIN, due)
     assert await freeze_unpaid(cycle, MAIN, due + days(7)) is Froze.FROZEN
@@ -81,7 +91,7 @@ async def test_leaves_freeze_with_their_main_and_unfreeze_when_it_pays(store: St
 async def test_closing_a_main_detaches_and_tells_its_leaves(store: Store) -> None:
     await group_of_four(store)
     cycle = cycle_of(store)
-    due = (await store.accounts.get(MAIN)).next_renewal_at  # type: ignore[union-attr]
+    due = (await account_of(store, MAIN)).next_renewal_at
     assert due is not None
     await renew_account(cycle, MAIN, due)
     await freeze_unpaid(cycle, MAIN, due + days(7))

@@ -36,6 +36,8 @@ def kill_at_random(stack: Stack, rng: random.Random) -> str:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # "renew: started ...": it is working now
+        # Not a wait for an effect: the sleep picks a random moment for the kill,
+        # within the first 40 ms of renewing.
         time.sleep(rng.uniform(0, 0.04))
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -56,9 +58,9 @@ async def remaining(url: str) -> int:
         await store.close()
 
 
-def test_killed_renewals_charge_everyone_exactly_once(stack: Stack) -> None:
+def test_killed_renewals_charge_everyone_exactly_once(redis_stack: Stack) -> None:
     async def setup() -> list[str]:
-        store = Store(open_redis(stack.redis.url))
+        store = Store(open_redis(redis_stack.redis.url))
         await store.redis.flushdb()
         jids = await many_due_accounts(store, ACCOUNTS, groups=20)
         await store.close()
@@ -68,19 +70,19 @@ def test_killed_renewals_charge_everyone_exactly_once(stack: Stack) -> None:
     rng = random.Random(20260205)
     left = []
     for _ in range(KILLS):
-        first = kill_at_random(stack, rng)
+        first = kill_at_random(redis_stack, rng)
         assert first.startswith("renew: started") or first == "", first
-        left.append(asyncio.run(remaining(stack.redis.url)))
+        left.append(asyncio.run(remaining(redis_stack.redis.url)))
     landed = sum(1 for n in left if n > 0)
     assert landed >= 10, f"too few kills landed while accounts were left: {left}"
-    final = renew(stack)
+    final = renew(redis_stack)
     out, _ = final.communicate(timeout=60)
     assert final.returncode == 0, out
     assert "0 errors" in out and "skipped" not in out, out
-    assert asyncio.run(remaining(stack.redis.url)) == 0
+    assert asyncio.run(remaining(redis_stack.redis.url)) == 0
 
     async def verify() -> None:
-        store = Store(open_redis(stack.redis.url))
+        store = Store(open_redis(redis_stack.redis.url))
         try:
             await charged_once(store, jids, "202602")
         finally:

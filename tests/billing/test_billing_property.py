@@ -78,7 +78,9 @@ async def check_books(store: Store) -> None:
     assert len(refs) == len(set(refs))  # no (period, member, balance) charged twice
     account = await store.accounts.get(A)
     assert account is not None
-    unpaid = (await store.billing.subscriber(A)).state.unpaid_since  # type: ignore[union-attr]
+    subscriber = await store.billing.subscriber(A)
+    assert subscriber is not None
+    unpaid = subscriber.state.unpaid_since
     assert (unpaid is not None) == bool(open_due)
 
 

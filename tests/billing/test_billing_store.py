@@ -124,8 +124,9 @@ async def test_a_price_change_is_a_new_version_and_the_old_one_stays(store: Stor
     same, changed = await store.plans.put("basic", at=T0 + days(2), price=usd("12"))
     assert not changed and same.version == 2
     assert [p.price for p in await store.plans.versions("basic")] == [usd("10"), usd("12")]
-    assert (await store.plans.version("basic", 1)).price == usd("10")  # type: ignore[union-attr]
-    assert (await store.plans.get("basic")).version == 2  # type: ignore[union-attr]
+    first, current = await store.plans.version("basic", 1), await store.plans.get("basic")
+    assert first is not None and first.price == usd("10")
+    assert current is not None and current.version == 2
 
 
 async def test_chore_lock_is_exclusive_and_released_only_by_its_holder(store: Store) -> None:
@@ -185,6 +186,7 @@ async def test_groups_join_and_detach(store: Store) -> None:
     record = FreezeRecord(FreezeKind.BILLING, "t", T0, "payer closed")
     assert await store.groups.detach(index, "b@x", record, at=T0)
     assert not await store.groups.detach(index, "b@x", record, at=T0)
-    assert (await store.groups.of(A)).leaves == ("new@x",)  # type: ignore[union-attr]
+    group = await store.groups.of(A)
+    assert group is not None and group.leaves == ("new@x",)
     detached = await store.accounts.get("b@x")
     assert detached is not None and detached.kind.value == "trial" and detached.frozen

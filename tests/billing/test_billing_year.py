@@ -11,24 +11,23 @@ delivering each notification through Prosody to Alice's client).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
 from accountbot.cli import main
 from accountbot.stack import Stack
 from payments import keys
-from payments.accounts.records import AccountKind, FreezeKind
+from payments.accounts.records import Account, AccountKind, FreezeKind
 from payments.billing.payment import credit_account
 from payments.config import load_config
 from payments.ledger.records import EntryKind
 from payments.money import Money
-from payments.store.connection import open_redis
 from payments.stores import Store
-from tests.support.billing import outbox, usd
+from tests.support.billing import account_of, outbox, usd
+from tests.support.stores import run_on_store
 
 ALICE = "alice@localhost"
 T = TypeVar("T")
@@ -47,15 +46,8 @@ class World:
         self.url = stack.redis.url
         self.capsys = capsys
 
-    def run(self, work: Callable[[Store], Coroutine[Any, Any, T]]) -> T:
-        async def body() -> T:
-            store = Store(open_redis(self.url))
-            try:
-                return await work(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(body())
+    def run(self, work: Callable[[Store], Awaitable[T]]) -> T:
+        return run_on_store(self.url, work)
 
     def cli(self, *args: str) -> str:
         self.capsys.readouterr()
@@ -90,8 +82,8 @@ class World:
     def kinds(self) -> list[str]:
         return [kind for kind, _body in self.notifications()]
 
-    def account(self) -> Any:
-        return self.run(lambda s: s.accounts.get(ALICE))
+    def account(self) -> Account:
+        return self.run(lambda s: account_of(s, ALICE))
 
     def balance(self) -> Money:
         async def work(store: Store) -> Money:
@@ -101,8 +93,8 @@ class World:
 
 
 @pytest.fixture
-def world(stack: Stack, capsys: pytest.CaptureFixture[str]) -> World:
-    world = World(stack, capsys)
+def world(redis_stack: Stack, capsys: pytest.CaptureFixture[str]) -> World:
+    world = World(redis_stack, capsys)
     world.run(lambda s: s.redis.flushdb())
     return world
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
 import pytest
 
 from bot.commands import billing
-from bot.commands.model import Command, Context, Registry, convert, role_of
+from bot.commands.model import Command, Context, Registry, Reply, convert, role_of
 from payments.accounts.records import FreezeKind
 from payments.billing.freezes import freeze_unpaid
 from payments.billing.renewal import renew_account
@@ -17,7 +17,16 @@ from payments.config import Config
 from payments.ledger.records import EntryKind
 from payments.store.connection import open_redis
 from payments.stores import Store
-from tests.support.billing import T0, basic_plan, cycle_of, days, kinds, paid_account, usd
+from tests.support.billing import (
+    T0,
+    account_of,
+    basic_plan,
+    cycle_of,
+    days,
+    kinds,
+    paid_account,
+    usd,
+)
 
 A, OP = "alice@example.org", "admin@example.org"
 CONFIG = Config()
@@ -39,6 +48,13 @@ async def store(redis_url: str) -> AsyncIterator[Store]:
 async def context(store: Store, jid: str = A, now: datetime = T0) -> Context:
     account = await store.accounts.get(jid)
     return Context(jid, role_of(account, jid == OP), account, store, CONFIG, now)
+
+
+async def confirmation(name: str, ctx: Context, args: Mapping[str, Any]) -> str | Reply:
+    """The question the command asks before acting (or the reply when there is nothing to do)."""
+    confirm = BY_NAME[name].confirm
+    assert confirm is not None, f"{name} asks no confirmation"
+    return await confirm(ctx, args)
 
 
 async def call(
@@ -78,7 +94,7 @@ async def test_plan_applies_at_the_next_renewal(store: Store) -> None:
     reply, _ = await call(store, "plans")
     assert "plus: Plus, $25.00 (500 sms, 300 voice_minutes) (from your next renewal)" in reply.text
     await renew_account(cycle_of(store), A, T0 + days(31))
-    assert (await store.accounts.get(A)).plan == "plus"  # type: ignore[union-attr]
+    assert (await account_of(store, A)).plan == "plus"
     assert (await store.ledger.balances(A)).prepaid == usd("5")
     reply, _ = await call(store, "plan", id="plus")
     assert reply.text.startswith("You stay on Plus")
@@ -125,7 +141,7 @@ async def test_invoices_and_pay_settle_and_unfreeze(store: Store) -> None:
         "You owe $6.00. Send 'pay' to pay from your balance.",
     ]
     assert "is due" in await billing.frozen_line(ctx)
-    question = await BY_NAME["pay"].confirm(ctx, {})  # type: ignore[misc]
+    question = await confirmation("pay", ctx, {})
     assert question == "Pay $6.00 of open invoices from your balance ($0.00)?"
     reply, _ = await call(store, "pay", now=T0 + days(39))
     assert (
@@ -138,7 +154,7 @@ async def test_invoices_and_pay_settle_and_unfreeze(store: Store) -> None:
     )
     assert await billing.frozen_line(ctx) == ""  # ctx.account was read before paying
     reply, ctx = await call(store, "pay", now=T0 + days(40))
-    assert isinstance(await BY_NAME["pay"].confirm(ctx, {}), type(reply))  # type: ignore[misc]
+    assert isinstance(await confirmation("pay", ctx, {}), type(reply))
     assert await kinds(store, A) == [
         "plan_activated",
         "renewal_failed",
@@ -151,7 +167,7 @@ async def test_invoices_and_pay_settle_and_unfreeze(store: Store) -> None:
 async def test_admin_price_makes_a_version_and_accounts_keep_theirs(store: Store) -> None:
     await paid_account(store, A, T0, "30")
     ctx = await context(store, OP)
-    question = await BY_NAME["admin price"].confirm(ctx, {"id": "basic", "amount": usd("12")})  # type: ignore[misc]
+    question = await confirmation("admin price", ctx, {"id": "basic", "amount": usd("12")})
     assert (
         question
         == "Set basic to $12.00 a month (now $10.00)? Accounts keep the price they bought at."
@@ -169,7 +185,7 @@ async def test_admin_freeze_and_unfreeze(store: Store) -> None:
     command = BY_NAME["admin freeze"]
     ctx = await context(store, OP)
     args = {"jid": A, "kind": "violation", "reason": "spam calls"}
-    assert await command.confirm(ctx, args) == f"Freeze {A} (violation: spam calls)?"  # type: ignore[misc]
+    assert await confirmation("admin freeze", ctx, args) == f"Freeze {A} (violation: spam calls)?"
     assert (await command.handler(ctx, args)).text == f"{A} is frozen (violation)."
     assert (await command.handler(ctx, args)).text == f"{A} was already frozen (violation)."
     missing = await command.handler(ctx, {**args, "jid": "nobody@example.org"})
@@ -181,6 +197,6 @@ async def test_admin_freeze_and_unfreeze(store: Store) -> None:
     assert reply.error == "item-not-found"
     reply = await lift.handler(ctx, {"jid": A, "kind": "violation"})
     assert reply.text == f"Lifted the violation freeze of {A} (set by {OP}: spam calls)."
-    assert (await store.accounts.get(A)).freezes == frozenset()  # type: ignore[union-attr]
+    assert (await account_of(store, A)).freezes == frozenset()
     assert (await kinds(store, A))[-2:] == ["frozen", "unfrozen"]
     assert FreezeKind.VIOLATION.value in billing.KIND.choices

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,8 +17,9 @@ import pytest
 from accountbot.stack import Stack
 from payments.stores import Store
 from tests.billing.test_billing_year import ALICE, World, walk_a_year
-from tests.support.bots import running_bot
-from tests.support.clients import logged_in
+from tests.support.bots import outbox_drained, running_bot
+from tests.support.clients import UserClient, is_notification, logged_in
+from tests.support.waits import eventually
 
 
 class AliceOnline:
@@ -28,23 +28,47 @@ class AliceOnline:
     def __init__(self, stack: Stack, password: str) -> None:
         self.stack = stack
         self.password = password
-        self.received: list[tuple[str, str]] = []
+        self.received: list[tuple[str, str]] = []  # (kind, body) of each notification
         self.lock = threading.Lock()
         self.ready = threading.Event()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self.runner = asyncio.Runner()  # closing it cancels what the client left running
+        self.stopping = asyncio.Event()
+        self.answers: asyncio.Queue[str] = asyncio.Queue()  # the bot's replies to probes
+        self.client: UserClient | None = None
+        self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        with self.runner:
+            self.runner.run(self._run())
 
     async def _run(self) -> None:
         port = self.stack.prosody.c2s_port
         async with logged_in(ALICE, self.password, "127.0.0.1", port) as client:
+            self.client = client
+            reader = asyncio.create_task(self._read(client))
             self.ready.set()
-            while not self.stop.is_set():
-                try:
-                    msg = await client.next_message(0.2)
-                except TimeoutError:
-                    continue
-                with self.lock:
-                    self.received.append((str(msg["id"]).split(".")[0], str(msg["body"])))
+            await self.stopping.wait()
+            reader.cancel()
+
+    async def _read(self, client: UserClient) -> None:
+        while True:
+            msg = await client.inbox.get()
+            if not is_notification(msg):
+                self.answers.put_nowait(str(msg["body"]))
+                continue
+            with self.lock:
+                self.received.append((str(msg["id"]).split(".")[0], str(msg["body"])))
+
+    def probe(self) -> None:
+        """Return once the bot answers a message sent now: all it sent before has arrived,
+        since its messages to Alice travel one stream through Prosody in order."""
+
+        async def ask() -> None:
+            assert self.client is not None
+            self.client.say(self.stack.bot_jid, "help")
+            await asyncio.wait_for(self.answers.get(), 15)
+
+        asyncio.run_coroutine_threadsafe(ask(), self.runner.get_loop()).result(20)
 
     def __enter__(self) -> AliceOnline:
         self.thread.start()
@@ -52,7 +76,7 @@ class AliceOnline:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
+        self.runner.get_loop().call_soon_threadsafe(self.stopping.set)
         self.thread.join(10)
 
 
@@ -61,10 +85,8 @@ class DeliveredWorld(World):
 
     def notifications(self) -> list[tuple[str, str]]:
         """What reached Alice's client, once the bot has sent all it was given."""
-        deadline = time.monotonic() + 30
-        while self.run(lambda s: s.outbox.backlog()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)  # the last messages are on their way through Prosody
+        self.run(lambda s: eventually(outbox_drained(s), "the bot sent every notice", 30))
+        self.alice.probe()
         with self.alice.lock:
             return list(self.alice.received)
 

@@ -5,9 +5,9 @@ Every test runs twice: with the bot as a XEP-0114 component and as a client acco
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,11 +15,20 @@ import pytest
 
 from accountbot.stack import Stack
 from payments import keys
+from payments.config import load_config
 from payments.money import Money
 from payments.store.connection import open_redis
 from payments.stores import Store
 from tests.support.bots import bot_config, running_bot
-from tests.support.clients import UserClient, command_nodes, enable_adhoc, execute, logged_in, notes
+from tests.support.clients import (
+    UserClient,
+    command_nodes,
+    enable_adhoc,
+    execute,
+    is_notification,
+    logged_in,
+    notes,
+)
 
 OPERATOR = "admin"
 
@@ -38,8 +47,6 @@ def bot(
     tmp = tmp_path_factory.mktemp(f"bot-{request.param}")
     config = bot_config(stack, tmp, request.param)
     with running_bot(stack, config):
-        from payments.config import load_config
-
         jid = load_config(config, env={}).xmpp.jid
         # A client-mode bot serves ad-hoc commands on its full JID (fixed resource).
         yield Bot(request.param, jid, jid if request.param == "component" else f"{jid}/accountbot")
@@ -60,21 +67,16 @@ def operator(stack: Stack) -> tuple[str, str]:
     return stack.prosody.adduser(OPERATOR, "operator-password")
 
 
-def is_notification(msg: object) -> bool:
-    """Notifications carry their kind in the id (``frozen.1795...-0``); replies do not."""
-    return "." in str(msg["id"])  # type: ignore[index]
-
-
 async def ask(client: UserClient, to: str, text: str, timeout: float = 10.0) -> str:
     """Send a chat line and return the bot's reply (notifications meanwhile are skipped)."""
-    client.send_message(mto=to, mbody=text, mtype="chat")
+    client.say(to, text)
     while is_notification(reply := await client.next_message(timeout)):
         pass
     assert reply["type"] == "chat", reply
     return str(reply["body"])
 
 
-def login(stack: Stack, jid: str, password: str):  # type: ignore[no-untyped-def]
+def login(stack: Stack, jid: str, password: str) -> AbstractAsyncContextManager[UserClient]:
     return logged_in(jid, password, "127.0.0.1", stack.prosody.c2s_port)
 
 
@@ -200,7 +202,6 @@ async def test_a_reply_fallback_is_cut_before_parsing(stack: Stack, bot: Bot) ->
         msg = client.make_message(mto=bot.jid, mbody="> Unknown command\nregister", mtype="chat")
         msg.send()
         assert "Welcome" in (await client.next_message())["body"]
-        await asyncio.sleep(0)
 
 
 async def test_a_frozen_account_hears_why_on_every_interaction(stack: Stack, bot: Bot) -> None:

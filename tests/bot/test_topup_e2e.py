@@ -63,7 +63,7 @@ async def running_bot(config: Config) -> AsyncIterator[AccountBot]:
 
 
 async def ask(client: UserClient, to: str, text: str) -> str:
-    client.send_message(mto=to, mbody=text, mtype="chat")
+    client.say(to, text)
     return str((await client.next_message(15))["body"])
 
 
@@ -72,6 +72,7 @@ def e2e_config(stack: Stack, tmp_path: Path) -> tuple[Config, socket.socket]:
     sock = bound_socket()
     port = sock.getsockname()[1]
     path = stack.write_config(
+        operators=(),
         path=tmp_path / "e2e.toml",
         web={"port": port, "public_url": f"http://127.0.0.1:{port}"},
         **stack.client_mode_sections(f"paybot{secrets.token_hex(3)}"),
@@ -91,7 +92,7 @@ async def test_topup_in_chat_then_pay_with_the_test_provider_then_balance(
         aiohttp.ClientSession() as http,
     ):
         assert "Welcome" in await ask(client, bot.jid, "register")
-        client.send_message(mto=bot.jid, mbody="topup 25", mtype="chat")
+        client.say(bot.jid, "topup 25")
         reply = await client.next_message(15)
         link = reply.xml.findtext(f"{OOB}x/{OOB}url")  # XEP-0066 out-of-band data
         assert link and link in str(reply["body"]) and "$25.00" in str(reply["body"])

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -14,9 +13,18 @@ from payments.accounts.records import FreezeKind
 from payments.billing.freezes import freeze_unpaid
 from payments.billing.renewal import renew_account
 from payments.ledger.records import EntryKind
-from payments.store.connection import open_redis
 from payments.stores import Store
-from tests.support.billing import T0, basic_plan, cycle_of, days, paid_account, top_up, usd
+from tests.support.billing import (
+    T0,
+    account_of,
+    basic_plan,
+    cycle_of,
+    days,
+    paid_account,
+    top_up,
+    usd,
+)
+from tests.support.stores import run_on_store
 
 T = TypeVar("T")
 A, B, C, D = (f"{name}@localhost" for name in ("alice", "bob", "carol", "dave"))
@@ -34,20 +42,13 @@ class Cli:
         captured = self.capsys.readouterr()
         return code, captured.out, captured.err
 
-    def run(self, work: Callable[[Store], Coroutine[Any, Any, T]]) -> T:
-        async def body() -> T:
-            store = Store(open_redis(self.url))
-            try:
-                return await work(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(body())
+    def run(self, work: Callable[[Store], Awaitable[T]]) -> T:
+        return run_on_store(self.url, work)
 
 
 @pytest.fixture
-def cli(stack: Stack, capsys: pytest.CaptureFixture[str]) -> Cli:
-    cli = Cli(stack, capsys)
+def cli(redis_stack: Stack, capsys: pytest.CaptureFixture[str]) -> Cli:
+    cli = Cli(redis_stack, capsys)
     cli.run(lambda s: s.redis.flushdb())
     return cli
 
@@ -151,6 +152,6 @@ def test_operator_freeze_and_unfreeze(cli: Cli) -> None:
     assert code == 1 and "no violation freeze" in out
     code, out, _ = cli("admin", "unfreeze", A, "--kind", "legal")
     assert code == 0 and "legal freeze lifted" in out and "court order 12" in out
-    assert not cli.run(lambda s: s.accounts.get(A)).frozen  # type: ignore[union-attr]
+    assert not cli.run(lambda s: account_of(s, A)).frozen
     code, out, _ = cli("admin", "freeze", "nobody@localhost", "--kind", "legal", "--reason", "x")
     assert code == 1 and "no active account" in out

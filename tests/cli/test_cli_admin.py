@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -14,26 +17,32 @@ from payments import keys
 ALICE = "alice@localhost"
 
 
-@pytest.fixture
-def cli(stack: Stack):  # type: ignore[no-untyped-def]
-    client = redis.Redis.from_url(stack.redis.url, decode_responses=True)
-    client.flushdb()
+@dataclass
+class Cli:
+    """``accountbot --config CONFIG ...`` as a subprocess, and the Redis it writes to."""
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    config: Path
+    redis: redis.Redis
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "accountbot", "--config", str(stack.config_path), *args],
+            [sys.executable, "-m", "accountbot", "--config", str(self.config), *args],
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
 
-    run.redis = client  # type: ignore[attr-defined]
-    yield run
+
+@pytest.fixture
+def cli(redis_stack: Stack) -> Iterator[Cli]:
+    client = redis.Redis.from_url(redis_stack.redis.url, decode_responses=True)
+    client.flushdb()
+    yield Cli(redis_stack.config_path, client)
     client.close()
 
 
-def test_credit_with_a_ref_twice_credits_once(cli) -> None:  # type: ignore[no-untyped-def]
+def test_credit_with_a_ref_twice_credits_once(cli: Cli) -> None:
     first = cli("admin", "credit", ALICE, "20", "--reason", "test", "--ref", "r1")
     second = cli("admin", "credit", ALICE, "20", "--reason", "test", "--ref", "r1")
     assert first.returncode == 0 and "credited $20.00" in first.stdout
@@ -45,7 +54,7 @@ def test_credit_with_a_ref_twice_credits_once(cli) -> None:  # type: ignore[no-u
     assert show.stdout.count("[ref r1]") == 1 and "test" in show.stdout
 
 
-def test_reconcile_names_an_account_changed_by_hand(cli) -> None:  # type: ignore[no-untyped-def]
+def test_reconcile_names_an_account_changed_by_hand(cli: Cli) -> None:
     cli("admin", "credit", ALICE, "20", "--reason", "test")
     cli("admin", "credit", "bob@localhost", "5", "--reason", "test", "--voucher")
     ok = cli("admin", "reconcile")
@@ -58,7 +67,7 @@ def test_reconcile_names_an_account_changed_by_hand(cli) -> None:  # type: ignor
 
 
 @pytest.mark.parametrize("amount", ["-5", "1e3", "12.345678", "١٢", "abc", "0", "1000000"])
-def test_bad_amounts_are_refused_and_change_nothing(cli, amount: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_amounts_are_refused_and_change_nothing(cli: Cli, amount: str) -> None:
     cli("admin", "credit", ALICE, "1", "--reason", "start")
     before = cli.redis.get(keys.balance_prepaid(ALICE)), cli.redis.xlen(keys.transactions(ALICE))
     for action in ("credit", "debit"):
@@ -70,14 +79,14 @@ def test_bad_amounts_are_refused_and_change_nothing(cli, amount: str) -> None:  
     assert after == before
 
 
-def test_debit_says_what_is_missing(cli) -> None:  # type: ignore[no-untyped-def]
+def test_debit_says_what_is_missing(cli: Cli) -> None:
     cli("admin", "credit", ALICE, "5", "--reason", "start")
     result = cli("admin", "debit", ALICE, "8", "--reason", "too much")
     assert result.returncode == 1 and "$3.00 missing" in result.stderr
     assert cli.redis.get(keys.balance_prepaid(ALICE)) == "50000"
 
 
-def test_bad_jid_and_bad_config_are_one_line(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_jid_and_bad_config_are_one_line(cli: Cli, tmp_path: Path) -> None:
     result = cli("admin", "credit", "not a jid", "5", "--reason", "x")
     assert result.returncode == 2 and "JID" in result.stderr
     broken = tmp_path / "c.toml"

@@ -18,8 +18,8 @@ ALICE, BOB = "alice@localhost", "bob@localhost"
 
 
 @pytest.fixture
-def cli(stack: Stack) -> Iterator[Run]:
-    client = redis.Redis.from_url(stack.redis.url, decode_responses=True)
+def cli(redis_stack: Stack) -> Iterator[Run]:
+    client = redis.Redis.from_url(redis_stack.redis.url, decode_responses=True)
     client.flushdb()
     at = datetime(2026, 1, 5, tzinfo=UTC).isoformat()
     for jid in (ALICE, BOB):
@@ -29,7 +29,7 @@ def cli(stack: Stack) -> Iterator[Run]:
         )
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "accountbot", "--config", str(stack.config_path), *args]
+        argv = [sys.executable, "-m", "accountbot", "--config", str(redis_stack.config_path), *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
 
     yield run

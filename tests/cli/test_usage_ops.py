@@ -4,7 +4,6 @@ usage chores under their lock and as dry runs, and the systemd units and timers.
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,7 +34,6 @@ async def test_accountbot_web_serves_the_gateway(
     auth = {"Authorization": f"Bearer {config.gateway.token.reveal()}"}
     base = config.web.public_url
     async with aiohttp.ClientSession(headers=auth) as http:
-        await wait_healthy(base, http)
         async with http.post(f"{base}/api/v1/usage", json=batch(A, 2, at=time_now())) as r:
             assert r.status == 200 and (await r.json())["counted"] == 2
         query = {"jid": A, "resource": "sms"}
@@ -51,19 +49,6 @@ def time_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def wait_healthy(base: str, http: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the web service never answered /healthz")
-
-
 def cli(stack: Stack, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     capsys.readouterr()
     code = main(["--config", str(stack.config_path), *args])
@@ -72,23 +57,23 @@ def cli(stack: Stack, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[i
 
 
 def test_admin_pack_set_versions_prices_and_refuses_bad_input(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
+    redis_stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    asyncio.run(flush(stack))
-    code, out = cli(stack, capsys, "admin", "pack", "list")
+    asyncio.run(flush(redis_stack))
+    code, out = cli(redis_stack, capsys, "admin", "pack", "list")
     assert code == 0 and "no packs yet" in out
-    code, out = cli(stack, capsys, "admin", "pack", "set", "sms500")
+    code, out = cli(redis_stack, capsys, "admin", "pack", "set", "sms500")
     assert code == 2 and "pack sms500 is new: it needs a resource, a quantity and a price" in out
     code, out = cli(
-        stack, capsys, "admin", "pack", "set", "sms500",
+        redis_stack, capsys, "admin", "pack", "set", "sms500",
         "--resource", "sms", "--quantity", "500", "--price", "6",
     )  # fmt: skip
     assert code == 0 and "new version: sms500  v1  500 sms  $6.00" in out
-    code, out = cli(stack, capsys, "admin", "pack", "set", "sms500", "--price", "6")
+    code, out = cli(redis_stack, capsys, "admin", "pack", "set", "sms500", "--price", "6")
     assert code == 0 and out.startswith("unchanged: sms500  v1")
-    code, out = cli(stack, capsys, "admin", "pack", "set", "sms500", "--price", "5.50")
+    code, out = cli(redis_stack, capsys, "admin", "pack", "set", "sms500", "--price", "5.50")
     assert code == 0 and "v2  500 sms  $5.50" in out
-    code, out = cli(stack, capsys, "admin", "pack", "list", "--versions")
+    code, out = cli(redis_stack, capsys, "admin", "pack", "list", "--versions")
     assert [line.split("  ")[1] for line in out.splitlines()] == ["v1", "v2"]
     for bad, message in (
         (["Bad Id", "--resource", "sms"], "a pack id is"),
@@ -96,7 +81,7 @@ def test_admin_pack_set_versions_prices_and_refuses_bad_input(
         (["x", "--resource", "sms", "--quantity", "-4", "--price", "1"], "--quantity"),
         (["x", "--resource", "sms", "--quantity", "4", "--price", "1.00001"], "4 decimals"),
     ):
-        code, out = cli(stack, capsys, "admin", "pack", "set", *bad)
+        code, out = cli(redis_stack, capsys, "admin", "pack", "set", *bad)
         assert code == 2 and message in out, out
 
 

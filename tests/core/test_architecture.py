@@ -45,21 +45,27 @@ def imports_of(path: Path, known: dict[str, Path]) -> Iterator[tuple[str, int, b
         for child in ast.walk(node)
     }
     for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
-                base = f"{base}.{node.module}" if node.module else base
-            names = [f"{base}.{alias.name}" for alias in node.names]
-            names = [n if n in known else base for n in names]
-        for name in names:
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
+        for name in imported_names(node, package, known):
             while name and name not in known:
                 name = name.rpartition(".")[0]
             if name:
                 yield name, node.lineno, node in functions
+
+
+def imported_names(
+    node: ast.Import | ast.ImportFrom, package: str, known: dict[str, Path]
+) -> list[str]:
+    """The dotted names one import statement brings in, relative imports resolved."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if node.level:
+        base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+        base = f"{base}.{node.module}" if node.module else base
+    names = [f"{base}.{alias.name}" for alias in node.names]
+    return [n if n in known else base for n in names]
 
 
 def graph() -> dict[str, set[str]]:

@@ -86,10 +86,11 @@ def test_format_other_currencies() -> None:
 
 
 def test_no_float_and_no_currency_mixing() -> None:
+    # The wrong types are on purpose: Money refuses at run time what mypy refuses here.
     with pytest.raises(TypeError):
         Money(1.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        Money(True)  # type: ignore[arg-type]
+        Money(True)  # a bool is an int to mypy, not to Money
     with pytest.raises(CurrencyMismatch):
         Money(1, "USD") + Money(1, "EUR")
     with pytest.raises(TypeError):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -34,17 +36,12 @@ from tests.support.billing import T0, usd
 RENEWAL = datetime(2026, 2, 5, 9, 0, tzinfo=UTC)  # a main activated on T0 (2026-01-05 09:00)
 
 
-def account(jid: str = "a@x", **changes: object) -> Account:
-    base: dict[str, object] = {
-        "jid": jid,
-        "kind": AccountKind.PAID,
-        "status": AccountStatus.ACTIVE,
-        "registered_at": T0,
-        "plan": "basic",
-        "next_renewal_at": RENEWAL,
-    }
-    base.update(changes)
-    return Account(**base)  # type: ignore[arg-type]
+PAID = Account("a@x", AccountKind.PAID, AccountStatus.ACTIVE, T0, "basic", next_renewal_at=RENEWAL)
+
+
+def account(jid: str = "a@x", **changes: Any) -> Account:
+    """A paid account on basic, due to renew at RENEWAL, with ``changes``."""
+    return replace(PAID, jid=jid, **changes)
 
 
 # --- prices ----------------------------------------------------------------------

@@ -157,7 +157,8 @@ async def test_leaving_makes_a_trial_that_ends_when_the_paid_period_does(store: 
     assert account.trial_ends_at == RENEWAL
     assert await store.groups.paid_until(LEAF) == RENEWAL
     assert await store.groups.move(LEAF) is None and await store.groups.index_of(LEAF) == ""
-    assert (await store.groups.of(MAIN)).leaves == ()  # type: ignore[union-attr]
+    group = await store.groups.of(MAIN)
+    assert group is not None and group.leaves == ()
 
 
 # --- codes -------------------------------------------------------------------------------

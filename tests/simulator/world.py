@@ -123,6 +123,7 @@ async def open_world(redis_url: str, seed: int, accounts: int) -> World:
         redis_url, max_connections=64, timeout=10, decode_responses=True
     )
     redis = SimRedis.from_pool(pool)
+    assert isinstance(redis, SimRedis)  # from_pool builds a cls but is typed as the base Redis
     await redis.flushdb()
     conductor = Conductor(random.Random(seed * 7919 + 1))
     redis.conductor = conductor

@@ -56,7 +56,7 @@ async def test_dev_up_adduser_login_and_down_leaves_nothing(tmp_path: Path) -> N
         jid, password = added.stdout.split()
         assert jid == f"alice@{info['domain']}"
         async with logged_in(jid, password, info["xmpp_host"], info["xmpp_port"]) as client:
-            client.send_message(mto=info["bot_jid"], mbody="help", mtype="chat")
+            client.say(info["bot_jid"], "help")
             assert "register" in (await client.next_message(15))["body"]
         again = accountbot("dev", "up", local=local)
         assert again.returncode == 2 and "already running" in again.stderr

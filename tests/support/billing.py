@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from payments import keys
+from payments.accounts.records import Account
 from payments.billing.cycle import Cycle, default_policy
 from payments.billing.payment import CreditOutcome, credit_account
 from payments.ledger.records import Balance, EntryKind
 from payments.money import Money
 from payments.notices import Notice
 from payments.stores import Store
+from tests.support.streams import stream
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 POLICY = default_policy("USD")
@@ -33,6 +34,13 @@ def cycle_of(store: Store, actor: str = "chore:test") -> Cycle:
 
 async def basic_plan(store: Store, price: str = "10", plan_id: str = "basic") -> None:
     await store.plans.put(plan_id, at=T0, price=usd(price), name=plan_id.title())
+
+
+async def account_of(store: Store, jid: str) -> Account:
+    """The account the test made for ``jid``: a missing one fails the test here."""
+    account = await store.accounts.get(jid)
+    assert account is not None, f"no account for {jid}"
+    return account
 
 
 async def top_up(store: Store, jid: str, amount: str, at: datetime, ref: str = "") -> CreditOutcome:
@@ -56,8 +64,7 @@ async def paid_account(store: Store, jid: str, at: datetime = T0, amount: str = 
 
 
 async def outbox(store: Store, to: str | None = None) -> list[Notice]:
-    raw: Any = await store.redis.xrange(keys.OUTBOX)
-    notes = [Notice.decode(eid, fields) for eid, fields in raw]
+    notes = [Notice.decode(eid, fields) for eid, fields in await stream(store.redis, keys.OUTBOX)]
     return [n for n in notes if to is None or n.to == to]
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from accountbot.stack import Child, Stack
+from payments.stores import Store
 
 READY = "connected as"
 
@@ -41,3 +42,12 @@ def bot_config(stack: Stack, tmp: Path, mode: str, **sections: dict[str, object]
     return stack.write_config(
         operators=("admin@localhost",), path=tmp / f"bot-{mode}.toml", **tables
     )
+
+
+def outbox_drained(store: Store) -> Callable[[], Awaitable[bool]]:
+    """A probe: the bot has handed every queued notice to XMPP (it deletes each one sent)."""
+
+    async def drained() -> bool:
+        return await store.outbox.backlog() == 0
+
+    return drained

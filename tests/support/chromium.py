@@ -20,6 +20,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.waits import eventually
+
 PHONE = (412, 915)  # a common Android phone's viewport, in CSS pixels
 FLAGS = (
     "--headless",
@@ -105,7 +107,9 @@ class Page:
             if event.get("method") == method:
                 return self.events.pop(i)
         while True:
-            message = json.loads(await asyncio.wait_for(self._ws.receive_str(), timeout))
+            message: dict[str, Any] = json.loads(
+                await asyncio.wait_for(self._ws.receive_str(), timeout)
+            )
             if message.get("method") == method:
                 return message
             self.events.append(message)
@@ -163,10 +167,12 @@ async def browser_page(profile: Path, size: tuple[int, int] = PHONE) -> AsyncIte
 async def _devtools_port(profile: Path, proc: asyncio.subprocess.Process) -> int:
     """Chromium writes the port it chose to ``DevToolsActivePort`` in the profile."""
     marker = profile / "DevToolsActivePort"
-    for _ in range(600):
+
+    async def port() -> int:
         if proc.returncode is not None:
             raise RuntimeError(f"chromium exited with {proc.returncode}")
         with contextlib.suppress(FileNotFoundError, ValueError, IndexError):
             return int(marker.read_text().splitlines()[0])
-        await asyncio.sleep(0.05)
-    raise RuntimeError("chromium did not open its DevTools port")
+        return 0
+
+    return await eventually(port, "chromium opening its DevTools port", timeout=30)

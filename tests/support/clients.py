@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import slixmpp
+from slixmpp.types import MessageTypes
 
 
 class UserClient(slixmpp.ClientXMPP):
@@ -36,8 +37,17 @@ class UserClient(slixmpp.ClientXMPP):
         if msg["type"] in ("chat", "normal", "error") and (msg["body"] or msg["type"] == "error"):
             self.inbox.put_nowait(msg)
 
+    def say(self, to: str, body: str, kind: MessageTypes = "chat") -> None:
+        # slixmpp annotates send_message's mto as a JID (make_message takes a str too).
+        self.send_message(mto=slixmpp.JID(to), mbody=body, mtype=kind)
+
     async def next_message(self, timeout: float = 10.0) -> slixmpp.Message:
         return await asyncio.wait_for(self.inbox.get(), timeout)
+
+
+def is_notification(msg: slixmpp.Message) -> bool:
+    """Notifications carry their kind in the id (``frozen.1795...-0``); replies do not."""
+    return "." in str(msg["id"])
 
 
 @asynccontextmanager
@@ -64,7 +74,9 @@ def enable_adhoc(client: UserClient) -> None:
 
 async def command_nodes(client: UserClient, bot_jid: str) -> dict[str, str]:
     """The ad-hoc commands the bot lists for this client: node -> name."""
-    result = await client.plugin["xep_0030"].get_items(jid=bot_jid, node=COMMANDS_NS, timeout=10)
+    result = await client.plugin["xep_0030"].get_items(
+        jid=slixmpp.JID(bot_jid), node=COMMANDS_NS, timeout=10
+    )
     return {node: name for _jid, node, name in result["disco_items"]["items"]}
 
 
@@ -75,7 +87,7 @@ async def execute(
     iq = client.make_iq_set(ito=bot_jid)
     iq["command"]["node"] = node
     iq["command"]["action"] = "execute"
-    answer = await iq.send(timeout=10)
+    answer: slixmpp.Iq = await iq.send(timeout=10)
     for values in steps:
         assert answer["command"]["status"] == "executing", answer
         nxt = client.make_iq_set(ito=bot_jid)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +23,7 @@ from payments.money import Money
 from payments.stores import Store
 from payments.web.links import TopupLink, sign_link, topup_url
 from payments.web.state import CONFIG, METRICS
+from tests.support.streams import stream
 from tests.support.webfakes import (
     LINK_SECRET,
     STRIPE_KEY,
@@ -120,7 +121,7 @@ async def test_stripe_full_flow_credits_once_and_notifies(site: Site) -> None:
     assert (await site.store.ledger.balances(ALICE)).prepaid == Money.whole(25)
     [entry] = await site.store.ledger.entries(ALICE)
     assert entry.ref == f"stripe:{session_id}" and entry.kind is EntryKind.PAYMENT
-    [(_id, note)] = await site.store.redis.xrange(keys.OUTBOX)
+    [(_id, note)] = await stream(site.store.redis, keys.OUTBOX)
     assert note["body"] == "Payment received: $25.00. Balance: $25.00."
 
 
@@ -187,7 +188,9 @@ def tampered(link: str) -> str:
     ],
     ids=["other-jid", "signature", "other-key", "no-signature", "non-ascii"],
 )
-async def test_a_tampered_link_shows_a_clear_page_and_changes_nothing(site: Site, breaks) -> None:  # type: ignore[no-untyped-def]
+async def test_a_tampered_link_shows_a_clear_page_and_changes_nothing(
+    site: Site, breaks: Callable[[str], str]
+) -> None:
     bad = breaks(site.link())
     status, page = await site.get(bad)
     assert status == 404 and "This link is not valid" in page and "<form" not in page

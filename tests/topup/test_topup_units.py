@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,9 +22,12 @@ from payments.web.metrics import Metrics
 SECRET = "whsec_unit"
 
 
-def stripe() -> StripeProvider:
+@pytest.fixture
+async def stripe() -> AsyncIterator[StripeProvider]:
+    """Verifying and parsing webhooks send no request: the HTTP session stays unused."""
     config = StripeConfig(enabled=True, webhook_secret=Secret(SECRET), api_key=Secret("sk"))
-    return StripeProvider(config, "USD", None)  # type: ignore[arg-type]  # no HTTP here
+    async with aiohttp.ClientSession() as http:
+        yield StripeProvider(config, "USD", http)
 
 
 @pytest.mark.parametrize(
@@ -46,26 +51,28 @@ def test_a_fraction_of_a_cent_is_not_payable() -> None:
     with pytest.raises(ValueError, match="minor units"):
         to_minor_units(Money(125))
     with pytest.raises(TypeError):
-        from_minor_units(25.0, "USD")  # type: ignore[arg-type]
+        from_minor_units(25.0, "USD")  # type: ignore[arg-type]  # a float on purpose: refused
 
 
-def test_stripe_accepts_any_matching_v1_and_refuses_a_future_timestamp() -> None:
+def test_stripe_accepts_any_matching_v1_and_refuses_a_future_timestamp(
+    stripe: StripeProvider,
+) -> None:
     body = b'{"type": "x"}'
     now = int(time.time())
     good = signature_header(SECRET, body, now).split(",")[1]
     header = f"t={now},v1={'0' * 64},{good},v0=ignored"
-    stripe().verify({"Stripe-Signature": header}, body, now)
+    stripe.verify({"Stripe-Signature": header}, body, now)
     future = signature_header(SECRET, body, now + 301)
     with pytest.raises(WebhookRefused) as refused:
-        stripe().verify({"Stripe-Signature": future}, body, now)
+        stripe.verify({"Stripe-Signature": future}, body, now)
     assert refused.value.reason is Refusal.STALE
     for broken in ("", "t=abc,v1=00", f"t={now}", "v1=00", f"t={now},v1=é"):
         with pytest.raises(WebhookRefused) as refused:
-            stripe().verify({"Stripe-Signature": broken}, body, now)
+            stripe.verify({"Stripe-Signature": broken}, body, now)
         assert refused.value.reason is Refusal.BAD_SIGNATURE
 
 
-def test_stripe_credits_the_session_once_whatever_the_event_id() -> None:
+def test_stripe_credits_the_session_once_whatever_the_event_id(stripe: StripeProvider) -> None:
     session = {
         "id": "cs_1",
         "metadata": {"jid": "Alice@Localhost/phone"},
@@ -74,7 +81,7 @@ def test_stripe_credits_the_session_once_whatever_the_event_id() -> None:
         "payment_status": "paid",
     }
     event = {"id": "evt_1", "type": "checkout.session.completed", "data": {"object": session}}
-    parsed = stripe().parse(json.dumps(event).encode())
+    parsed = stripe.parse(json.dumps(event).encode())
     assert parsed is not None
     assert (parsed.ref, parsed.jid, parsed.amount) == (
         "stripe:cs_1",

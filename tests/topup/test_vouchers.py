@@ -28,14 +28,16 @@ BATCHES = itertools.count()
 CODE_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){3}")
 
 
-async def make(store: Store, count: int = 1, amount: int = 10, **extra: object) -> list[str]:
+async def make(
+    store: Store, count: int = 1, amount: int = 10, expires_at: datetime | None = None
+) -> list[str]:
     batch = VoucherBatch(
         name=f"batch{next(BATCHES)}",
         amount=Money.whole(amount),
         count=count,
         created_at=NOW,
         created_by="cli:test",
-        **extra,  # type: ignore[arg-type]
+        expires_at=expires_at,
     )
     return await create_vouchers(store, batch)
 
@@ -59,20 +61,19 @@ def accountbot(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_admin_voucher_create_prints_long_random_codes(stack: Stack, real_store: Store) -> None:
-    result = accountbot(
-        stack, "admin", "voucher", "create", "--amount", "10", "--count", "5", "--name", "spring"
-    )
+def test_admin_voucher_create_prints_long_random_codes(
+    redis_stack: Stack, real_store: Store
+) -> None:
+    create = ("admin", "voucher", "create")
+    result = accountbot(redis_stack, *create, "--amount", "10", "--count", "5", "--name", "spring")
     assert result.returncode == 0, result.stderr
     codes = result.stdout.split()
     assert len(codes) == 5 and len(set(codes)) == 5
     assert all(CODE_RE.fullmatch(code) for code in codes)
     assert "created 5 vouchers of $10.00 in batch spring" in result.stderr
-    again = accountbot(
-        stack, "admin", "voucher", "create", "--amount", "5", "--count", "1", "--name", "spring"
-    )
+    again = accountbot(redis_stack, *create, "--amount", "5", "--count", "1", "--name", "spring")
     assert again.returncode == 1 and "exists already" in again.stderr and not again.stdout
-    show = accountbot(stack, "admin", "voucher", "show", codes[0].lower())
+    show = accountbot(redis_stack, "admin", "voucher", "show", codes[0].lower())
     assert show.returncode == 0 and "$10.00" in show.stdout and "not redeemed" in show.stdout
 
 
@@ -87,13 +88,13 @@ def test_admin_voucher_create_prints_long_random_codes(stack: Stack, real_store:
     ],
 )
 def test_admin_voucher_create_refuses_bad_input_and_writes_nothing(
-    stack: Stack, real_store: Store, args: list[str], says: str
+    redis_stack: Stack, real_store: Store, args: list[str], says: str
 ) -> None:
     base = {"--amount": "10", "--count": "2", "--name": "fine"}
     for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
     argv = [part for item in base.items() for part in item]
-    result = accountbot(stack, "admin", "voucher", "create", *argv)
+    result = accountbot(redis_stack, "admin", "voucher", "create", *argv)
     assert result.returncode == 2 and says in result.stderr and not result.stdout
     assert result.stderr.count("\n") == 1
 

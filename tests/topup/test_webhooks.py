@@ -27,6 +27,7 @@ from payments.topup.checkout import PendingPayment
 from payments.topup.providers import testprovider
 from payments.topup.providers.testprovider import derive_secret
 from payments.web.state import METRICS
+from tests.support.streams import stream
 from tests.support.webfakes import (
     BTCPAY_STORE,
     LINK_SECRET,
@@ -84,7 +85,7 @@ async def nothing_credited(store: Store, jid: str = ALICE) -> bool:
 
 
 async def notifications(store: Store) -> list[dict[str, str]]:
-    return [fields for _id, fields in await store.redis.xrange(keys.OUTBOX)]
+    return [fields for _id, fields in await stream(store.redis, keys.OUTBOX)]
 
 
 async def record_invoice(store: Store, invoice_id: str, amount: Money, jid: str = ALICE) -> None:

@@ -29,6 +29,7 @@ from payments.web.app import build_app
 from payments.web.gateway import GATEWAY
 from payments.web.state import METRICS
 from tests.support.billing import cycle_of, days, top_up
+from tests.support.streams import stream, text
 from tests.support.usage import T0, A, batch, customer, sms_plan
 from tests.support.webfakes import serve
 
@@ -72,8 +73,8 @@ class Gateway:
 
 
 @pytest.fixture
-async def gateway(stack: Stack, real_store: Store) -> AsyncIterator[Gateway]:
-    config = load_config(stack.config_path)
+async def gateway(redis_stack: Stack, real_store: Store) -> AsyncIterator[Gateway]:
+    config = load_config(redis_stack.config_path)
     app = build_app(config)
     async with serve(app) as base, aiohttp.ClientSession() as http:
         gw = Gateway(base, app, config, http, real_store)
@@ -84,7 +85,7 @@ async def gateway(stack: Stack, real_store: Store) -> AsyncIterator[Gateway]:
 async def snapshot(store: Store) -> dict[str, Any]:
     """Every key and its value: to prove a refused request changed nothing."""
     found: dict[str, Any] = {}
-    for key in sorted(await store.redis.keys("*")):
+    for key in sorted(map(text, await store.redis.keys("*"))):
         kind = await store.redis.type(key)
         if kind == "hash":
             found[key] = await store.redis.hgetall(key)
@@ -93,7 +94,7 @@ async def snapshot(store: Store) -> dict[str, Any]:
         elif kind == "zset":
             found[key] = await store.redis.zrange(key, 0, -1, withscores=True)
         elif kind == "stream":
-            found[key] = len(await store.redis.xrange(key))
+            found[key] = len(await stream(store.redis, key))
         else:
             found[key] = await store.redis.get(key)
     return found

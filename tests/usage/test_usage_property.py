@@ -20,6 +20,7 @@ from payments.stores import Store
 from payments.usage.flow import buy_pack, expire_account, ingest, settle_account
 from payments.usage.rules import UsageEvent, counted_month
 from tests.support.billing import top_up
+from tests.support.streams import stream
 from tests.support.usage import T0, A, customer, meter, sms_pack, sms_plan
 
 
@@ -110,7 +111,7 @@ async def check_invariants(store: Store, model: Model) -> None:
 
 
 async def check_settled(store: Store, model: Model, granted: int) -> None:
-    raw = await store.redis.xrange(keys.transactions(A))
+    raw = await stream(store.redis, keys.transactions(A))
     zero = [fields for _, fields in raw if fields["amount"] == "0"]
 
     def total(kind: str, needle: str = "") -> int:

@@ -91,8 +91,8 @@ class World:
 
 
 @pytest.fixture
-async def world(stack: Stack, real_store: Store) -> AsyncIterator[World]:
-    world = World(stack, real_store)
+async def world(redis_stack: Stack, real_store: Store) -> AsyncIterator[World]:
+    world = World(redis_stack, real_store)
     app = build_app(world.config)
     async with serve(app) as base, aiohttp.ClientSession() as http:
         world.base, world.http = base, http

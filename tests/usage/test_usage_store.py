@@ -24,6 +24,7 @@ from payments.usage.flow import (
 from payments.usage.rules import Reason, UsageEvent
 from payments.usage.store import ToCount
 from tests.support.billing import basic_plan, days, top_up, usd
+from tests.support.streams import stream
 from tests.support.usage import (
     LEAF,
     T0,
@@ -138,7 +139,7 @@ async def test_credits_are_used_earliest_expiry_first_and_what_none_cover_is_rec
         (EntryKind.USAGE, "5 sms beyond the allowance and credits (not charged)"),
     ]
     assert (await store.credits.grants(A)) == ()
-    raw = await store.redis.xrevrange(keys.transactions(A), count=3)
+    raw = await stream(store.redis, keys.transactions(A), newest_first=True, count=3)
     assert [fields["grant"] for _, fields in raw][1:] == [newer.grant.id, older.grant.id]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -23,19 +22,6 @@ from tests.support import ROOT
 ALICE = "alice@localhost"
 
 
-async def wait_healthy(base: str, http: aiohttp.ClientSession) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the web service never answered /healthz")
-
-
 async def test_web_service_takes_a_test_payment_and_stops_cleanly_on_sigterm(
     web_service: tuple[Child, Path], real_store: Store
 ) -> None:
@@ -43,7 +29,6 @@ async def test_web_service_takes_a_test_payment_and_stops_cleanly_on_sigterm(
     config = load_config(config_path)
     base = config.web.public_url
     async with aiohttp.ClientSession() as http:
-        await wait_healthy(base, http)
         link = topup_url(config, ALICE, datetime.now(UTC), Money.whole(25))
         async with http.post(link, data={"method": "test"}) as response:
             assert response.status == 200 and "Payment received" in await response.text()
