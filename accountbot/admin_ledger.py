@@ -1,4 +1,4 @@
-"""``accountbot admin show|credit|debit|reconcile``: balances and the ledger."""
+"""``accountbot admin show|credit|debit|refund|reconcile``: balances and the ledger."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
         cmd.add_argument("--ref", default="", help="idempotency key: the same ref applies once")
         cmd.add_argument("--voucher", action="store_true", help="the voucher balance, not prepaid")
         cmd.set_defaults(handler=handler)
+
+    refund = common(sub.add_parser("refund", help="give prepaid money back to its owner"))
+    refund.add_argument("jid")
+    refund.add_argument("amount", help="like 20, 20.50, $20.50 or '20.50 USD'")
+    refund.add_argument("--reason", required=True, help="written to the ledger")
+    refund.add_argument("--ref", required=True, help="idempotency key: the refund is made once")
+    refund.set_defaults(handler=refund_money)
 
     reconcile = common(sub.add_parser("reconcile", help="check every ledger against its balance"))
     reconcile.set_defaults(handler=reconcile_all)
@@ -110,6 +117,28 @@ async def debit(args: argparse.Namespace) -> int:
         print(f"already applied (ref {args.ref}): {where} balance {applied.balance_after}")
     else:
         print(f"debited {amount} from {jid}: {where} balance {applied.balance_after}")
+    return EXIT_OK
+
+
+async def refund_money(args: argparse.Namespace) -> int:
+    """Money returned outside the service (a bank transfer, a provider's dashboard): taken
+    from the prepaid balance with a ``refund`` entry, once per ``--ref``, never below zero."""
+    config = config_of(args)
+    jid = normalise_jid(args.jid)
+    amount = parse_money(args.amount, config.billing.currency, maximum=config.billing.max_amount)
+    async with opened(config) as store:
+        applied = await store.ledger.debit(
+            jid,
+            amount,
+            reason=args.reason,
+            kind=EntryKind.REFUND,
+            ref=f"refund:{args.ref}",
+            actor=operator(),
+        )
+    if not applied.applied:
+        print(f"already refunded (ref {args.ref}): prepaid balance {applied.balance_after}")
+    else:
+        print(f"refunded {amount} to {jid}: prepaid balance {applied.balance_after}")
     return EXIT_OK
 
 

@@ -19,6 +19,7 @@ class Balance(StrEnum):
 class EntryKind(StrEnum):
     CREDIT = "credit"  # an operator added money
     DEBIT = "debit"  # an operator took money
+    REFUND = "refund"  # an operator gave money back to its owner, outside the service
     PAYMENT = "payment"  # a payment provider's webhook
     VOUCHER = "voucher"  # a voucher code redeemed
     CHARGE = "charge"  # the product charged the account (plan, leaf, pack)

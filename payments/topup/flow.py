@@ -13,14 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from payments.accounts.records import AccountKind
 from payments.billing.payment import credit_account
 from payments.clock import utcnow
 from payments.codes import VOUCHER_CODES, CodeRefused
 from payments.config import BillingConfig, Config, ConfigError
-from payments.ledger.records import Balance, EntryKind
+from payments.ledger.records import Balance, Balances, EntryKind
 from payments.money import InvalidAmount, Money, format_money, parse_money
-from payments.notices import Notice, NoticeKind
+from payments.notices import Notice
 from payments.stores import Store
+from payments.topup import texts
 from payments.topup.providers.amounts import payable
 from payments.topup.providers.base import PaymentEvent, Refusal, WebhookRefused
 from payments.topup.vouchers import Claim, Redeemed, VoucherBatch, check_batch
@@ -102,10 +104,33 @@ async def receive_payment(
         policy=policy,
     )
     await store.payments_in.mark_credited(provider, event.provider_id, now or utcnow())
-    balance = (await store.ledger.balances(jid)).total
-    body = f"Payment received: {format_money(amount)}. Balance: {format_money(balance)}."
-    await store.outbox.notify(Notice(jid, NoticeKind.PAYMENT_RECEIVED, body, key=event.ref))
-    return Received(jid, amount, outcome.applied.applied, balance)
+    balances = await store.ledger.balances(jid)
+    await store.outbox.notify(await _receipt(store, jid, event.ref, amount, balances, policy))
+    return Received(jid, amount, outcome.applied.applied, balances.total)
+
+
+async def _receipt(
+    store: Store, jid: str, ref: str, amount: Money, balances: Balances, policy: BillingConfig
+) -> Notice:
+    account = await store.accounts.get(jid)
+    closed = account is not None and account.closed
+    main = await store.groups.main_of(jid) if account and account.kind is AccountKind.LEAF else ""
+    trial = account is not None and account.kind is AccountKind.TRIAL and not closed
+    lacks = policy.activation_amount - balances.prepaid if trial else None
+    return texts.payment_received(
+        jid, ref, amount, balances.total, kept_by=main, closed=closed, to_activate=lacks
+    )
+
+
+async def topup_refusal(store: Store, jid: str) -> str:
+    """Why ``jid`` may not start a top-up now ('' when it may): a leaf is paid for by its
+    main, a closed account is reopened first (money already paid is always credited)."""
+    account = await store.accounts.get(jid)
+    if account is not None and account.closed:
+        return texts.topup_refused("", closed=True)
+    if account is not None and account.kind is AccountKind.LEAF:
+        return texts.topup_refused(await store.groups.main_of(jid), closed=False)
+    return ""
 
 
 async def create_vouchers(store: Store, batch: VoucherBatch) -> list[str]:

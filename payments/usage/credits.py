@@ -125,25 +125,6 @@ def pool(grants: Iterable[Grant], pending: Mapping[str, str], resource: str, now
     return available(grants, resource, now) - pending_of(pending, resource)
 
 
-def consume(
-    grants: Iterable[Grant], resource: str, quantity: int, cutoff: datetime
-) -> tuple[list[tuple[str, int]], int]:
-    """The rule ``usage_settle.lua`` applies: take ``quantity`` from grants of ``resource``
-    that were valid after ``cutoff``, earliest expiry first; (grant id, taken) and what no
-    grant covered."""
-    taken: list[tuple[str, int]] = []
-    need = quantity
-    for grant in by_expiry(grants):
-        if need <= 0:
-            break
-        if grant.resource != resource or grant.left <= 0 or grant.expires_at <= cutoff:
-            continue
-        take = min(grant.left, need)
-        taken.append((grant.id, take))
-        need -= take
-    return taken, need
-
-
 def earliest_expiry(grants: Iterable[Grant]) -> datetime | None:
     ordered = by_expiry(g for g in grants if g.left > 0)
     return ordered[0].expires_at if ordered else None

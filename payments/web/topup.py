@@ -20,7 +20,7 @@ from multidict import CIMultiDict, MultiDictProxy
 from payments.clock import utcnow
 from payments.money import InvalidAmount, Money
 from payments.topup.checkout import PendingPayment
-from payments.topup.flow import topup_amount
+from payments.topup.flow import topup_amount, topup_refusal
 from payments.topup.providers import InstantProvider, PaymentRequest, Provider, ProviderError
 from payments.web.links import BadLink, LinkProblem, TopupLink, read_link
 from payments.web.pages import Method, message_page, topup_page
@@ -73,6 +73,9 @@ async def show_topup(request: web.Request) -> web.Response:
         link = _link(request)
     except BadLink as exc:
         return bad_link(exc.problem)
+    refused = await topup_refusal(request.app[STORE], link.jid)
+    if refused:
+        return html(message_page("No top-up needed", refused), 409)
     return _form(request, link, link.amount(request.app[CONFIG].billing.currency))
 
 
@@ -106,6 +109,9 @@ async def submit_topup(request: web.Request) -> web.Response:
         link = _link(request)
     except BadLink as exc:
         return bad_link(exc.problem)
+    refused = await topup_refusal(request.app[STORE], link.jid)
+    if refused:  # the account changed since the link was sent: it became a leaf, or closed
+        return html(message_page("No top-up needed", refused), 409)
     form = await request.post()
     other = _field(form, "other")
     try:

@@ -18,11 +18,14 @@ import pytest
 from aiohttp import web
 
 from payments import keys
+from payments.groups import flow as groups
 from payments.ledger.records import EntryKind
 from payments.money import Money
 from payments.stores import Store
 from payments.web.links import TopupLink, sign_link, topup_url
 from payments.web.state import CONFIG, METRICS
+from tests.support.billing import T0, basic_plan, paid_account
+from tests.support.groups import flow_of
 from tests.support.streams import stream
 from tests.support.webfakes import (
     LINK_SECRET,
@@ -299,3 +302,29 @@ async def test_healthz_and_metrics(site: Site) -> None:
     )
     assert buckets == ["1"]
     assert "bad-token" not in metrics  # routes, never paths (tokens)
+
+
+async def test_a_link_of_a_trial_that_became_a_leaf_takes_no_new_payment_and_keeps_a_late_one(
+    site: Site,
+) -> None:
+    store, main = site.store, "main@localhost"
+    await basic_plan(store, "10")
+    await paid_account(store, main, T0, "40")
+    await store.accounts.register_trial(ALICE, T0, 30)
+    link = site.link()
+    response = await site.submit(link, {"amount": "25.00", "method": "btcpay"})
+    assert response.status == 303  # paying in BTC takes a while...
+    [invoice_id] = site.btcpay.invoices
+    await groups.join(flow_of(store), main, ALICE, T0 + timedelta(days=1))  # ...she joins
+    status, page = await site.get(link)
+    assert status == 409 and "main@localhost pays for your account" in page
+    again = await site.submit(link, {"amount": "10.00", "method": "btcpay"})
+    assert again.status == 409 and len(site.btcpay.invoices) == 1
+    assert await site.btcpay.settle(invoice_id, site.http) == 200  # the late confirmation
+    assert (await store.ledger.balances(ALICE)).prepaid == Money.whole(25)  # kept, not lost
+    notes = [fields for _id, fields in await stream(store.redis, keys.OUTBOX)]
+    [receipt] = [n for n in notes if n["to"] == ALICE and n["kind"] == "payment_received"]
+    assert (
+        "main@localhost pays for your account, so this stays on your own balance"
+        in (receipt["body"])
+    )

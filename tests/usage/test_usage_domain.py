@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import fakeredis
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payments import keys
 from payments.catalog.records import Pack
 from payments.config import ConfigError, UsageConfig, load_config
 from payments.money import Money
-from payments.usage.credits import AutoBuy, Grant, consume, new_grant, pool
+from payments.stores import Store
+from payments.usage.credits import AutoBuy, Grant, new_grant, pool
 from payments.usage.rules import (
     BadBatch,
     Reason,
@@ -27,6 +30,7 @@ from payments.usage.rules import (
     told_at,
 )
 from tests.support import ROOT
+from tests.support.streams import stream
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
 POLICY = UsageConfig()
@@ -156,19 +160,42 @@ grants = st.lists(
 )
 
 
+@settings(max_examples=60, deadline=None)
 @given(grants, st.integers(0, 300))
-def test_consumption_takes_earliest_expiry_first_and_never_more_than_left(
+def test_settlement_takes_credits_earliest_expiry_first_never_more_than_left(
     found: list[Grant], quantity: int
 ) -> None:
-    taken, uncovered = consume(found, "sms", quantity, NOW)
+    """The rule lives in usage_settle.lua: this holds the script itself to it."""
+    taken, uncovered = asyncio.run(settle_draw(found, quantity))
     by_id = {g.id: g for g in found}
     assert sum(t for _, t in taken) + uncovered == quantity
     assert all(0 < t <= by_id[g].left for g, t in taken)
     assert all(by_id[g].resource == "sms" and by_id[g].expires_at > NOW for g, _ in taken)
-    expiries = [by_id[g].expires_at for g, _ in taken]
-    assert expiries == sorted(expiries)
+    order = [(by_id[g].expires_at, g) for g, _ in taken]
+    assert order == sorted(order)
     if uncovered:
         assert sum(t for _, t in taken) == pool(found, {}, "sms", NOW)
+
+
+async def settle_draw(found: list[Grant], quantity: int) -> tuple[list[tuple[str, int]], int]:
+    """Draw ``quantity`` sms on ``found`` through usage_settle.lua; (grant, taken), uncovered."""
+    store = Store(fakeredis.FakeAsyncRedis(decode_responses=True))
+    jid = "a@x"
+    if found:
+        await store.redis.hset(keys.credit_grants(jid), mapping={g.id: g.encode() for g in found})
+    if quantity:
+        await store.redis.hset(keys.credit_pending(jid), "sms", quantity)
+    await store.usage.settle(
+        jid, slot=NOW, cutoff=NOW, at=NOW, actor="t", resources=("sms", "mms"), months=()
+    )
+    taken, uncovered = [], 0
+    for _id, fields in await stream(store.redis, keys.transactions(jid)):
+        if fields["kind"] == "credits_used":
+            taken.append((fields["grant"], int(fields["quantity"])))
+        elif fields["kind"] == "usage":
+            uncovered += int(fields["quantity"])
+    await store.close()
+    return taken, uncovered
 
 
 def test_usage_config_is_checked_at_load(tmp_path: Path) -> None:

@@ -1,0 +1,40 @@
+"""What payments in tell people: the receipt of a payment, which says where they
+stand and the one next step (short plain text for a phone)."""
+
+from __future__ import annotations
+
+from payments.money import Money, format_money
+from payments.notices import Notice, NoticeKind
+
+
+def payment_received(
+    jid: str,
+    ref: str,
+    amount: Money,
+    balance: Money,
+    *,
+    kept_by: str = "",
+    closed: bool = False,
+    to_activate: Money | None = None,
+) -> Notice:
+    """The receipt: ``kept_by`` names the main of a leaf (the money waits on the leaf's
+    own balance), ``closed`` an account that must be reopened, ``to_activate`` what a
+    trial still lacks to become a paid account."""
+    body = f"Payment received: {format_money(amount)}. Balance: {format_money(balance)}."
+    if closed:
+        body += " Your account is closed: send 'register' to reopen it with this balance."
+    elif kept_by:
+        body += (
+            f" {kept_by} pays for your account, so this stays on your own balance"
+            " until you pay for yourself."
+        )
+    elif to_activate is not None and to_activate.units > 0:
+        body += f" {format_money(to_activate)} more makes it a paid account: send 'topup'."
+    return Notice(jid, NoticeKind.PAYMENT_RECEIVED, body, key=ref)
+
+
+def topup_refused(main: str, closed: bool) -> str:
+    """Why the top-up page takes no payment for this account now."""
+    if closed:
+        return "Your account is closed. Send 'register' to the bot to reopen it, then top up."
+    return f"{main or 'Another account'} pays for your account: it needs no top-up."
