@@ -1,0 +1,62 @@
+"""``plan ID``: an account chooses the plan it renews on (the bot, the account page).
+
+A paid account switches at its next renewal, at the plan's price of that day
+(``renew.lua`` applies the choice); choosing its current plan cancels a
+pending change. A trial's choice applies at its activation, at once if it
+already holds the activation amount. A leaf's plan is its main's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from payments.accounts.records import AccountKind
+from payments.billing.activation import activate_if_due
+from payments.billing.cycle import Cycle
+from payments.catalog.records import Plan
+from payments.errors import NotAllowed, PaymentsError
+
+
+class UnknownPlan(PaymentsError):
+    def __init__(self, plan_id: str) -> None:
+        super().__init__(f"There is no plan '{plan_id}'. Send 'plans' to see them.")
+        self.plan_id = plan_id
+
+
+class Chosen(StrEnum):
+    STAYS = "stays"  # its current plan: a pending change is cancelled
+    AT_RENEWAL = "at_renewal"  # a paid account: from its next renewal
+    ACTIVATED = "activated"  # a trial that held the activation amount: paid now
+    AT_ACTIVATION = "at_activation"  # a trial: once it tops up the activation amount
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    outcome: Chosen
+    plan: Plan
+    starts: datetime | None = None  # the next renewal (AT_RENEWAL)
+
+
+async def choose_plan(cycle: Cycle, jid: str, plan_id: str, now: datetime) -> Choice:
+    """Record ``jid``'s choice; NotAllowed for a stranger or a leaf, UnknownPlan."""
+    store = cycle.store
+    account = await store.accounts.get(jid)
+    if account is None or account.closed:
+        raise NotAllowed("You have no account yet: send 'register' to start a trial.")
+    if account.kind is AccountKind.LEAF:
+        raise NotAllowed("Your plan is chosen by the account that pays for you.")
+    plan = await store.plans.get(plan_id.strip().lower())
+    if plan is None:
+        raise UnknownPlan(plan_id)
+    if account.kind is AccountKind.PAID and plan.id == account.plan:
+        await store.billing.set_next_plan(jid, "")
+        return Choice(Chosen.STAYS, plan)
+    await store.billing.set_next_plan(jid, plan.id)
+    if account.kind is AccountKind.PAID:
+        return Choice(Chosen.AT_RENEWAL, plan, account.next_renewal_at)
+    sub = await store.billing.subscriber(jid)
+    if sub is not None and await activate_if_due(cycle, sub, now):
+        return Choice(Chosen.ACTIVATED, plan)
+    return Choice(Chosen.AT_ACTIVATION, plan)
