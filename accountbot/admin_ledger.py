@@ -99,46 +99,30 @@ async def credit(args: argparse.Namespace) -> int:
 
 
 async def debit(args: argparse.Namespace) -> int:
-    config = config_of(args)
-    jid = normalise_jid(args.jid)
-    amount = parse_money(args.amount, config.billing.currency, maximum=config.billing.max_amount)
-    async with opened(config) as store:
-        applied = await store.ledger.debit(
-            jid,
-            amount,
-            reason=args.reason,
-            kind=EntryKind.DEBIT,
-            ref=args.ref,
-            actor=operator(),
-            balance=_balance(args),
-        )
-    where = _balance(args).value
-    if not applied.applied:
-        print(f"already applied (ref {args.ref}): {where} balance {applied.balance_after}")
-    else:
-        print(f"debited {amount} from {jid}: {where} balance {applied.balance_after}")
-    return EXIT_OK
+    return await _take(args, EntryKind.DEBIT, args.ref, _balance(args), "debited")
 
 
 async def refund_money(args: argparse.Namespace) -> int:
     """Money returned outside the service (a bank transfer, a provider's dashboard): taken
     from the prepaid balance with a ``refund`` entry, once per ``--ref``, never below zero."""
+    return await _take(args, EntryKind.REFUND, f"refund:{args.ref}", Balance.PREPAID, "refunded")
+
+
+async def _take(
+    args: argparse.Namespace, kind: EntryKind, ref: str, balance: Balance, verb: str
+) -> int:
     config = config_of(args)
     jid = normalise_jid(args.jid)
     amount = parse_money(args.amount, config.billing.currency, maximum=config.billing.max_amount)
     async with opened(config) as store:
         applied = await store.ledger.debit(
-            jid,
-            amount,
-            reason=args.reason,
-            kind=EntryKind.REFUND,
-            ref=f"refund:{args.ref}",
-            actor=operator(),
+            jid, amount, reason=args.reason, kind=kind, ref=ref, actor=operator(), balance=balance
         )
+    where = f"{balance.value} balance {applied.balance_after}"
     if not applied.applied:
-        print(f"already refunded (ref {args.ref}): prepaid balance {applied.balance_after}")
+        print(f"already {verb} (ref {args.ref}): {where}")
     else:
-        print(f"refunded {amount} to {jid}: prepaid balance {applied.balance_after}")
+        print(f"{verb} {amount} from {jid}: {where}")
     return EXIT_OK
 
 
