@@ -10,6 +10,7 @@ its main's); when both are used up, that resource alone is denied.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -61,6 +62,14 @@ class UsageEvent:
 
 
 # --- time: months and slots ------------------------------------------------------
+
+
+def event_key(name: str) -> str:
+    """The member that stands for an event id (or a leaf's draw) in a set of counted events:
+    a 63-bit integer of its BLAKE2b digest, which Redis keeps compactly (an intset, 8 bytes
+    each, up to ``set-max-intset-entries``) where the id itself would take tens."""
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
+    return str(int.from_bytes(digest, "big") >> 1)
 
 
 def counted_month(at: datetime, now: datetime) -> str | None:

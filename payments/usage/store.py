@@ -22,7 +22,7 @@ from payments import keys
 from payments.clock import epoch, month_start, shift_month
 from payments.store.scripts import Scripts, load_script
 from payments.usage.credits import Grant
-from payments.usage.rules import UsageEvent
+from payments.usage.rules import UsageEvent, event_key
 
 USAGE_MONTHS_KEPT: Final = 13  # a month's counters outlive it by a year: `history`, `usage`
 EVENTS_GRACE: Final = timedelta(days=2)  # event ids are kept until last month is refused
@@ -279,7 +279,7 @@ class UsageStore:
             args += [resource, int(item.allowances.get(resource, 0))]
         for month, event in item.events:
             which = "c" if month == this_month else "p"
-            args += [which, event.event_id, event.resource, event.quantity]
+            args += [which, event_key(event.event_id), event.resource, event.quantity]
         script_keys = [
             keys.usage(jid, this_month),
             keys.usage(jid, last_month),
@@ -300,7 +300,7 @@ class UsageStore:
         for (main, month), batch in groups.items():
             args: list[str | int] = [leaf, _events_ttl(month, now)]
             for t in batch:
-                args += [t.event_id, t.resource, t.quantity]
+                args += [event_key(f"draw:{leaf}:{t.event_id}"), t.resource, t.quantity]
             added += int(
                 await self._scripts.call(
                     "usage_draw",

@@ -188,14 +188,15 @@ async def settle_draw(found: list[Grant], quantity: int) -> tuple[list[tuple[str
     await store.usage.settle(
         jid, slot=NOW, cutoff=NOW, at=NOW, actor="t", resources=("sms", "mms"), months=()
     )
-    taken, uncovered = [], 0
+    taken: list[tuple[str, int]] = []
     for _id, fields in await stream(store.redis, keys.transactions(jid)):
-        if fields["kind"] == "credits_used":
-            taken.append((fields["grant"], int(fields["quantity"])))
-        elif fields["kind"] == "usage":
-            uncovered += int(fields["quantity"])
+        assert fields["kind"] == "credits_used"  # one entry per resource: sms
+        for part in fields["grant"].split(","):
+            grant, _, took = part.rpartition(":")
+            taken.append((grant, int(took)))
+        assert int(fields["quantity"]) == sum(q for _, q in taken)
     await store.close()
-    return taken, uncovered
+    return taken, quantity - sum(q for _, q in taken)
 
 
 def test_usage_config_is_checked_at_load(tmp_path: Path) -> None:

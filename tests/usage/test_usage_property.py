@@ -117,7 +117,9 @@ async def check_settled(store: Store, model: Model, granted: int) -> None:
     def total(kind: str, needle: str = "") -> int:
         return sum(int(f["quantity"]) for f in zero if f["kind"] == kind and needle in f["reason"])
 
-    assert total("usage", "used (") == sum(model.used.values())  # every unit once
+    for month, used in model.used.items():  # every unit settled once, in its month's counters
+        counters = await store.usage.month(A, month)
+        assert int(counters.get("settled:sms", 0)) == used, month
     left = sum(g.left for g in await store.credits.grants(A))
     assert total("credits_used") + total("expired") + left == granted  # none appear or vanish
     assert await store.redis.hgetall(keys.credit_pending(A)) == {}

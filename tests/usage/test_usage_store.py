@@ -88,7 +88,7 @@ async def test_beyond_the_allowance_draws_on_credits_and_blocks_when_both_are_us
     assert (sms.used, sms.from_allowance, sms.from_credits, sms.left) == (15, 10, 5, 0)
 
 
-async def test_settlement_writes_usage_and_credits_used_once_per_slot(store: Store) -> None:
+async def test_settlement_writes_only_the_credits_used_once_per_slot(store: Store) -> None:
     await sms_plan(store, sms=10)
     await sms_pack(store, quantity=100, price="1")
     await customer(store)
@@ -96,30 +96,29 @@ async def test_settlement_writes_usage_and_credits_used_once_per_slot(store: Sto
     purchase = await buy_pack(m, A, "sms1000", T0, actor=A)
     await ingest(m, events(A, 25), T0)
     first = await settle_account(m, A, T0)
-    assert first.applied and first.entries == 2
+    assert first.applied and first.entries == 1
     again = await settle_account(m, A, T0 + timedelta(hours=2))  # the same slot
     assert not again.applied and again.entries == 0
     entries = await store.ledger.entries(A)
-    usage = of_kind(entries, EntryKind.USAGE)
-    assert [e.reason for e in usage] == [
-        "sms 2026-03: 25 used (10 within the allowance, 15 beyond it)"
-    ]
+    assert of_kind(entries, EntryKind.USAGE) == []  # usage itself moves no money: counters only
     used = of_kind(entries, EntryKind.CREDITS_USED)
     assert [e.reason for e in used] == [
         f"15 sms credits used (pack sms1000, valid until {purchase.grant.expires_at:%Y-%m-%d})"
     ]
-    assert all(e.amount.units == 0 for e in usage + used)
+    assert all(e.amount.units == 0 for e in used)
+    counters = await store.usage.month(A, "202603")
+    assert (counters["settled:sms"], counters["settled_credit:sms"]) == ("25", "15")
     assert await store.ledger.check(A) == []
     grants = await store.credits.grants(A)
     assert [(g.quantity, g.left) for g in grants] == [(100, 85)]
     # The next slot settles only what came since.
     await ingest(m, events(A, 5, prefix="later"), T0 + timedelta(hours=3))
     later = await settle_account(m, A, T0 + timedelta(hours=3))
-    assert later.applied and later.entries == 2
+    assert later.applied and later.entries == 1
     assert [g.left for g in await store.credits.grants(A)] == [80]
 
 
-async def test_credits_are_used_earliest_expiry_first_and_what_none_cover_is_recorded(
+async def test_credits_are_used_earliest_expiry_first_in_one_entry_per_resource(
     store: Store,
 ) -> None:
     await sms_plan(store, sms=0)
@@ -132,15 +131,13 @@ async def test_credits_are_used_earliest_expiry_first_and_what_none_cover_is_rec
     await settle_account(m, A, T0 + days(10))
     entries = await store.ledger.entries(A)
     until = [f"{p.grant.expires_at:%Y-%m-%d}" for p in (older, newer)]
-    assert [(e.kind, e.reason) for e in entries[-4:]] == [
-        (EntryKind.USAGE, "sms 2026-03: 25 used (0 within the allowance, 25 beyond it)"),
-        (EntryKind.CREDITS_USED, f"10 sms credits used (pack sms1000, valid until {until[0]})"),
-        (EntryKind.CREDITS_USED, f"10 sms credits used (pack sms1000, valid until {until[1]})"),
-        (EntryKind.USAGE, "5 sms beyond the allowance and credits (not charged)"),
+    packs = "; ".join(f"pack sms1000, valid until {day}" for day in until)
+    assert [(e.kind, e.reason) for e in entries[-1:]] == [
+        (EntryKind.CREDITS_USED, f"20 sms credits used ({packs})")  # the 5 beyond: not charged
     ]
     assert (await store.credits.grants(A)) == ()
-    raw = await stream(store.redis, keys.transactions(A), newest_first=True, count=3)
-    assert [fields["grant"] for _, fields in raw][1:] == [newer.grant.id, older.grant.id]
+    [(_id, fields)] = await stream(store.redis, keys.transactions(A), newest_first=True, count=1)
+    assert fields["grant"] == f"{older.grant.id}:10,{newer.grant.id}:10"
 
 
 async def test_buying_takes_voucher_then_prepaid_and_refuses_without_changing_anything(
@@ -209,10 +206,12 @@ async def test_a_leaf_uses_its_allowance_then_its_mains_credits(store: Store) ->
     ).remaining == 10 + 14  # its allowance, the credits left
     await settle_account(m, A, T0)
     used = of_kind(await store.ledger.entries(A), EntryKind.CREDITS_USED)
-    assert [e.reason.split(" (")[0] for e in used] == [f"6 sms credits used by {LEAF}"]
-    assert await store.ledger.entries(LEAF) == []  # the leaf's own usage settles on its own
+    assert [e.reason.split(" (")[0] for e in used] == [
+        "6 sms credits used, 6 by the accounts you pay for"
+    ]
     await settle_account(m, LEAF, T0)
-    assert [e.kind for e in await store.ledger.entries(LEAF)] == [EntryKind.USAGE]
+    assert await store.ledger.entries(LEAF) == []  # its own usage moved no money
+    assert (await store.usage.month(LEAF, "202603"))["settled:sms"] == "16"
 
 
 async def test_a_leafs_draw_cut_in_half_by_a_crash_is_completed(store: Store) -> None:
@@ -325,9 +324,7 @@ async def test_a_settlement_cut_short_before_leaving_the_schedule_is_finished_on
     again = await settle_account(m, A, T0, seen=seen)  # the next run, same slot
     assert (again.applied, again.entries, again.done) == (False, 0, True)
     assert await store.usage.unsettled() == []
-    usage = of_kind(await store.ledger.entries(A), EntryKind.USAGE)
-    assert [e.reason for e in usage] == [
-        "sms 2026-03: 8 used (5 within the allowance, 3 beyond it)",
-        "3 sms beyond the allowance and credits (not charged)",
-    ]
+    drawn = of_kind(await store.ledger.entries(A), EntryKind.CREDITS_USED, EntryKind.USAGE)
+    assert drawn == []  # no credits to draw: nothing written
+    assert (await store.usage.month(A, "202603"))["settled:sms"] == "8"  # settled once
     assert jid == A

@@ -1,10 +1,13 @@
--- Settle one account's usage into its ledger, once per slot (the chore runs
--- four times a day): one zero-amount 'usage' entry per month and resource
--- used since the last settlement, then the credits drawn (own use and each
--- leaf's) taken from grants earliest expiry first, one zero-amount
--- 'credits_used' entry per grant touched; what no grant covers is written
--- as usage beyond the allowance and credits. Credits are not money: the
--- balances do not change, the entries carry `resource` and `quantity`.
+-- Settle one account's usage, once per slot (the chore runs four times a
+-- day): the usage counted since the last settlement is marked settled in
+-- its month's counters (usage within the allowance moves no money and no
+-- credits: it is not written to the ledger), then the credits drawn (own use
+-- and each leaf's) are taken from grants earliest expiry first, with one
+-- zero-amount 'credits_used' entry per resource, rolled up over the grants
+-- it touched (`grant`: "ID:QUANTITY,..."). What no grant covers (a race
+-- between authorize and usage) is not charged and not written. Credits are
+-- not money: the balances do not change; the entries carry `resource` and
+-- `quantity`.
 -- KEYS[1] slot marker, KEYS[2] open months set, KEYS[3] pending draws hash,
 -- KEYS[4] grants hash, KEYS[5] ledger stream, KEYS[6] prepaid balance (read only),
 -- KEYS[7..] the usage hashes of the months named at the end of ARGV
@@ -34,23 +37,16 @@ local function num(key, field)
   return tonumber(redis.call('HGET', key, field) or '0')
 end
 
--- 1. Usage counted since the last settlement, per month and resource.
+-- 1. Usage counted since the last settlement: marked settled, per month and resource.
 for m = 6 + n, #ARGV do
-  local key, month = KEYS[7 + m - (6 + n)], ARGV[m]
-  local label = string.sub(month, 1, 4) .. '-' .. string.sub(month, 5, 6)
+  local key = KEYS[7 + m - (6 + n)]
   for _, r in ipairs(resources) do
     local used, done = num(key, 'used:' .. r), num(key, 'settled:' .. r)
     if used > done then
-      local drawn = num(key, 'credit:' .. r)
-      local beyond = drawn - num(key, 'settled_credit:' .. r)
-      entry('usage',
-        string.format('%s %s: %d used (%d within the allowance, %d beyond it)',
-          r, label, used - done, used - done - beyond, beyond),
-        'usage:' .. slot .. ':' .. month .. ':' .. r, r, used - done, '')
-      redis.call('HSET', key, 'settled:' .. r, used, 'settled_credit:' .. r, drawn)
+      redis.call('HSET', key, 'settled:' .. r, used, 'settled_credit:' .. r, num(key, 'credit:' .. r))
     end
   end
-  redis.call('SREM', KEYS[2], month)
+  redis.call('SREM', KEYS[2], ARGV[m])
 end
 
 -- 2. Credits drawn: from grants valid after the cutoff, earliest expiry first.
@@ -72,18 +68,21 @@ for i = 1, #pending, 2 do fields[pending[i]] = tonumber(pending[i + 1]) end
 local names = {}
 for name in pairs(fields) do table.insert(names, name) end
 table.sort(names)
+local drawn = {}  -- resource -> {total, by leaves, {grant id -> taken}, order of grants}
 for _, name in ipairs(names) do
   local need = fields[name]
   local r, member = string.match(name, '^([^|]*)|?(.*)$')
-  local who = member ~= '' and (' by ' .. member) or ''
+  local sum = drawn[r] or {total = 0, leaves = 0, taken = {}, order = {}}
+  drawn[r] = sum
   for _, g in ipairs(grants) do
     if need <= 0 then break end
     if g.resource == r and g.left > 0 and g.expires > cutoff then
       local take = math.min(g.left, need)
       g.left, need = g.left - take, need - take
-      entry('credits_used',
-        string.format('%d %s credits used%s (pack %s, valid until %s)', take, r, who, g.pack, g.day),
-        'credits:' .. slot .. ':' .. name .. ':' .. g.id, r, take, g.id)
+      sum.total = sum.total + take
+      if member ~= '' then sum.leaves = sum.leaves + take end
+      if not sum.taken[g.id] then table.insert(sum.order, g) end
+      sum.taken[g.id] = (sum.taken[g.id] or 0) + take
       if g.left == 0 then
         redis.call('HDEL', KEYS[4], g.id)
       else
@@ -92,11 +91,24 @@ for _, name in ipairs(names) do
       end
     end
   end
-  if need > 0 then
-    entry('usage', string.format('%d %s%s beyond the allowance and credits (not charged)',
-      need, r, who), 'beyond:' .. slot .. ':' .. name, r, need, '')
-  end
   redis.call('HDEL', KEYS[3], name)
+end
+local kinds = {}
+for r in pairs(drawn) do table.insert(kinds, r) end
+table.sort(kinds)
+for _, r in ipairs(kinds) do
+  local sum = drawn[r]
+  if sum.total > 0 then
+    local parts, packs = {}, {}
+    for _, g in ipairs(sum.order) do
+      table.insert(parts, g.id .. ':' .. string.format('%d', sum.taken[g.id]))
+      table.insert(packs, string.format('pack %s, valid until %s', g.pack, g.day))
+    end
+    local by = sum.leaves > 0 and string.format(', %d by the accounts you pay for', sum.leaves) or ''
+    entry('credits_used',
+      string.format('%d %s credits used%s (%s)', sum.total, r, by, table.concat(packs, '; ')),
+      'credits:' .. slot .. ':' .. r, r, sum.total, table.concat(parts, ','))
+  end
 end
 
 redis.call('SET', KEYS[1], slot)
