@@ -57,6 +57,8 @@ async def _write_accounts(store: Store, n: int) -> None:
                         "activated_at": ACTIVATED.isoformat(),
                         "renewal_day": str(ACTIVATED.day),
                         "next_renewal_at": DUE.isoformat(),
+                        "next_renewal_ts": str(epoch(DUE)),
+                        "price": str(PRICE),
                     },
                 )
                 pipe.hset(

@@ -88,8 +88,9 @@ OUTBOX_GROUP: Final = "bot"  # its consumer group
 
 
 def outbox_dedupe(key: str) -> str:
-    """String: marks a notification key as already queued (30 days)."""
-    return f"bot-outbox_dedupe-{key}"
+    """String: marks a notification key as already queued (30 days). In the outbox's hash
+    slot (``{bot-outbox}``), so that one script writes the marker and the entry."""
+    return f"bot-outbox_dedupe-{{{OUTBOX}}}-{key}"
 
 
 def rate_limit(bucket: str, jid: str, window: int) -> str:

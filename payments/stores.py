@@ -37,7 +37,7 @@ class Store:
         self.accounts = AccountStore(redis, self.scripts)
         self.plans = PlanCatalog(redis, self.scripts, currency)
         self.packs = PackCatalog(redis, self.scripts, currency)
-        self.outbox = OutboxStore(redis)
+        self.outbox = OutboxStore(redis, self.scripts)
         self.billing = BillingStore(redis, self.scripts, currency)
         self.schedules = ScheduleStore(redis)
         self.freezes = FreezeStore(redis, self.scripts)

@@ -15,6 +15,7 @@ and the lifting of a freeze call it for the period that starts then.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -28,6 +29,7 @@ from payments.billing.rules import (
     MAX_CATCH_UP,
     ChargeLine,
     ChargeSplit,
+    Invoice,
     RenewAction,
     Subscriber,
     grace_ends,
@@ -37,7 +39,9 @@ from payments.billing.rules import (
     total_of,
 )
 from payments.billing.store import Renewal, RenewalRequest, RenewStatus
+from payments.clock import month_of
 from payments.money import Money
+from payments.notices import Notice
 from payments.usage.credits import autobuy_pack
 from payments.usage.flow import recurring_pack_lines
 
@@ -141,25 +145,18 @@ async def leaf_lines(cycle: Cycle, sub: Subscriber) -> list[ChargeLine]:
 async def _after(
     cycle: Cycle, sub: Subscriber, request: RenewalRequest, renewal: Renewal, now: datetime
 ) -> RenewOutcome:
-    store, jid, dates = cycle.store, sub.account.jid, request.dates
+    jid, dates = sub.account.jid, request.dates
     if renewal.status is RenewStatus.CHANGED:
         return RenewOutcome(jid, Renewed.BUSY)
     if renewal.status is RenewStatus.NOT_RENEWING:
         await _unschedule(cycle, jid, now)
         return RenewOutcome(jid, Renewed.UNSCHEDULED)
     if renewal.status is RenewStatus.HELD:
-        # Lifting the freeze schedules it again (payment.resume_held_renewal).
+        # Lifting the freeze schedules it again (lifting.schedule_held_renewal).
         await _unschedule(cycle, jid, now)
         return RenewOutcome(jid, Renewed.HELD, dates.period)
-    await store.schedules.add(keys.RENEWALS, jid, dates.following)
-    if any(is_pack_line(line) for line, _ in renewal.lines):
-        await store.credits.schedule_grants(jid)
-    result = Renewed.INVOICED if renewal.due.units else Renewed.RENEWED
-    outcome = RenewOutcome(
-        jid, result, dates.period, renewal.lines, renewal.due, following=dates.following
-    )
-    await _tell(cycle, sub, outcome, renewal.balance, now)
-    return outcome
+    outcomes = await _finish(cycle, [(jid, dates.period, renewal)], now)
+    return outcomes[jid]
 
 
 def is_pack_line(line: ChargeLine) -> bool:
@@ -178,29 +175,25 @@ async def _unschedule(cycle: Cycle, jid: str, now: datetime) -> None:
         await store.schedules.add_early(keys.RENEWALS, jid, due)
 
 
-async def _tell(
-    cycle: Cycle, sub: Subscriber, outcome: RenewOutcome, balance: Money, now: datetime
-) -> None:
-    store, jid = cycle.store, sub.account.jid
-    following = outcome.following or now
+async def _notice(
+    cycle: Cycle, outcome: RenewOutcome, renewal: Renewal, invoice: Invoice | None, now: datetime
+) -> Notice | None:
+    """What the renewal tells its account: failed (with the invoice), the plan activated
+    (the first renewal), or done."""
+    jid, following = outcome.jid, outcome.following or now
     if outcome.owed and outcome.owed.units:
-        invoice = await store.billing.invoice(jid, outcome.period)
-        if invoice is not None:
-            since = sub.state.unpaid_since or now
-            grace = grace_ends(since, cycle.policy)
-            await store.outbox.notify(notices.renewal_failed(jid, invoice, grace))
-        return
-    activated = sub.state.activated_at
-    if activated is not None and activated == sub.account.next_renewal_at:
-        plan = await store.plans.get(sub.account.plan)
-        name = plan.name if plan is not None else sub.account.plan
+        if invoice is None:
+            return None
+        grace = grace_ends(renewal.unpaid_since or now, cycle.policy)
+        return notices.renewal_failed(jid, invoice, grace)
+    if renewal.first and outcome.lines:
+        own = outcome.lines[0][0].plan
+        plan = await cycle.store.plans.get(own)
+        name = plan.name if plan is not None else own
         price = total_of((line for line, _ in outcome.lines), cycle.policy.currency)
-        await store.outbox.notify(notices.plan_activated(jid, name, price, following))
-        return
+        return notices.plan_activated(jid, name, price, following)
     charged = outcome.charged or cycle.money(0)
-    await store.outbox.notify(
-        notices.renewal_done(jid, outcome.period, charged, balance, following)
-    )
+    return notices.renewal_done(jid, outcome.period, charged, renewal.balance, following)
 
 
 async def charge_lines(cycle: Cycle, sub: Subscriber) -> list[ChargeLine]:
@@ -244,3 +237,65 @@ async def preview_renewal(cycle: Cycle, jid: str, now: datetime) -> RenewOutcome
     owed = sum((s.due for _, s in splits), cycle.money(0))
     result = Renewed.INVOICED if owed.units else Renewed.RENEWED
     return RenewOutcome(jid, result, dates.period, tuple(splits), owed, following=dates.following)
+
+
+# --- many accounts at once (the renew chore) -----------------------------------------------
+
+
+async def renew_many(
+    cycle: Cycle, due: Sequence[tuple[str, datetime]], now: datetime
+) -> list[RenewOutcome]:
+    """Renew the accounts of a schedule's page (each with its time there) in a few round
+    trips for the whole batch: ``renew.lua`` decides each account from its own state (one
+    call each, no read before), then one pipeline moves the schedule and one queues the
+    notices. An account it cannot decide alone (a main with leaves, a plan chosen, a held
+    renewal, a stale entry) goes through ``renew_account``, which reads it first."""
+    store = cycle.store
+    renewals = await store.billing.renew_due(due, at=now, actor=cycle.actor)
+    done, later = [], []
+    outcomes: dict[str, RenewOutcome] = {}
+    for (jid, when), renewal in zip(due, renewals, strict=True):
+        if renewal.status is RenewStatus.RENEWED:
+            done.append((jid, month_of(when), renewal))
+        elif renewal.status is RenewStatus.NOT_DUE and renewal.following is not None:
+            later.append((jid, renewal.following))
+            outcomes[jid] = RenewOutcome(jid, Renewed.RESCHEDULED)
+    await store.schedules.add_many(keys.RENEWALS, later)
+    outcomes.update(await _finish(cycle, done, now))
+    for jid, _when in due:  # the rest, one by one (each is rare)
+        if jid not in outcomes:
+            outcomes[jid] = await renew_account(cycle, jid, now)
+    for jid, _period, renewal in done:  # months behind: the next ones, one by one
+        if renewal.following is not None and renewal.following <= now:
+            outcomes[jid] = await renew_account(cycle, jid, now)
+    return [outcomes[jid] for jid, _ in due]
+
+
+async def _finish(
+    cycle: Cycle, done: Sequence[tuple[str, str, Renewal]], now: datetime
+) -> dict[str, RenewOutcome]:
+    """What follows renewals (one or a batch): the schedule moved on, credits to expire,
+    the notices."""
+    store = cycle.store
+    await store.schedules.add_many(
+        keys.RENEWALS, [(jid, r.following) for jid, _, r in done if r.following is not None]
+    )
+    for jid, _period, renewal in done:
+        if any(is_pack_line(line) for line, _ in renewal.lines):
+            await store.credits.schedule_grants(jid)
+    owing = [(jid, period) for jid, period, renewal in done if renewal.due.units]
+    found = await store.billing.invoices_of(owing)
+    invoices = {jid: invoice for (jid, _), invoice in zip(owing, found, strict=True)}
+    outcomes: dict[str, RenewOutcome] = {}
+    told = []
+    for jid, period, renewal in done:
+        result = Renewed.INVOICED if renewal.due.units else Renewed.RENEWED
+        outcome = RenewOutcome(
+            jid, result, period, renewal.lines, renewal.due, following=renewal.following
+        )
+        outcomes[jid] = outcome
+        notice = await _notice(cycle, outcome, renewal, invoices.get(jid), now)
+        if notice is not None:
+            told.append(notice)
+    await store.outbox.notify_many(told)
+    return outcomes

@@ -32,12 +32,20 @@ from payments.billing.rules import (
     Subscriber,
 )
 from payments.catalog.records import Plan
-from payments.clock import epoch, month_label, month_of
+from payments.clock import epoch, from_epoch, month_label, month_of, parse_instant
 from payments.money import Money
 from payments.store.scripts import Scripts
 from payments.usage.store import decode_grants
 
 MAX_INVOICES_SHOWN: Final = 24
+
+
+def _subscriber(jid: str, fields: Any, freezes: Any, group: Any) -> Subscriber | None:
+    if not fields:
+        return None
+    return Subscriber(
+        Account.decode(jid, fields, freezes), BillingState.decode(jid, fields), group or "", fields
+    )
 
 
 class RenewStatus(IntEnum):
@@ -47,6 +55,8 @@ class RenewStatus(IntEnum):
     CHANGED = 0  # the account changed since it was read: read it again
     HELD = -1  # billing-frozen: the renewal waits for the freeze to be lifted
     NOT_RENEWING = -2  # not an active paid account
+    NOT_DUE = -3  # (the fast path) not due yet: ``following`` says when it is
+    NEEDS_READ = -4  # (the fast path) leaves, a plan chosen, a held renewal: read it first
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,62 @@ class Renewal:
     due: Money  # owed on the period's invoice
     balance: Money  # voucher + prepaid after
     lines: tuple[tuple[ChargeLine, ChargeSplit], ...]  # charged by this call
+    following: datetime | None = None  # the next renewal (NOT_DUE: when it is due)
+    unpaid_since: datetime | None = None  # after this renewal
+    first: bool = False  # the first renewal since the activation
+
+
+def _renew_keys(jid: str, period: str, snapshot: str) -> list[str]:
+    return [
+        keys.account(jid),
+        keys.freezes(jid),
+        keys.balance_voucher(jid),
+        keys.balance_prepaid(jid),
+        keys.transactions(jid),
+        keys.idempotency(jid),
+        keys.invoice(jid, period),
+        keys.invoices(jid),
+        keys.invoices_open(jid),
+        keys.plan_as_of(jid, period),
+        keys.autobuy(jid),
+        keys.credit_grants(jid),
+        keys.plan_as_of(jid, snapshot),
+        keys.leaf_jids_index(jid),
+    ]
+
+
+def _renew_call(request: RenewalRequest) -> tuple[list[str], list[Any]]:
+    """The keys and arguments of ``lua/renew.lua`` for one request, as read."""
+    dates, fields, plan = request.dates, request.fields, request.switch_to
+    leaves = [p for line in request.leaves for p in (line.member, line.plan, line.amount.units)]
+    args: list[Any] = [
+        "read",
+        request.at.isoformat(),
+        epoch(request.at),
+        request.actor,
+        fields.get("next_renewal_at", ""),
+        fields.get("renewal_held", ""),
+        fields.get("plan_as_of", ""),
+        fields.get("next_plan", ""),
+        dates.period,
+        dates.following.isoformat(),
+        epoch(dates.following),
+        dates.renewal_day or "",
+        plan.id if plan else "",
+        plan.version if plan else "",
+        plan.price.units if plan else "",
+        len(request.leaves),
+        *leaves,
+    ]
+    return _renew_keys(request.jid, dates.period, fields.get("plan_as_of", "")), args
+
+
+def _renew_due_call(
+    jid: str, when: datetime, at: datetime, actor: str
+) -> tuple[list[str], list[Any]]:
+    period = month_of(when)
+    args = ["due", at.isoformat(), epoch(at), actor, period]
+    return _renew_keys(jid, period, period), args
 
 
 def _charged_line(reply: Sequence[Any], currency: str) -> tuple[ChargeLine, ChargeSplit]:
@@ -115,15 +181,8 @@ class BillingStore:
             pipe.hgetall(keys.account(jid))
             pipe.hgetall(keys.freezes(jid))
             pipe.get(keys.leaf_jids_index(jid))
-            fields, freezes, group = await pipe.execute()
-        if not fields:
-            return None
-        return Subscriber(
-            Account.decode(jid, fields, freezes),
-            BillingState.decode(jid, fields),
-            group or "",
-            fields,
-        )
+            replies = await pipe.execute()
+        return _subscriber(jid, *replies)
 
     async def repair_view(self, jid: str) -> RepairView:
         """Everything the repair looks at of one account, in one round trip."""
@@ -174,8 +233,21 @@ class BillingStore:
 
     async def current_snapshot(self, jid: str) -> Snapshot | None:
         """The newest snapshot (the one the account's ``plan_as_of`` names)."""
-        yyyymm: Any = await self._redis.hget(keys.account(jid), "plan_as_of")
-        return await self.snapshot(jid, yyyymm or "")
+        month: Any = await self._redis.hget(keys.account(jid), "plan_as_of")
+        return await self.snapshot(jid, month or "")
+
+    async def invoices_of(self, wanted: Sequence[tuple[str, str]]) -> list[Invoice | None]:
+        """The invoice of each (JID, period), in one round trip."""
+        if not wanted:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for jid, period in wanted:
+                pipe.hgetall(keys.invoice(jid, period))
+            found = await pipe.execute()
+        return [
+            Invoice.decode(jid, period, fields, self.currency) if fields else None
+            for (jid, period), fields in zip(wanted, found, strict=True)
+        ]
 
     async def open_invoices(self, jid: str) -> list[tuple[str, Money]]:
         """(period, amount due) of every open invoice, smallest first."""
@@ -205,60 +277,42 @@ class BillingStore:
     # --- account changes (one script each, one account each) -------------------
 
     async def renew(self, request: RenewalRequest) -> Renewal:
-        """One period of one account in one atomic step (``lua/renew.lua``), in the same
-        round trip as its entry in the unpaid schedule (written first: the freeze chore
-        drops it after the grace if nothing is owed, so a debt is never missed)."""
-        jid, dates, at = request.jid, request.dates, request.at
-        fields = request.fields
-        plan = request.switch_to
-        leaves = [
-            part for line in request.leaves for part in (line.member, line.plan, line.amount.units)
-        ]
+        """One period of one account in one atomic step (``lua/renew.lua``, as read), after
+        the entry of the unpaid schedule (written first: the freeze chore drops an entry
+        after the grace if nothing is owed, so a debt is never missed)."""
+        return (await self._renew(request.at, [request.jid], [_renew_call(request)]))[0]
+
+    async def renew_due(
+        self, due: Sequence[tuple[str, datetime]], *, at: datetime, actor: str
+    ) -> list[Renewal]:
+        """The renew chore's fast path: ``lua/renew.lua`` decides each account from its own
+        state, with no read before (``due``: each JID with its schedule's time, which names
+        the period's keys; a JID whose state says otherwise answers NOT_DUE or NEEDS_READ)."""
+        calls = [_renew_due_call(jid, when, at, actor) for jid, when in due]
+        return await self._renew(at, [jid for jid, _ in due], calls)
+
+    async def _renew(
+        self, at: datetime, jids: Sequence[str], calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[Renewal]:
+        if not calls:
+            return []
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(keys.UNPAID, {jid: epoch(at)}, lt=True)
-            await self._scripts.call(
-                "renew",
-                [
-                    keys.account(jid),
-                    keys.freezes(jid),
-                    keys.balance_voucher(jid),
-                    keys.balance_prepaid(jid),
-                    keys.transactions(jid),
-                    keys.idempotency(jid),
-                    keys.invoice(jid, dates.period),
-                    keys.invoices(jid),
-                    keys.invoices_open(jid),
-                    keys.plan_as_of(jid, dates.period),
-                    keys.autobuy(jid),
-                    keys.credit_grants(jid),
-                    keys.plan_as_of(jid, fields.get("plan_as_of", "")),
-                ],
-                [
-                    fields.get("next_renewal_at", ""),
-                    fields.get("renewal_held", ""),
-                    fields.get("plan_as_of", ""),
-                    fields.get("next_plan", ""),
-                    dates.period,
-                    dates.following.isoformat(),
-                    dates.renewal_day or "",
-                    at.isoformat(),
-                    epoch(at),
-                    request.actor,
-                    plan.id if plan else "",
-                    plan.version if plan else "",
-                    plan.price.units if plan else "",
-                    len(request.leaves),
-                    *leaves,
-                ],
-                client=pipe,
-            )
-            _, reply = await pipe.execute()
-        status, due, balance, *lines = reply
+            pipe.zadd(keys.UNPAID, dict.fromkeys(jids, epoch(at)), lt=True)
+            for script_keys, args in calls:
+                await self._scripts.call("renew", script_keys, args, client=pipe)
+            replies = await pipe.execute()
+        return [self._renewal(reply) for reply in replies[1:]]
+
+    def _renewal(self, reply: Sequence[Any]) -> Renewal:
+        status, due, balance, following, since, first, *lines = reply
         return Renewal(
             RenewStatus(int(status)),
             self.money(int(due)),
             self.money(int(balance)),
             tuple(_charged_line(line, self.currency) for line in lines),
+            from_epoch(int(following)) if int(following) else None,
+            parse_instant(since or ""),
+            bool(int(first)),
         )
 
     async def settle(self, jid: str, period: str, *, at: datetime, actor: str) -> Settled:
@@ -315,6 +369,7 @@ class BillingStore:
                 plan.price.units,
                 renewal_day,
                 activation.units,
+                epoch(at),
             ],
         )
         record = FreezeRecord.decode(FreezeKind.BILLING.value, lifted) if lifted else None

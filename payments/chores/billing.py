@@ -14,7 +14,15 @@ from payments import keys
 from payments.billing import freezes, reminders, renewal
 from payments.billing.cycle import Cycle
 from payments.billing.renewal import Renewed, RenewOutcome
-from payments.chores.runner import ChoreReport, ChoreRun, Handler, due, each
+from payments.chores.runner import (
+    ChoreReport,
+    ChoreRun,
+    Handler,
+    due,
+    due_at,
+    each,
+    each_batch,
+)
 from payments.clock import month_label
 from payments.money import format_money
 from payments.notices import Notice
@@ -25,15 +33,27 @@ async def renew(run: ChoreRun, report: ChoreReport) -> None:
     c, now = run.cycle, run.now
     report.charged = c.money(0)
 
-    async def handle(jid: str) -> str:
-        if run.dry_run:
-            outcome = await renewal.preview_renewal(c, jid, now)
-        else:
-            outcome = await renewal.renew_account(c, jid, now)
+    async def preview(jid: str) -> str:
+        outcome = await renewal.preview_renewal(c, jid, now)
         _report_renewal(run, report, outcome)
         return outcome.result.value
 
-    await each(run, report, await due(c, keys.RENEWALS, now), handle)
+    async def one(jid: str) -> str:
+        outcome = await renewal.renew_account(c, jid, now)
+        _report_renewal(run, report, outcome)
+        return outcome.result.value
+
+    async def batch(jids: list[str]) -> list[str]:
+        outcomes = await renewal.renew_many(c, [(jid, when[jid]) for jid in jids], now)
+        for outcome in outcomes:
+            _report_renewal(run, report, outcome)
+        return [outcome.result.value for outcome in outcomes]
+
+    when = await due_at(c, keys.RENEWALS, now)
+    if run.dry_run:
+        await each(run, report, list(when), preview)
+    else:
+        await each_batch(run, report, list(when), batch, one)
 
 
 def _report_renewal(run: ChoreRun, report: ChoreReport, outcome: RenewOutcome) -> None:

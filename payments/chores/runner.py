@@ -28,6 +28,7 @@ from payments.money import Money, format_money
 from payments.store.locks import DEFAULT_TTL_MS, ChoreLock
 
 PAGE: Final = 5_000
+BATCH: Final = 250  # accounts a batched chore handles in one set of round trips
 PROGRESS_EVERY: Final = 1_000
 DEFAULT_CONCURRENCY: Final = 16
 
@@ -78,6 +79,7 @@ class ChoreReport:
 
 
 Handler = Callable[[str], Awaitable[str]]  # handles one JID, returns what it did
+BatchHandler = Callable[[list[str]], Awaitable[list[str]]]  # the same for many JIDs at once
 
 
 Chore = Callable[[ChoreRun, ChoreReport], Awaitable[None]]
@@ -133,12 +135,21 @@ async def due(
     c: Cycle, schedule: str, until: datetime, *, since: datetime | None = None
 ) -> list[str]:
     """Every JID of a schedule due in ``(since, until]``, read before acting on any."""
-    jids: list[str] = []
+    return list(await due_at(c, schedule, until, since=since))
+
+
+async def due_at(
+    c: Cycle, schedule: str, until: datetime, *, since: datetime | None = None
+) -> dict[str, datetime]:
+    """``due``, with the time each JID has in the schedule."""
+    found: dict[str, datetime] = {}
+    read = 0
     while True:
-        page = await c.store.schedules.due(schedule, until, PAGE, since=since, offset=len(jids))
-        jids += [jid for jid, _ in page]
+        page = await c.store.schedules.due(schedule, until, PAGE, since=since, offset=read)
+        found.update(page)
+        read += len(page)
         if len(page) < PAGE:
-            return list(dict.fromkeys(jids))
+            return found
 
 
 async def each(run: ChoreRun, report: ChoreReport, jids: list[str], handle: Handler) -> None:
@@ -165,3 +176,36 @@ async def each(run: ChoreRun, report: ChoreReport, jids: list[str], handle: Hand
                 run.progress(f"{report.name}: {done}/{len(jids)}")
 
     await asyncio.gather(*(worker() for _ in range(max(run.concurrency, 1))))
+
+
+async def each_batch(
+    run: ChoreRun, report: ChoreReport, jids: list[str], handle: BatchHandler, one: Handler
+) -> None:
+    """``handle`` the JIDs ``BATCH`` at a time, ``run.concurrency`` batches at once; a batch
+    that fails on a bad record is handled again account by account with ``one`` (each
+    account's steps are idempotent), so one bad record stops nobody else."""
+    report.due += len(jids)
+    batches = iter([jids[i : i + BATCH] for i in range(0, len(jids), BATCH)])
+
+    async def worker() -> None:
+        for batch in batches:  # one iterator shared by the workers
+            if run.stop.is_set():
+                return
+            try:
+                done = await handle(batch)
+            except PaymentsError:
+                done = [await _one(run, report, jid, one) for jid in batch]
+            for what in done:
+                if what:
+                    report.counts[what] += 1
+
+    await asyncio.gather(*(worker() for _ in range(max(min(run.concurrency, len(jids)), 1))))
+
+
+async def _one(run: ChoreRun, report: ChoreReport, jid: str, handle: Handler) -> str:
+    try:
+        return await handle(jid)
+    except PaymentsError as exc:
+        report.errors += 1
+        run.progress(f"{report.name}: error on {jid}: {exc}")
+        return ""

@@ -9,6 +9,7 @@ bot claims it after ``STALE_MS``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from redis.asyncio import Redis
@@ -16,34 +17,35 @@ from redis.exceptions import ResponseError
 
 from payments import keys
 from payments.notices import Notice
+from payments.store.scripts import Scripts
 
 DEDUPE_SECONDS: Final = 30 * 24 * 3600
 STALE_MS: Final = 60_000
 
 
 class OutboxStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, scripts: Scripts) -> None:
         self._redis = redis
+        self._scripts = scripts
 
     async def notify(self, note: Notice) -> bool:
-        """Queue a notice; one with a ``key`` is queued once per key (30 days).
+        """Queue a notice; one with a ``key`` is queued once per key (30 days). The marker
+        and the entry are one script (``lua/notify.lua``): both or neither."""
+        return bool(await self.notify_many([note]))
 
-        The marker is set before the XADD and removed if the XADD fails, so a
-        retried chore does not notify twice; only a crash between the two
-        commands loses the message.
-        """
-        key = note.key
-        if key:
-            fresh = await self._redis.set(keys.outbox_dedupe(key), "1", nx=True, ex=DEDUPE_SECONDS)
-            if not fresh:
-                return False
-        try:
-            await self._redis.xadd(keys.OUTBOX, note.fields())  # type: ignore[arg-type]
-        except BaseException:
-            if key:
-                await self._redis.delete(keys.outbox_dedupe(key))
-            raise
-        return True
+    async def notify_many(self, notes: Sequence[Notice]) -> int:
+        """``notify`` of many notices in one round trip; how many were queued."""
+        if not notes:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for note in notes:
+                marker = keys.outbox_dedupe(note.key) if note.key else keys.OUTBOX
+                fields = [part for pair in note.fields().items() for part in pair]
+                await self._scripts.call(
+                    "notify", [marker, keys.OUTBOX], [DEDUPE_SECONDS, *fields], client=pipe
+                )
+            queued = await pipe.execute()
+        return sum(int(q) for q in queued)
 
     async def ensure_group(self) -> None:
         try:

@@ -12,6 +12,7 @@ accounts' state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,11 @@ class ScheduleStore:
         """Look at ``jid`` from ``at``, or earlier if it was listed earlier (ZADD LT): for a
         change that makes it due, which must never push a due entry later."""
         await self._redis.zadd(schedule, {jid: epoch(at)}, lt=True)
+
+    async def add_many(self, schedule: str, entries: Sequence[tuple[str, datetime]]) -> None:
+        """``add`` of many entries, in one command."""
+        if entries:
+            await self._redis.zadd(schedule, {jid: epoch(at) for jid, at in entries})
 
     async def remove(self, schedule: str, jid: str) -> None:
         await self._redis.zrem(schedule, jid)

@@ -6,7 +6,7 @@
 -- Once: anything but an active trial is left alone.
 -- KEYS[1] account hash, KEYS[2] plan_as_of hash of the activation month,
 -- KEYS[3] prepaid balance, KEYS[4] freezes hash, KEYS[5] open invoices zset
--- ARGV: at, yyyymm, plan, version, price, renewal day, activation amount (units)
+-- ARGV: at, yyyymm, plan, version, price, renewal day, activation amount (units), at (Unix)
 -- Returns {1, lifted freeze record or ''} activated, {0, ''} not (not a trial, or not enough)
 local fields = redis.call('HMGET', KEYS[1], 'kind', 'status')
 if fields[1] ~= 'trial' or fields[2] ~= 'active' then
@@ -16,7 +16,8 @@ if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[7]) or redis.call
   return {0, ''}
 end
 redis.call('HSET', KEYS[1], 'kind', 'paid', 'plan', ARGV[3], 'plan_as_of', ARGV[2],
-  'activated_at', ARGV[1], 'renewal_day', ARGV[6], 'next_renewal_at', ARGV[1])
+  'price', ARGV[5], 'activated_at', ARGV[1], 'renewal_day', ARGV[6], 'next_renewal_at', ARGV[1],
+  'next_renewal_ts', ARGV[8])
 redis.call('HDEL', KEYS[1], 'next_plan', 'renewal_held', 'paid_until')
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'plan', ARGV[3], 'version', ARGV[4], 'price', ARGV[5],

@@ -15,5 +15,6 @@ end
 local number = redis.call('HGET', KEYS[1], 'number') or ''
 redis.call('HSET', KEYS[1], 'status', 'closed', 'closed_at', ARGV[1], 'closed_why', ARGV[2],
   'released_number', number)
-redis.call('HDEL', KEYS[1], 'number', 'next_plan', 'next_renewal_at', 'renewal_held')
+redis.call('HDEL', KEYS[1], 'number', 'next_plan', 'next_renewal_at', 'next_renewal_ts',
+  'renewal_held')
 return number

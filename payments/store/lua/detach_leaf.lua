@@ -11,7 +11,7 @@ end
 redis.call('DEL', KEYS[2])
 if redis.call('HGET', KEYS[1], 'kind') == 'leaf' then
   redis.call('HSET', KEYS[1], 'kind', 'trial', 'plan', 'trial', 'trial_ends_at', ARGV[2],
-    'plan_as_of', ARGV[3])
+    'plan_as_of', ARGV[3], 'price', '0')
   redis.call('DEL', KEYS[4])
   redis.call('HSET', KEYS[4], 'plan', 'trial', 'version', '0', 'price', '0', 'kind', 'trial',
     'paid_by', '')

@@ -29,7 +29,7 @@ if not kind then
   redis.call('HSET', KEYS[1], 'status', 'active', 'registered_at', ARGV[3])
 end
 redis.call('SET', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], 'kind', 'leaf', 'plan', ARGV[5], 'plan_as_of', ARGV[4])
+redis.call('HSET', KEYS[1], 'kind', 'leaf', 'plan', ARGV[5], 'plan_as_of', ARGV[4], 'price', ARGV[7])
 redis.call('HDEL', KEYS[1], 'trial_ends_at', 'next_plan', 'paid_until')
 redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], 'plan', ARGV[5], 'version', ARGV[6], 'price', ARGV[7],

@@ -11,8 +11,9 @@ if status == 'active' then
 end
 if status == 'closed' then
   redis.call('HSET', KEYS[1], 'kind', 'trial', 'status', 'active', 'reopened_at', ARGV[1],
-    'trial_ends_at', ARGV[1], 'plan', ARGV[4], 'plan_as_of', ARGV[3])
-  redis.call('HDEL', KEYS[1], 'next_renewal_at', 'renewal_held', 'next_plan', 'paid_until')
+    'trial_ends_at', ARGV[1], 'plan', ARGV[4], 'plan_as_of', ARGV[3], 'price', '0')
+  redis.call('HDEL', KEYS[1], 'next_renewal_at', 'next_renewal_ts', 'renewal_held', 'next_plan',
+    'paid_until')
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[2], 'plan', ARGV[4], 'version', '0', 'price', '0',
     'kind', 'trial', 'paid_by', '')
@@ -21,7 +22,7 @@ if status == 'closed' then
 end
 redis.call('HSET', KEYS[1], 'kind', 'trial', 'status', 'active',
   'registered_at', ARGV[1], 'trial_ends_at', ARGV[2],
-  'plan', ARGV[4], 'plan_as_of', ARGV[3])
+  'plan', ARGV[4], 'plan_as_of', ARGV[3], 'price', '0')
 redis.call('HSET', KEYS[2], 'plan', ARGV[4], 'version', '0', 'price', '0',
   'kind', 'trial', 'paid_by', '')
 return 1

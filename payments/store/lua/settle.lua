@@ -12,6 +12,7 @@
 -- Returns {1, from voucher, from prepaid, open invoices left, lifted freeze record or ''}
 -- paid, {0, 0, 0, open left, ''} nothing owed on it, {-1, missing, 0, open left, ''} refused.
 --! include books
+--! include dates
 --! include grants
 local period, at, actor = ARGV[1], ARGV[2], ARGV[3]
 local due = tonumber(redis.call('HGET', KEYS[5], 'due') or '0')
@@ -25,8 +26,8 @@ if voucher + prepaid < due then
   return {-1, due - voucher - prepaid, 0, redis.call('ZCARD', KEYS[6]), ''}
 end
 local ref = 'invoice:' .. period .. ':' .. redis.call('HINCRBY', KEYS[5], 'settlements', 1)
-local from_voucher = take(KEYS[1], KEYS[3], KEYS[4], 'voucher', due, ref, ARGV[4], at, actor)
-local from_prepaid = take(KEYS[2], KEYS[3], KEYS[4], 'prepaid', due - from_voucher, ref, ARGV[4], at, actor)
+local from_voucher = take(KEYS[1], KEYS[3], nil, 'voucher', due, ref, ARGV[4], at, actor)
+local from_prepaid = take(KEYS[2], KEYS[3], nil, 'prepaid', due - from_voucher, ref, ARGV[4], at, actor)
 redis.call('HINCRBY', KEYS[5], 'paid', due)
 redis.call('HSET', KEYS[5], 'due', 0, 'status', 'paid', 'settled_at', at)
 redis.call('ZREM', KEYS[6], period)

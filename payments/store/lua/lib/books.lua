@@ -2,7 +2,10 @@
 -- entry, written together (a script includes this file with `--! include books`).
 
 -- Take up to `want` units from one balance (never below zero), with a
--- 'charge' ledger entry whose ref is `ref:NAME`; returns what was taken.
+-- 'charge' ledger entry whose ref is `ref:NAME`; returns what was taken. With
+-- an idempotency hash, the ref is recorded there too (a change whose own state
+-- makes it happen once, a renewal's date or an invoice's due, passes nil: the
+-- hash holds only what needs it, the ids that come from outside).
 local function take(balance, ledger, idempotency, name, want, ref, reason, at, actor)
   if want <= 0 then return 0 end
   local got = math.min(math.max(tonumber(redis.call('GET', balance) or '0'), 0), want)
@@ -12,6 +15,8 @@ local function take(balance, ledger, idempotency, name, want, ref, reason, at, a
   local id = redis.call('XADD', ledger, '*',
     'amount', string.format('-%d', got), 'balance', name, 'after', string.format('%d', after),
     'kind', 'charge', 'reason', reason, 'ref', entry_ref, 'at', at, 'actor', actor)
-  redis.call('HSET', idempotency, entry_ref, id)
+  if idempotency then
+    redis.call('HSET', idempotency, entry_ref, id)
+  end
   return got
 end
