@@ -1,7 +1,9 @@
 """Rules written twice, in Python and in Lua, held against each other on random inputs.
 
-One pair is left: ``rules.split_charge`` (voucher first, then prepaid, the rest owed)
-is what a dry run and the low-balance notice preview; ``renew.lua`` applies it. Every
+Two pairs are left. ``rules.split_charge`` (voucher first, then prepaid, the rest owed)
+is what a dry run and the low-balance notice preview; ``renew.lua`` applies it. The
+calendar (``clock.add_months``, ``month_of``) is what Python schedules by; ``renew.lua``
+dates a renewal with ``lib/dates.lua``, since Redis has no clock library. Every
 other rule has one source: the script where it must run inside Redis (Python reads
 its result), Python where Python decides (the script only applies it)."""
 
@@ -9,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
 
 import fakeredis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from accountbot.stack import RedisServer
 from payments.billing.rules import ChargeLine, RenewalDates, split_charge
 from payments.billing.store import RenewalRequest
+from payments.clock import add_months, day_label, epoch, from_epoch, month_of
 from payments.ledger.records import Balance
 from payments.money import Money
+from payments.store.connection import open_redis
 from payments.stores import Store
 from tests.support.billing import T0, usd
 
@@ -63,3 +70,38 @@ async def renew(
     renewal = await store.billing.renew(request)
     await store.close()
     return [(s.voucher.units, s.prepaid.units, s.due.units) for _, s in renewal.lines]
+
+
+# --- dates: payments/clock.py and lua/lib/dates.lua -------------------------------------
+
+DATES_PROBE = (
+    resources.files("payments.store").joinpath("lua", "lib", "dates.lua").read_text("utf-8")
+    + """
+local ts, day = tonumber(ARGV[1]), tonumber(ARGV[2])
+return {next_month(ts, day), month_of(ts), day_label(ts), iso_instant(ts)}
+"""
+)
+instants = st.datetimes(datetime(1999, 1, 1), datetime(2200, 12, 31)).map(
+    lambda at: at.replace(microsecond=0, tzinfo=UTC)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants, st.integers(1, 31))
+def test_the_renewal_script_dates_a_month_as_python_does(
+    redis_server: RedisServer, at: datetime, day: int
+) -> None:
+    """The 'due' renewal computes its period and the following date inside Redis (Lua 5.1,
+    no os.date): the same instants as clock.add_months / month_of, on the real server."""
+    following, month, label, iso = asyncio.run(probe(redis_server.url, epoch(at), day))
+    assert from_epoch(int(following)) == add_months(at, 1, day)
+    assert (month, label, iso) == (month_of(at), day_label(at), at.isoformat())
+
+
+async def probe(url: str, ts: int, day: int) -> list[Any]:
+    redis = open_redis(url)
+    try:
+        reply: Any = await redis.eval(DATES_PROBE, 0, ts, day)
+        return list(reply)
+    finally:
+        await redis.aclose()
