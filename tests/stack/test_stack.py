@@ -17,15 +17,15 @@ from tests.support.clients import logged_in
 
 
 async def test_a_created_user_logs_in_to_the_real_prosody(stack: Stack) -> None:
-    jid, password = stack.prosody.adduser("stacktest")
-    async with logged_in(jid, password, "127.0.0.1", stack.prosody.c2s_port) as client:
+    jid, password = stack.xmpp.adduser("stacktest")
+    async with logged_in(jid, password, "127.0.0.1", stack.xmpp.c2s_port) as client:
         assert str(client.boundjid.bare) == "stacktest@localhost"
 
 
 async def test_a_wrong_password_is_refused(stack: Stack) -> None:
-    jid, _ = stack.prosody.adduser("wrongpw")
+    jid, _ = stack.xmpp.adduser("wrongpw")
     with pytest.raises(PermissionError):
-        async with logged_in(jid, "not-the-password", "127.0.0.1", stack.prosody.c2s_port):
+        async with logged_in(jid, "not-the-password", "127.0.0.1", stack.xmpp.c2s_port):
             pass
 
 
