@@ -28,7 +28,9 @@ async def run_bot(config: Config, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(signum, stop.set)
     store = Store.from_url(config.redis.url, currency=config.billing.currency)
     bot = AccountBot(config.xmpp, Dispatcher(build_registry(), store, config))
-    outbox = OutboxConsumer(store, bot.send_notification, bot.connected)
+    outbox = OutboxConsumer(
+        store, bot.send_notification, bot.connected, offer_days=config.billing.invite_days
+    )
     outbox_task = asyncio.create_task(outbox.run(), name="outbox")
     try:
         await store.ping()

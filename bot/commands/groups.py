@@ -56,7 +56,17 @@ NOT_TRIAL: Final = (
     "send 'register CODE'."
 )
 MAIN_CANNOT: Final = "The account that invited you cannot pay for another account right now."
-CODE = Param("code", "the code in the invitation", ParamKind.TEXT, rest=True, label="Code")
+
+
+async def offer_options(ctx: Context) -> list[tuple[str, str]]:
+    """The invitations delivered to the asker (never anyone else's), as a pick-list."""
+    return await ctx.store.botstate.offers(ctx.jid, ctx.now)
+
+
+CODE = Param(
+    "code", "the code in the invitation", ParamKind.TEXT, rest=True, label="Offer",
+    options=offer_options,
+)  # fmt: skip
 TARGET = Param("jid", "the account, like name@example.org", ParamKind.JID, label="Account")
 
 
@@ -139,6 +149,15 @@ async def use_code(ctx: Context, code: str, use: CodeUse) -> Joined | Reply | No
         return Reply(MAIN_CANNOT, error="not-acceptable")
 
 
+async def answer_offer(ctx: Context, code: str, use: CodeUse) -> Joined | Reply | None:
+    """Accept or decline; the offer leaves the pick-list once answered (or refused)."""
+    done = await use_code(ctx, code, use)
+    normalised = GROUP_CODES.normalise(code)
+    if normalised is not None:
+        await ctx.store.botstate.forget_offer(ctx.jid, normalised)
+    return done
+
+
 def _joined_text(joined: Joined) -> str:
     if joined.price is None:
         return f"Your account is paid for by {joined.main}."
@@ -149,7 +168,7 @@ def _joined_text(joined: Joined) -> str:
 
 
 async def accept(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    done = await use_code(ctx, str(args["code"]), CodeUse.ACCEPT)
+    done = await answer_offer(ctx, str(args["code"]), CodeUse.ACCEPT)
     if isinstance(done, Reply):
         return done
     assert done is not None
@@ -157,7 +176,7 @@ async def accept(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 async def decline(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    done = await use_code(ctx, str(args["code"]), CodeUse.DECLINE)
+    done = await answer_offer(ctx, str(args["code"]), CodeUse.DECLINE)
     if isinstance(done, Reply):
         return done
     return Reply("Declined. Nothing changes for your account.")
@@ -227,9 +246,17 @@ async def confirm_remove(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
 
 
 async def remove(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    left = await group_flows.remove(flow_of(ctx), ctx.jid, args["jid"], ctx.now)
+    """The reply is the main's message: its notice (``left:MAIN:LEAF:AT``) is not sent."""
+    told = f"left:{ctx.jid}:{args['jid']}:"
+    await ctx.store.botstate.will_tell(ctx.jid, told)
+    try:
+        left = await group_flows.remove(flow_of(ctx), ctx.jid, args["jid"], ctx.now)
+    except BaseException:
+        await ctx.store.botstate.untell(ctx.jid, told)
+        raise
     return Reply(
-        f"You no longer pay for {left.leaf}. It stays paid until {day_label(left.paid_until)}."
+        f"You no longer pay for {left.leaf}. It stays paid until {day_label(left.paid_until)}; "
+        "nothing more is charged for it."
     )
 
 

@@ -24,7 +24,7 @@ from payments.stores import Store
 from tests.bot import test_bot_e2e
 from tests.bot.test_bot_e2e import login, new_user
 from tests.support.bots import outbox_drained
-from tests.support.clients import UserClient, is_notification
+from tests.support.clients import UserClient, enable_adhoc, execute, is_notification, notes
 from tests.support.servers import Bot
 from tests.support.waits import eventually
 
@@ -143,9 +143,47 @@ async def test_a_main_pays_for_a_trial_that_accepts_and_both_see_it(
 
         question = await m.ask(f"remove {leaf}")
         assert question.startswith(f"Stop paying for {leaf}?")
-        assert "You no longer pay for" in await m.ask("yes")
-        assert leaf in await m.notification("leaf_left")
+        removed = await m.ask("yes")
+        assert removed.startswith(f"You no longer pay for {leaf}. It stays paid until")
         assert main in await f.notification("leaf_left")
+        await eventually(outbox_drained(live_store), "the outbox drained")
+        assert "help more" in await m.ask("help")  # the probe: no second message came first
+        assert "leaf_left" not in [kind for kind, _ in m.kept], m.kept
+
+
+async def test_an_offer_is_a_choice_in_the_accept_form_and_remove_says_it_once(
+    server_stack: Stack, bot: Bot, live_store: Store
+) -> None:
+    main, main_password = new_user(server_stack, "main")
+    leaf, leaf_password = new_user(server_stack, "leaf")
+    await paid_main(live_store, main)
+    await live_store.accounts.register_trial(leaf, datetime.now(UTC), POLICY.trial_days)
+    async with (
+        login(server_stack, main, main_password) as mc,
+        login(server_stack, leaf, leaf_password) as fc,
+    ):
+        enable_adhoc(mc)
+        enable_adhoc(fc)
+        m, f = Chat(mc, bot.jid), Chat(fc, bot.jid)
+        added = await execute(mc, bot.adhoc_jid, "add", {"jid": leaf})
+        assert notes(added) == ADDED
+        await f.notification("invitation")
+        form = await execute(fc, bot.adhoc_jid, "accept")
+        offer = form["command"]["form"].get_fields()["code"]
+        assert offer["type"] == "list-single" and offer["label"] == "Offer"
+        [(code, label)] = [(o["value"], o["label"]) for o in offer["options"]]
+        assert label == f"{main} offers to pay for your account (Family plan)"
+        accepted = await execute(fc, bot.adhoc_jid, "accept", {"code": code})
+        assert notes(accepted).startswith(f"Your account is now paid for by {main}")
+        assert await live_store.botstate.offers(leaf, datetime.now(UTC)) == []
+        await m.notification("leaf_joined")
+
+        removed = await execute(mc, bot.adhoc_jid, "remove", {"jid": leaf}, {"confirm": True})
+        assert notes(removed).startswith(f"You no longer pay for {leaf}.")
+        await f.notification("leaf_left")
+        await eventually(outbox_drained(live_store), "the outbox drained")
+        assert "help more" in await m.ask("help")  # the probe: the result came once, as the form
+        assert "leaf_left" not in [kind for kind, _ in m.kept], m.kept
 
 
 async def test_add_reads_the_same_for_anyone_and_reaches_only_a_trial(
