@@ -53,7 +53,7 @@ class Histogram:
 
 class Metrics:
     def __init__(self, providers: Iterable[str] = ()) -> None:
-        disable_created_metrics()  # no `_created` series beside every counter
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
         self.registry = CollectorRegistry(auto_describe=True)
 
         def counter(name: str, help_text: str, *labels: str) -> Counter:
