@@ -5,18 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
-from accountbot.common import EXIT_OK, CliError, Commands, common
+from accountbot.common import EXIT_OK, CliError, Commands, common, opened
 from accountbot.console import chat
+from accountbot.demo import Demo, prepare_demo
 from accountbot.stack import Stack, StackError, pid_alive, read_json, stop_from_json
 from accountbot.xmpp_servers import SERVERS, server_from_json
-from payments.billing.payment import credit_account
-from payments.config import load_config
-from payments.ledger.records import EntryKind
-from payments.money import parse_money
-from payments.stores import Store
+from payments.catalog.declared import prepare_catalog
+from payments.clock import utcnow
+from payments.config import ConfigError, load_config
 
 DEFAULT_LOCAL = ".local"
 
@@ -50,10 +48,8 @@ def up(args: argparse.Namespace) -> int:
         raise CliError(f"a local stack is already running ({local}/stack.json): 'make down' first")
     stack = Stack(local / "stack", persistent=True, server=args.server)
     try:
-        stack.start(detached=True, operators=(f"{DEMO_OPERATOR}@{stack.xmpp.domain}",))
-        for app, ready in APP_READY.items():
-            stack.start_app(app, detached=True).wait_for(ready)
-    except StackError as exc:
+        start_all(stack, detached=True, operators=(f"{DEMO_OPERATOR}@{stack.xmpp.domain}",))
+    except (StackError, ConfigError) as exc:
         stack.stop()
         raise CliError(str(exc)) from None
     path = stack.write_json()
@@ -93,8 +89,8 @@ def adduser_cmd(args: argparse.Namespace) -> int:
 
 
 DEMO_USER = "demo"
+DEMO_LEAF = "demo-leaf"
 DEMO_OPERATOR = "admin"
-DEMO_CREDIT = "25"
 
 
 def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,31 +109,31 @@ def server_option(parser: argparse.ArgumentParser) -> None:
 
 
 def demo_cmd(args: argparse.Namespace) -> int:
-    """The local stack in the foreground, a demo user with money, and the console.
+    """The local stack in the foreground, the demo's accounts, and the console.
 
     Everything started here is a child of this process and stops with it
     (Ctrl-D in the console, Ctrl-C, or a kill); Redis keeps its data (AOF)
-    in .local/demo for the next demo.
+    in .local/demo-SERVER for the next demo.
     """
     stack = Stack(Path(args.local) / f"demo-{args.server}", persistent=True, server=args.server)
     operator = f"{DEMO_OPERATOR}@{stack.xmpp.domain}"
     try:
-        stack.start(operators=(operator,))
-        for app, ready in APP_READY.items():
-            stack.start_app(app).wait_for(ready)
+        start_all(stack, detached=False, operators=(operator,))
         user, password = fresh_user(stack, DEMO_USER)
+        leaf, _ = fresh_user(stack, DEMO_LEAF)
         _, operator_password = fresh_user(stack, DEMO_OPERATOR)
-        asyncio.run(prepare_demo_account(stack, user))
+        demo = asyncio.run(demo_accounts(stack, user, leaf))
         print(
             f"Local stack: {stack.xmpp.name} 127.0.0.1:{stack.xmpp.c2s_port}, "
-            f"bot {stack.bot_jid}, "
-            f"web {stack.web_url}, redis {stack.redis.url}"
+            f"bot {stack.bot_jid}, web {stack.web_url}, redis {stack.redis.url}"
         )
         print(
             f"Operator: {operator} / {operator_password} (another terminal: "
             f".venv/bin/accountbot console {operator} --host 127.0.0.1 "
             f"--port {stack.xmpp.c2s_port} --bot {stack.bot_jid})"
         )
+        print(demo.summary())
+        print("Try: help, balance, usage, invoices, numbers, plans, topup 10")
         return asyncio.run(chat(user, password, "127.0.0.1", stack.xmpp.c2s_port, stack.bot_jid))
     except StackError as exc:
         raise CliError(str(exc)) from None
@@ -146,31 +142,31 @@ def demo_cmd(args: argparse.Namespace) -> int:
         print("demo stopped")
 
 
-# The services of the demo and the log line each writes once it serves.
+# The services of the stack and the log line each writes once it serves.
 APP_READY = {"bot": "connected as", "web": "web service up"}
 
 
+def start_all(stack: Stack, *, detached: bool, operators: tuple[str, ...]) -> None:
+    """Redis and XMPP, the catalog of the config, then the bot and the web service."""
+    stack.start(detached=detached, operators=operators)
+    asyncio.run(catalog(stack))
+    for app, ready in APP_READY.items():
+        stack.start_app(app, detached=detached).wait_for(ready)
+
+
+async def catalog(stack: Stack) -> None:
+    config = load_config(stack.config_path, env={})
+    async with opened(config) as store:
+        await prepare_catalog(store, config, utcnow())
+
+
 def fresh_user(stack: Stack, name: str) -> tuple[str, str]:
-    """Create ``name`` with a new password (the demo's Prosody data persists)."""
+    """Create ``name`` with a new password (the demo's XMPP data persists)."""
     stack.xmpp.deluser(name)
     return stack.xmpp.adduser(name)
 
 
-async def prepare_demo_account(stack: Stack, jid: str) -> None:
+async def demo_accounts(stack: Stack, user: str, leaf: str) -> Demo:
     config = load_config(stack.config_path, env={})
-    store = Store.from_url(config.redis.url, currency=config.billing.currency)
-    try:
-        await store.accounts.register_trial(jid, datetime.now(UTC), config.billing.trial_days)
-        amount = parse_money(DEMO_CREDIT, config.billing.currency)
-        await credit_account(
-            store,
-            jid,
-            amount,
-            policy=config.billing,
-            reason="demo welcome credit",
-            kind=EntryKind.CREDIT,
-            ref="demo-welcome",
-            actor="dev demo",
-        )
-    finally:
-        await store.close()
+    async with opened(config) as store:
+        return await prepare_demo(store, config, user, leaf, utcnow())

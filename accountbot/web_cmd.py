@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
 from aiohttp import web
 
-from accountbot.common import EXIT_OK, Commands, common, config_of
+from accountbot.common import EXIT_OK, Commands, common, config_of, opened
+from payments.catalog.declared import prepare_catalog
+from payments.clock import utcnow
+from payments.config import Config
 from payments.web.app import AccessLogger, build_app
 
 SHUTDOWN_TIMEOUT = 10.0  # seconds given to requests in flight after SIGTERM
@@ -24,6 +28,7 @@ def serve(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = build_app(config)
+    asyncio.run(catalog_at_start(config))  # ConfigError: refuse to start
     logging.getLogger("accountbot.web").info(
         "listening on http://%s:%d/ (public %s)",
         config.web.host,
@@ -42,3 +47,8 @@ def serve(args: argparse.Namespace) -> int:
         print=None,
     )
     return EXIT_OK
+
+
+async def catalog_at_start(config: Config) -> None:
+    async with opened(config) as store:
+        await prepare_catalog(store, config, utcnow())

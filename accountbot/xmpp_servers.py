@@ -189,6 +189,7 @@ api_permissions:
     what:
       - register
       - unregister
+      - change_password
 access_rules:
   local:
     allow: all
@@ -200,6 +201,8 @@ modules:
   mod_ping: {{}}
   mod_carboncopy: {{}}
   mod_caps: {{}}
+  mod_offline: {{}}  # a notification to a user who is offline waits for them
+  mod_admin_extra: {{}}  # change_password
 """
 
 
@@ -263,8 +266,13 @@ class EjabberdServer:
         wait_until(lambda: port_open(self.api_port), "ejabberd http api", self.child)
 
     def adduser(self, name: str, password: str | None = None) -> tuple[str, str]:
+        """Create ``name@domain``, or give it this password if it exists (as prosodyctl)."""
         password = password or secrets.token_urlsafe(12)
         status, answer = self._api("register", user=name, host=self.domain, password=password)
+        if status == 409:  # already registered
+            status, answer = self._api(
+                "change_password", user=name, host=self.domain, newpass=password
+            )
         if status != 200:
             raise StackError(f"ejabberd register {name} failed: {status} {answer}")
         return f"{name}@{self.domain}", password

@@ -13,7 +13,9 @@ when there is one, and the link as XEP-0066 data.
 
 from __future__ import annotations
 
+import re
 import secrets
+import textwrap
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,10 +28,12 @@ from slixmpp.plugins.xep_0050.stanza import Command as CommandStanza
 from slixmpp.plugins.xep_0066.stanza import OOB
 from slixmpp.xmlstream import register_stanza_plugin
 
-from bot.commands.model import BadArgument, Command, Param, ParamKind, Reply, convert
+from bot.commands.model import BadArgument, Command, Context, Param, ParamKind, Reply, convert
 from bot.dispatch import Dispatcher, with_frozen_notice
+from payments.config import Config
 
 SESSION_SECONDS = 600
+FIXED_WIDTH = 36
 MAX_SESSIONS = 10_000
 COMMANDS_NS = "http://jabber.org/protocol/commands"
 
@@ -90,16 +94,19 @@ class AdhocCommands:
         if not command.params:
             return await self._ask_confirmation(iq, session_id, session)
         notice = (await with_frozen_notice(ctx, Reply(""))).text.strip()
-        return self._params_form(iq, session_id, command, notice=notice)
+        form = await params_form(command, ctx, notice=notice)
+        return self._reply(iq, command, session_id, "executing", form=form)
 
     async def _continue(self, iq: Iq, jid: str, session_id: str, session: Session) -> Iq:
         values = _submitted(iq)
         command = session.command
         if session.stage == "params":
             try:
-                session.args = parse_form(command.params, values, self.dispatcher)
-            except BadArgument as exc:
-                return self._params_form(iq, session_id, command, error=f"{exc}.")
+                session.args = parse_form(command.params, values, self.dispatcher.config)
+            except FieldError as exc:
+                ctx = await self.dispatcher.context(jid)
+                form = await params_form(command, ctx, error=exc, typed=values)
+                return self._reply(iq, command, session_id, "executing", form=form)
             if command.confirm is None:
                 del self.sessions[session_id]
                 return await self._finish(iq, command, session_id, session.args)
@@ -121,9 +128,10 @@ class AdhocCommands:
         session.stage = "confirm"
         form = Form()
         form["type"] = "form"
-        form["title"] = session.command.help.capitalize()
+        form["title"] = session.command.title
+        form["instructions"] = question
         form.add_field(var="question", ftype="fixed", value=question)
-        form.add_field(var="confirm", ftype="boolean", label="Confirm", value=False, required=True)
+        form.add_field(var="confirm", ftype="boolean", label="Yes, do it", value=False)
         return self._reply(iq, session.command, session_id, "executing", form=form)
 
     async def _finish(
@@ -136,29 +144,10 @@ class AdhocCommands:
         reply = await with_frozen_notice(ctx, await self.dispatcher.run(command, ctx, args))
         return self._result(iq, command, session_id or secrets.token_urlsafe(12), reply)
 
-    def _params_form(
-        self, iq: Iq, session_id: str, command: Command, *, error: str = "", notice: str = ""
-    ) -> Iq:
-        form = Form()
-        form["type"] = "form"
-        form["title"] = command.help.capitalize()
-        form["instructions"] = notice or f"Usage in chat: {command.usage()}"
-        for param in command.params:
-            add_param_field(form, param)
-        return self._reply(
-            iq, command, session_id, "executing", form=form, note=error, note_type="error"
-        )
-
     def _result(self, iq: Iq, command: Command, session_id: str, reply: Reply) -> Iq:
-        form = None
-        if reply.table is not None and not reply.error:
-            form = Form()
-            form["type"] = "result"
-            form["title"] = command.help.capitalize()
-            for column in reply.table.columns:
-                form.add_reported(column, label=column.capitalize(), ftype="text-single")
-            for row in reply.table.rows:
-                form.add_item(dict(zip(reply.table.columns, row, strict=True)))
+        """Completed, the reply as a note (what clients show of a completed command);
+        a table also as a result form, beside its text rendering."""
+        form = table_form(command, reply) if reply.table is not None and not reply.error else None
         reply_iq = self._reply(
             iq,
             command,
@@ -203,33 +192,120 @@ class AdhocCommands:
             del self.sessions[key]
 
 
-def add_param_field(form: Form, param: Param) -> None:
-    ftype = FIELD_TYPES.get(param.kind, "text-single")
-    options = [{"label": c, "value": c} for c in param.choices] if param.choices else None
+class FieldError(BadArgument):
+    """A submitted value that does not parse: the form comes back with the error
+    shown beside the field, and what was typed kept."""
+
+    def __init__(self, param: Param, problem: str) -> None:
+        super().__init__(f"{param.title}: {problem}.")
+        self.param = param
+
+
+async def params_form(
+    command: Command,
+    ctx: Context,
+    *,
+    notice: str = "",
+    error: FieldError | None = None,
+    typed: Mapping[str, Any] | None = None,
+) -> Form:
+    """The form of a command's parameters. What must be read (a frozen account's
+    line, an error) goes in the instructions (profanity, Gajim show them) and
+    as a fixed field (poezio shows only those), never only in a note."""
+    form = Form()
+    form["type"] = "form"
+    form["title"] = command.title
+    messages = [text for text in (notice, str(error or "")) if text]
+    form["instructions"] = "\n".join(messages) or sentence(command.help)
+    add_fixed_lines(form, "message", "\n".join(messages))
+    for param in command.params:
+        options = await param.options(ctx) if param.options is not None else []
+        own = error if error is not None and error.param is param else None
+        add_param_field(form, param, options, kept(typed, param), error=own)
+    return form
+
+
+def add_param_field(
+    form: Form,
+    param: Param,
+    options: list[tuple[str, str]],
+    value: str,
+    *,
+    error: FieldError | None = None,
+) -> None:
+    """No ``<required/>``: clients print it as "(required)" after every label, and a
+    missing value comes back with its error anyway."""
+    choices = options or [(c, c) for c in param.choices]
+    ftype = "list-single" if choices else FIELD_TYPES.get(param.kind, "text-single")
     form.add_field(
         var=param.name,
         ftype=ftype,
-        label=param.name.capitalize(),
-        desc=param.help,
-        required=param.required,
-        options=options,
+        label=param.title,
+        desc=str(error) if error is not None else param.help,
+        options=[{"label": label, "value": value} for value, label in choices] or None,
+        value=value,
     )
 
 
+def kept(typed: Mapping[str, Any] | None, param: Param) -> str:
+    """What the user typed for ``param`` (sent back with the form after an error)."""
+    raw = (typed or {}).get(param.name)
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    return "" if raw is None else str(raw)
+
+
+def table_form(command: Command, reply: Reply) -> Form:
+    """A result form: the reply's lines as fixed fields (poezio draws no table), then
+    the table (Cheogram, Gajim); column vars without spaces."""
+    assert reply.table is not None
+    form = Form()
+    form["type"] = "result"
+    form["title"] = command.title
+    form["instructions"] = reply.text
+    add_fixed_lines(form, "line", reply.text)
+    columns = [(column_var(c), c) for c in reply.table.columns]
+    for var, column in columns:
+        form.add_reported(var, label=column.capitalize(), ftype="text-single")
+    for row in reply.table.rows:
+        form.add_item({var: cell for (var, _), cell in zip(columns, row, strict=True)})
+    return form
+
+
+def add_fixed_lines(form: Form, prefix: str, text: str) -> None:
+    """``text`` as fixed fields, one per line, cut to ``FIXED_WIDTH`` (poezio draws a
+    fixed field on half of its window and cuts what is longer)."""
+    lines = [
+        part
+        for line in text.splitlines()
+        for part in textwrap.wrap(line, FIXED_WIDTH, subsequent_indent="  ") or [""]
+    ]
+    for number, line in enumerate(lines):
+        form.add_field(var=f"{prefix}{number}", ftype="fixed", value=line)
+
+
+def column_var(column: str) -> str:
+    return "_".join(re.findall(r"[a-z0-9]+", column.lower()))
+
+
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+
+
 def parse_form(
-    params: tuple[Param, ...], values: Mapping[str, Any], dispatcher: Dispatcher
+    params: tuple[Param, ...], values: Mapping[str, Any], config: Config
 ) -> dict[str, Any]:
     args: dict[str, Any] = {}
     for param in params:
-        raw = values.get(param.name)
-        if isinstance(raw, list):
-            raw = raw[0] if raw else None
-        text = "" if raw is None else str(raw)
+        text = kept(values, param)
         if not text.strip():
             if param.required:
-                raise BadArgument(f"{param.name} is required")
+                raise FieldError(param, "please fill it in")
             continue
-        args[param.name] = convert(param, text, dispatcher.config)
+        try:
+            args[param.name] = convert(param, text, config)
+        except BadArgument as exc:
+            raise FieldError(param, str(exc)) from None
     return args
 
 

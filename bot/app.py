@@ -11,6 +11,8 @@ from bot.commands import build_registry
 from bot.dispatch import Dispatcher
 from bot.outbox import OutboxConsumer
 from bot.xmpp import AccountBot
+from payments.catalog.declared import prepare_catalog
+from payments.clock import utcnow
 from payments.config import Config
 from payments.stores import Store
 
@@ -26,10 +28,13 @@ async def run_bot(config: Config, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(signum, stop.set)
     store = Store.from_url(config.redis.url, currency=config.billing.currency)
     bot = AccountBot(config.xmpp, Dispatcher(build_registry(), store, config))
-    outbox = OutboxConsumer(store, bot.send_notification, bot.connected)
+    outbox = OutboxConsumer(
+        store, bot.send_notification, bot.connected, offer_days=config.billing.invite_days
+    )
     outbox_task = asyncio.create_task(outbox.run(), name="outbox")
     try:
         await store.ping()
+        await prepare_catalog(store, config, utcnow())  # ConfigError: refuse to start
         bot.start()
         await stop.wait()
     finally:

@@ -7,7 +7,8 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 
-from payments.notices import Notice
+from payments.clock import utcnow
+from payments.notices import Notice, NoticeKind
 from payments.stores import Store
 
 log = logging.getLogger(__name__)
@@ -19,11 +20,20 @@ class OutboxConsumer:
     """One consumer of the ``bot`` group; its name is stable across restarts of a host,
     so that what it read and did not finish before a crash is sent first."""
 
-    def __init__(self, store: Store, send: Send, connected: asyncio.Event, name: str = "") -> None:
+    def __init__(
+        self,
+        store: Store,
+        send: Send,
+        connected: asyncio.Event,
+        name: str = "",
+        *,
+        offer_days: int = 7,
+    ) -> None:
         self.store = store
         self.send = send
         self.connected = connected
         self.name = name or f"bot-{socket.gethostname()}"
+        self.offer_days = offer_days  # [billing] invite_days: how long an invitation holds
         self.sent = 0
 
     async def run(self) -> None:
@@ -51,7 +61,23 @@ class OutboxConsumer:
         for note in batch:
             if not self.connected.is_set():
                 return  # left pending: sent after the reconnection
-            if note.to and note.body:
+            if note.to and note.body and not await self._said(note):
                 await self.send(note)
                 self.sent += 1
+                await self._remember(note)
             await self.store.outbox.done(note)
+
+    async def _said(self, note: Notice) -> bool:
+        """A reply already said it (``remove``): one message, not the same one twice."""
+        return bool(note.key) and await self.store.botstate.was_told(note.to, note.key)
+
+    async def _remember(self, note: Notice) -> None:
+        """An invitation (key ``invitation:CODE``, keys.md) becomes a choice in the
+        invitee's accept form; its first sentence says who offers what."""
+        kind, _, code = note.key.partition(":")
+        if note.kind != NoticeKind.INVITATION or kind != "invitation" or not code:
+            return
+        label = note.body.split(". ", 1)[0]
+        await self.store.botstate.remember_offer(
+            note.to, code, label, at=utcnow(), days=self.offer_days
+        )

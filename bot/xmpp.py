@@ -199,7 +199,7 @@ class AccountBot:
             return items
         ctx = await self.dispatcher.context(asker)
         for command in self.dispatcher.registry.for_role(ctx.role):
-            items.add_item(self.xmpp.boundjid, node=command.node, name=command.help)
+            items.add_item(self.xmpp.boundjid, node=command.node, name=command.title)
         return items
 
     # --- outgoing ------------------------------------------------------------

@@ -13,7 +13,7 @@ import os
 import tomllib
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, get_args, get_origin
 
@@ -157,6 +157,27 @@ class BotConfig:
 
 
 @dataclass(frozen=True)
+class PlanDecl:
+    """One ``[[plans]]`` table: a plan of the catalog, applied at start (a change is a
+    new version; subscribers keep the version they bought)."""
+
+    id: str  # lower-case letters, digits, '-' or '_'; what users type: `plan basic`
+    name: str  # what users read
+    price: Money  # a month
+    allowances: Mapping[str, int] = field(default_factory=dict)  # e.g. { sms = 100 }
+
+
+@dataclass(frozen=True)
+class PackDecl:
+    """One ``[[packs]]`` table: a credit pack of the catalog, applied at start."""
+
+    id: str
+    resource: str  # one of [usage] resources
+    quantity: int
+    price: Money
+
+
+@dataclass(frozen=True)
 class Config:
     xmpp: XmppConfig = XmppConfig()
     redis: RedisConfig = RedisConfig()
@@ -167,6 +188,8 @@ class Config:
     gateway: GatewayConfig = GatewayConfig()
     bot: BotConfig = BotConfig()
     usage: UsageConfig = UsageConfig()
+    plans: tuple[PlanDecl, ...] = ()  # [[plans]]: the catalog this deployment declares
+    packs: tuple[PackDecl, ...] = ()  # [[packs]]
     path: str = field(default="", metadata={"internal": True})
 
     def money(self, units: int) -> Money:
@@ -196,6 +219,7 @@ def load_config(
     config: Config = Config(**{**values, "path": str(Path(where).resolve())})
     _check_secrets(config)
     _check_usage(config.usage)
+    _check_catalog(config)
     return config
 
 
@@ -210,7 +234,7 @@ def _build(
             raise ConfigError(f"{_name((*path, key))}: unknown key")
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    for name in known:
+    for name, spec in known.items():
         kind, key_path = hints[name], (*path, name)
         if isinstance(kind, type) and is_dataclass(kind) and kind is not Money:  # a section
             values[name] = kind(**_build(kind, raw.get(name, {}), key_path, env, cur))
@@ -219,15 +243,27 @@ def _build(
         if env_value is not None:
             values[name] = Secret(env_value)
         elif name in raw:
-            values[name] = _convert(kind, raw[name], key_path, cur)
-        elif name == "currency":
-            values[name] = cur
-        elif kind is Money:  # a default amount takes the deployment's currency
-            values[name] = Money(known[name].default.units, cur)  # type: ignore[union-attr]
+            values[name] = _convert(kind, raw[name], key_path, cur, env)
+        elif (default := _default(spec, kind, key_path, cur)) is not MISSING:
+            values[name] = default
     return values
 
 
-def _convert(kind: Any, value: Any, path: tuple[str, ...], currency: str) -> Any:
+def _default(spec: Field[Any], kind: Any, key_path: tuple[str, ...], cur: str) -> Any:
+    """The value of a key left out: the deployment's currency in a default amount,
+    MISSING to let the dataclass fill it in; ConfigError if it has no default."""
+    if spec.name == "currency":
+        return cur
+    if spec.default is MISSING and spec.default_factory is MISSING:
+        raise ConfigError(f"{_name(key_path)}: required")
+    if kind is Money:
+        return Money(spec.default.units, cur)  # type: ignore[union-attr]
+    return MISSING
+
+
+def _convert(
+    kind: Any, value: Any, path: tuple[str, ...], currency: str, env: Mapping[str, str]
+) -> Any:
     where = _name(path)
     if kind is Money:
         return _to_money(value, where, currency)
@@ -236,6 +272,9 @@ def _convert(kind: Any, value: Any, path: tuple[str, ...], currency: str) -> Any
         if value not in get_args(kind):
             raise ConfigError(f"{where}: expected {' or '.join(map(repr, get_args(kind)))}")
         return value
+    item = get_args(kind)[0] if origin is tuple else None
+    if isinstance(item, type) and is_dataclass(item):  # [[plans]], [[packs]]
+        return _tables(item, value, path[-1], currency, env)
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings")
@@ -245,6 +284,19 @@ def _convert(kind: Any, value: Any, path: tuple[str, ...], currency: str) -> Any
             raise ConfigError(f"{where}: expected a table like {{ sms = 20 }}")
         return {str(k): _to_scalar(int, v, f"{where}.{k}") for k, v in value.items()}
     return _to_scalar(kind, value, where)
+
+
+def _tables(
+    kind: type, value: Any, section: str, cur: str, env: Mapping[str, str]
+) -> tuple[Any, ...]:
+    """An array of tables, each named in errors by its id: ``[plans.basic] price: ...``."""
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ConfigError(f"[[{section}]]: expected tables, like [[{section}]] then id = ...")
+    tables = []
+    for number, item in enumerate(value, 1):
+        label = item.get("id") if isinstance(item.get("id"), str) else f"#{number}"
+        tables.append(kind(**_build(kind, item, (f"{section}.{label}",), env, cur)))
+    return tuple(tables)
 
 
 def _to_scalar(kind: Any, value: Any, where: str) -> Any:
@@ -320,6 +372,33 @@ def _check_usage(usage: UsageConfig) -> None:
             )
     if usage.credit_days < 1 or usage.max_events < 1 or usage.max_quantity < 1:
         raise ConfigError("[usage] credit_days, max_events and max_quantity: at least 1")
+
+
+def _check_catalog(config: Config) -> None:
+    """What the config alone can tell: each id once, resources the gateway meters.
+    (Id syntax and the default plan are checked where the catalog is applied:
+    ``payments/catalog/declared.py``.)"""
+    resources = config.usage.resources
+    for section, ids in (
+        ("plans", [p.id for p in config.plans]),
+        ("packs", [p.id for p in config.packs]),
+    ):
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise ConfigError(f"[[{section}]]: id {', '.join(twice)} is declared twice")
+    for plan in config.plans:
+        for resource in plan.allowances:
+            if resource not in resources:
+                raise ConfigError(
+                    f"[plans.{plan.id}] allowances: {resource!r} is not one of [usage] resources"
+                )
+    for pack in config.packs:
+        if pack.resource not in resources:
+            raise ConfigError(
+                f"[packs.{pack.id}] resource: {pack.resource!r} is not one of [usage] resources"
+            )
+        if pack.quantity < 1:
+            raise ConfigError(f"[packs.{pack.id}] quantity: at least 1")
 
 
 def _name(path: tuple[str, ...]) -> str:

@@ -103,6 +103,16 @@ def pending_confirmation(jid: str) -> str:
     return f"bot-confirm-{{{jid}}}"
 
 
+def offers(jid: str) -> str:
+    """Hash: the invitations the bot delivered to a JID, code -> label and end (JSON)."""
+    return f"bot-offers-{{{jid}}}"
+
+
+def told(jid: str) -> str:
+    """Set: prefixes of notice keys a reply to this JID already said (5 minutes)."""
+    return f"bot-told-{{{jid}}}"
+
+
 # Set of the bare JIDs subscribed to the bot's presence (a component keeps its
 # own roster: the server keeps none for it).
 PRESENCE_SUBSCRIBERS: Final = "bot-presence_subscribers"

@@ -53,7 +53,13 @@ class Notice:
     id: str = ""  # the outbox stream id, once queued
 
     def fields(self) -> dict[str, str]:
-        return {"to": self.to, "body": self.body, "url": self.url, "kind": str(self.kind)}
+        return {
+            "to": self.to,
+            "body": self.body,
+            "url": self.url,
+            "kind": str(self.kind),
+            "key": self.key,
+        }
 
     @classmethod
     def decode(cls, entry_id: str, fields: Mapping[str, str]) -> Notice:
@@ -62,5 +68,6 @@ class Notice:
             kind=fields.get("kind", ""),
             body=fields.get("body", ""),
             url=fields.get("url", ""),
+            key=fields.get("key", ""),
             id=entry_id,
         )

@@ -12,9 +12,9 @@ from payments.money import format_money
 from payments.notices import Notice, NoticeKind
 
 SHOW_ENTRIES = 10
-TARGET = Param("jid", "the account", ParamKind.JID)
-AMOUNT = Param("amount", "like 20 or 20.50", ParamKind.AMOUNT)
-REASON = Param("reason", "written to the ledger", rest=True)
+TARGET = Param("jid", "the account, like name@example.org", ParamKind.JID, label="Account")
+AMOUNT = Param("amount", "like 20 or 20.50", ParamKind.AMOUNT, label="Amount")
+REASON = Param("reason", "written to the ledger", rest=True, label="Reason")
 
 
 async def show(ctx: Context, args: Mapping[str, Any]) -> Reply:
@@ -80,7 +80,15 @@ async def debit(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 COMMANDS = [
-    Command("admin show", "an account's state, balances and ledger", OPERATORS, show, (TARGET,)),
+    Command(
+        "admin show",
+        "an account's state, balances and ledger",
+        OPERATORS,
+        show,
+        (TARGET,),
+        label="Show an account",
+        first=OPERATORS,
+    ),
     Command(
         "admin credit",
         "add to a prepaid balance",
@@ -88,6 +96,8 @@ COMMANDS = [
         credit,
         (TARGET, AMOUNT, REASON),
         confirm=confirm_credit,
+        label="Credit an account",
+        first=OPERATORS,
     ),
     Command(
         "admin debit",
@@ -96,5 +106,6 @@ COMMANDS = [
         debit,
         (TARGET, AMOUNT, REASON),
         confirm=confirm_debit,
+        label="Debit an account",
     ),
 ]

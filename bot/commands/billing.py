@@ -22,6 +22,7 @@ from bot.commands.model import (
     Role,
     Table,
 )
+from bot.commands.words import quantities
 from payments.accounts.freeze_store import Frozen
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing import freezes, payment
@@ -34,11 +35,24 @@ from payments.money import format_money
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
 INVOICES_SHOWN = 12
-PLAN_ID = Param("id", "a plan id, as 'plans' lists them")
-TARGET = Param("jid", "the account", ParamKind.JID)
+TARGET = Param("jid", "the account, like name@example.org", ParamKind.JID, label="Account")
 KIND = Param(
-    "kind", "the kind of freeze", ParamKind.CHOICE, choices=tuple(k.value for k in FreezeKind)
+    "kind",
+    "billing, violation or legal",
+    ParamKind.CHOICE,
+    choices=tuple(k.value for k in FreezeKind),
+    label="Kind of freeze",
 )
+
+
+async def plan_options(ctx: Context) -> list[tuple[str, str]]:
+    """The plans on offer, as a pick-list: (id, "Basic, $10.00 a month")."""
+    return [
+        (p.id, f"{p.name}, {format_money(p.price)} a month") for p in await ctx.store.plans.all()
+    ]
+
+
+PLAN_ID = Param("id", "one of the plans on offer ('plans')", label="Plan", options=plan_options)
 
 
 def cycle_of(ctx: Context) -> Cycle:
@@ -52,8 +66,8 @@ async def frozen_line(ctx: Context) -> str:
     return await freezes.frozen_line(cycle_of(ctx), ctx.jid)
 
 
-def _allowances(plan: Plan) -> str:
-    return ", ".join(f"{qty} {resource}" for resource, qty in sorted(plan.allowances.items()))
+def _allowances(plan: Plan, ctx: Context) -> str:
+    return quantities(plan.allowances, ctx.config.usage.resources)
 
 
 async def plans(ctx: Context, args: Mapping[str, Any]) -> Reply:
@@ -62,16 +76,17 @@ async def plans(ctx: Context, args: Mapping[str, Any]) -> Reply:
         return Reply("No plans are on offer yet.")
     mine = ctx.account.plan if ctx.account is not None else ""
     chosen = ctx.account.next_plan if ctx.account is not None else ""
-    lines = ["Plans (a month):"]
+    lines = ["Plans, a month:"]
     for plan in catalog:
         line = f"{plan.id}: {plan.name}, {format_money(plan.price)}"
-        line += f" ({_allowances(plan)})" if plan.allowances else ""
+        line += f" with {_allowances(plan, ctx)}" if plan.allowances else ""
         line += " (yours)" if plan.id == mine else ""
         line += " (from your next renewal)" if plan.id == chosen else ""
         lines.append(line)
-    if ctx.role in (Role.TRIAL, Role.PAID):
-        lines.append("Send 'plan ID' to choose one.")
-    rows = tuple((p.id, p.name, format_money(p.price), _allowances(p)) for p in catalog)
+    other = next((p.id for p in reversed(catalog) if p.id not in (mine, chosen)), "")
+    if ctx.role in (Role.TRIAL, Role.PAID) and other:
+        lines.append(f"To choose one, send its id: 'plan {other}'.")
+    rows = tuple((p.id, p.name, format_money(p.price), _allowances(p, ctx)) for p in catalog)
     return Reply("\n".join(lines), table=Table(("plan", "name", "a month", "includes"), rows))
 
 
@@ -209,14 +224,22 @@ async def unfreeze(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 COMMANDS = [
-    Command("plans", "the plans on offer", ANYONE, plans),
+    Command(
+        "plans",
+        "the plans on offer",
+        ANYONE,
+        plans,
+        label="Plans",
+        first=frozenset({Role.STRANGER, Role.TRIAL}),
+    ),
     Command(
         "plan",
-        "choose your plan (from your next renewal; at once for a trial that activates)",
+        "choose your plan",
         PAYERS,
         choose_plan,
         (PLAN_ID,),
         unavailable=NO_ACCOUNT,
+        label="Choose a plan",
     ),
     Command(
         "invoices",
@@ -224,6 +247,8 @@ COMMANDS = [
         PAYERS,
         invoices,
         unavailable=NO_ACCOUNT,
+        label="Invoices",
+        first=frozenset({Role.PAID}),
     ),
     Command(
         "pay",
@@ -232,22 +257,37 @@ COMMANDS = [
         pay,
         confirm=confirm_pay,
         unavailable=NO_ACCOUNT,
+        label="Pay invoices",
     ),
     Command(
         "admin price",
         "set a plan's monthly price (a new version)",
         OPERATORS,
         price,
-        (PLAN_ID, Param("amount", "the new monthly price", ParamKind.AMOUNT)),
+        (PLAN_ID, Param("amount", "the new monthly price", ParamKind.AMOUNT, label="Price")),
         confirm=confirm_price,
+        label="Set a plan's price",
     ),
     Command(
         "admin freeze",
         "freeze an account",
         OPERATORS,
         freeze,
-        (TARGET, KIND, Param("reason", "why (recorded with the freeze)", rest=True)),
+        (
+            TARGET,
+            KIND,
+            Param("reason", "why (recorded with the freeze)", rest=True, label="Reason"),
+        ),
         confirm=confirm_freeze,
+        label="Freeze an account",
+        first=OPERATORS,
     ),
-    Command("admin unfreeze", "lift one freeze of an account", OPERATORS, unfreeze, (TARGET, KIND)),
+    Command(
+        "admin unfreeze",
+        "lift one freeze of an account",
+        OPERATORS,
+        unfreeze,
+        (TARGET, KIND),
+        label="Unfreeze an account",
+    ),
 ]

@@ -18,8 +18,10 @@ from bot.commands.model import (
     Param,
     ParamKind,
     Reply,
+    Role,
     Table,
 )
+from bot.commands.words import resource_name
 from payments.accounts.records import AccountKind
 from payments.catalog.records import Pack, UnknownPack
 from payments.clock import month_label
@@ -30,15 +32,22 @@ from payments.usage.flow import Meter, MonthView
 from payments.usage.rules import ResourceMonth
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
-PACK = Param("pack", "a pack id, as 'credits' lists them")
+
+
+async def pack_options(ctx: Context) -> list[tuple[str, str]]:
+    """The packs on offer, as a pick-list: (id, "500 SMS for $5.00")."""
+    return [(p.id, _pack_offer(p)) for p in await ctx.store.packs.all()]
+
+
+PACK = Param("pack", "one of the packs on offer ('credits')", label="Pack", options=pack_options)
 
 
 def meter_of(ctx: Context) -> Meter:
     return Meter(ctx.store, ctx.config.usage, ctx.jid)
 
 
-def _pack_line(pack: Pack) -> str:
-    return f"{pack.id}: {pack.name} for {format_money(pack.price)}"
+def _pack_offer(pack: Pack) -> str:
+    return f"{pack.quantity} {resource_name(pack.resource)} for {format_money(pack.price)}"
 
 
 def _grant_line(grant: Grant) -> str:
@@ -58,14 +67,12 @@ async def credits(ctx: Context, args: Mapping[str, Any]) -> Reply:
         total = sum(g.left for g in mine)
         lines.append(f"{resource}: {total}" if total else f"{resource}: none")
         lines += [_grant_line(g) for g in mine]
-    autobuys = await ctx.store.credits.autobuys(ctx.jid)
-    lines += [_autobuy_line(a) for a in autobuys]
+    lines += [_autobuy_line(a) for a in await ctx.store.credits.autobuys(ctx.jid)]
     catalog = await ctx.store.packs.all()
     if catalog:
-        days = ctx.config.usage.credit_days
-        offers = "; ".join(_pack_line(p) for p in catalog)
-        lines.append(f"Packs (valid {days} days): {offers}.")
-        lines.append("Send 'buy PACK' to buy one, 'autobuy PACK on' to buy it at every renewal.")
+        lines.append(f"Packs on offer, valid {ctx.config.usage.credit_days} days:")
+        lines += [f"{p.id}: {_pack_offer(p)}" for p in catalog]
+        lines.append(f"To buy one, send 'buy {catalog[0].id}' (or 'autobuy ... on': every month).")
     rows = tuple(
         (g.resource, str(g.left), str(g.quantity), f"{g.expires_at:%Y-%m-%d}", g.pack)
         for g in grants
@@ -74,9 +81,8 @@ async def credits(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 def _autobuy_line(auto: AutoBuy) -> str:
-    return f"Autobuy: {auto.pack} ({auto.quantity} {auto.resource}) at every renewal for " + (
-        f"{format_money(auto.price)}."
-    )
+    what = f"{auto.quantity} {resource_name(auto.resource)}"
+    return f"Autobuy: {auto.pack} ({what}) for {format_money(auto.price)} at every renewal."
 
 
 async def confirm_buy(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
@@ -106,8 +112,9 @@ async def buy(ctx: Context, args: Mapping[str, Any]) -> Reply:
         return _no_pack(args["pack"])
     grant, bought = done.grant, done.bought
     return Reply(
-        f"Bought {grant.pack}: {grant.quantity} {grant.resource} credits, valid until "
-        f"{grant.expires_at:%Y-%m-%d}. Paid {format_money(bought.voucher + bought.prepaid)}; "
+        f"Bought {grant.pack}: {grant.quantity} {grant.resource} credits, "
+        f"valid until {grant.expires_at:%Y-%m-%d}. "
+        f"Paid {format_money(bought.voucher + bought.prepaid)}; "
         f"balance {format_money(bought.balance)}."
     )
 
@@ -134,7 +141,8 @@ async def autobuy(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 def _usage_line(line: ResourceMonth) -> str:
-    text = f"{line.resource}: {line.from_allowance} of {line.allowance} from the allowance"
+    name = resource_name(line.resource)
+    text = f"{name}: {line.from_allowance} of {line.allowance} from the allowance"
     if line.from_credits:
         text += f", {line.from_credits} from credits"
     return text + f"; {line.left} left"
@@ -167,10 +175,11 @@ async def usage(ctx: Context, args: Mapping[str, Any]) -> Reply:
 COMMANDS = [
     Command(
         "credits",
-        "your credits per service, with expiry dates, and the packs on offer",
+        "your credits and the packs on offer",
         USERS,
         credits,
         unavailable=NO_ACCOUNT,
+        label="Credits",
     ),
     Command(
         "buy",
@@ -180,20 +189,27 @@ COMMANDS = [
         (PACK,),
         confirm=confirm_buy,
         unavailable=NO_ACCOUNT,
+        label="Buy a pack",
     ),
     Command(
         "autobuy",
         "buy a pack again at every renewal (on), or stop (off)",
         PAYERS,
         autobuy,
-        (PACK, Param("state", "on or off", ParamKind.CHOICE, choices=("on", "off"))),
+        (
+            PACK,
+            Param("state", "on or off", ParamKind.CHOICE, choices=("on", "off"), label="Autobuy"),
+        ),
         unavailable=NO_ACCOUNT,
+        label="Buy a pack every month",
     ),
     Command(
         "usage",
-        "this month's usage per service: allowance, credits, what is left",
+        "what you used this month, and what is left",
         USERS,
         usage,
         unavailable=NO_ACCOUNT,
+        label="Usage",
+        first=frozenset({Role.TRIAL, Role.PAID, Role.LEAF}),
     ),
 ]

@@ -29,6 +29,7 @@ from bot.commands.model import (
     Role,
     Table,
 )
+from bot.commands.words import resource_name
 from payments.accounts.records import AccountKind
 from payments.clock import day_label
 from payments.codes import GROUP_CODES, REFUSAL, CodeRefused
@@ -55,8 +56,18 @@ NOT_TRIAL: Final = (
     "send 'register CODE'."
 )
 MAIN_CANNOT: Final = "The account that invited you cannot pay for another account right now."
-CODE = Param("code", "the code you were given", ParamKind.TEXT, rest=True)
-TARGET = Param("jid", "the account, like name@example.org", ParamKind.JID)
+
+
+async def offer_options(ctx: Context) -> list[tuple[str, str]]:
+    """The invitations delivered to the asker (never anyone else's), as a pick-list."""
+    return await ctx.store.botstate.offers(ctx.jid, ctx.now)
+
+
+CODE = Param(
+    "code", "the code in the invitation", ParamKind.TEXT, rest=True, label="Offer",
+    options=offer_options,
+)  # fmt: skip
+TARGET = Param("jid", "the account, like name@example.org", ParamKind.JID, label="Account")
 
 
 def flow_of(ctx: Context) -> GroupFlow:
@@ -138,6 +149,15 @@ async def use_code(ctx: Context, code: str, use: CodeUse) -> Joined | Reply | No
         return Reply(MAIN_CANNOT, error="not-acceptable")
 
 
+async def answer_offer(ctx: Context, code: str, use: CodeUse) -> Joined | Reply | None:
+    """Accept or decline; the offer leaves the pick-list once answered (or refused)."""
+    done = await use_code(ctx, code, use)
+    normalised = GROUP_CODES.normalise(code)
+    if normalised is not None:
+        await ctx.store.botstate.forget_offer(ctx.jid, normalised)
+    return done
+
+
 def _joined_text(joined: Joined) -> str:
     if joined.price is None:
         return f"Your account is paid for by {joined.main}."
@@ -148,7 +168,7 @@ def _joined_text(joined: Joined) -> str:
 
 
 async def accept(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    done = await use_code(ctx, str(args["code"]), CodeUse.ACCEPT)
+    done = await answer_offer(ctx, str(args["code"]), CodeUse.ACCEPT)
     if isinstance(done, Reply):
         return done
     assert done is not None
@@ -156,7 +176,7 @@ async def accept(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 async def decline(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    done = await use_code(ctx, str(args["code"]), CodeUse.DECLINE)
+    done = await answer_offer(ctx, str(args["code"]), CodeUse.DECLINE)
     if isinstance(done, Reply):
         return done
     return Reply("Declined. Nothing changes for your account.")
@@ -180,7 +200,7 @@ def meter_of(ctx: Context) -> Meter:
 
 async def _usage(ctx: Context, jid: str) -> str:
     view = await metering.month_usage(meter_of(ctx), jid, ctx.now)
-    used = [f"{line.used} {line.resource}" for line in view.lines if line.used]
+    used = [f"{line.used} {resource_name(line.resource)}" for line in view.lines if line.used]
     return ", ".join(used) or "nothing yet"
 
 
@@ -188,7 +208,7 @@ def _member_line(member: Member, usage: str) -> str:
     number = member.number or "no number"
     who = f"{member.jid} (you)" if member.is_main else member.jid
     cost = format_money(member.monthly)
-    return f"{who}: {number}, {member.plan} {cost}/month, used this month: {usage}"
+    return f"{who}: {number}, {member.plan} {cost} a month; used {usage}"
 
 
 async def numbers(ctx: Context, args: Mapping[str, Any]) -> Reply:
@@ -202,7 +222,7 @@ async def numbers(ctx: Context, args: Mapping[str, Any]) -> Reply:
         return Reply("\n".join(lines))
     members = await group_flows.members_of(ctx.store, ctx.jid)
     usages = [await _usage(ctx, m.jid) for m in members]
-    lines = [f"Used this month is {ctx.now:%Y-%m}. You pay for:"]
+    lines = [f"You pay for {_accounts(len(members))} (usage in {ctx.now:%Y-%m}):"]
     lines += [_member_line(m, u) for m, u in zip(members, usages, strict=True)]
     if len(members) == 1 and ctx.role is Role.PAID:
         lines.append("Send 'add JID' or 'invite' to pay for another account.")
@@ -226,9 +246,17 @@ async def confirm_remove(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
 
 
 async def remove(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    left = await group_flows.remove(flow_of(ctx), ctx.jid, args["jid"], ctx.now)
+    """The reply is the main's message: its notice (``left:MAIN:LEAF:AT``) is not sent."""
+    told = f"left:{ctx.jid}:{args['jid']}:"
+    await ctx.store.botstate.will_tell(ctx.jid, told)
+    try:
+        left = await group_flows.remove(flow_of(ctx), ctx.jid, args["jid"], ctx.now)
+    except BaseException:
+        await ctx.store.botstate.untell(ctx.jid, told)
+        raise
     return Reply(
-        f"You no longer pay for {left.leaf}. It stays paid until {day_label(left.paid_until)}."
+        f"You no longer pay for {left.leaf}. It stays paid until {day_label(left.paid_until)}; "
+        "nothing more is charged for it."
     )
 
 
@@ -254,6 +282,10 @@ async def leave(ctx: Context, args: Mapping[str, Any]) -> Reply:
     )
 
 
+def _accounts(count: int) -> str:
+    return "1 account" if count == 1 else f"{count} accounts"
+
+
 def _until(when: Any) -> str:
     return day_label(when) if when is not None else "today"
 
@@ -261,28 +293,51 @@ def _until(when: Any) -> str:
 COMMANDS = [
     Command(
         "numbers",
-        "every account you pay for (number, plan, cost, usage), or who pays for you",
+        "the accounts you pay for, or who pays for you",
         USERS,
         numbers,
         unavailable="You have no account yet: send 'register' to start a trial.",
+        label="Numbers",
+        first=frozenset({Role.PAID, Role.LEAF}),
     ),
-    Command("add", "offer to pay for a trial account", MAINS, add, (TARGET,), unavailable=NOT_MAIN),
+    Command(
+        "add",
+        "offer to pay for a trial account",
+        MAINS,
+        add,
+        (TARGET,),
+        unavailable=NOT_MAIN,
+        label="Add an account",
+    ),
     Command(
         "invite",
         "a referral code: whoever registers with it is paid for by you",
         MAINS,
         invite,
-        (Param("uses", "how many people may use it (default 1)", required=False),),
+        (
+            Param(
+                "uses", "how many people may use it (default 1)", required=False, label="Sign-ups"
+            ),
+        ),
         unavailable=NOT_MAIN,
+        label="Invite someone",
     ),
-    Command("invites", "your referral codes", MAINS, invites, unavailable=NOT_MAIN),
+    Command(
+        "invites",
+        "your referral codes",
+        MAINS,
+        invites,
+        unavailable=NOT_MAIN,
+        label="Referral codes",
+    ),
     Command(
         "revoke",
         "cancel one of your referral codes",
         MAINS,
         revoke,
-        (Param("code", "the referral code", ParamKind.TEXT, rest=True),),
+        (Param("code", "the referral code", ParamKind.TEXT, rest=True, label="Code"),),
         unavailable=NOT_MAIN,
+        label="Revoke a code",
     ),
     Command(
         "accept",
@@ -291,6 +346,7 @@ COMMANDS = [
         accept,
         (CODE,),
         unavailable=NOT_TRIAL,
+        label="Accept an offer",
     ),
     Command(
         "decline",
@@ -299,6 +355,7 @@ COMMANDS = [
         decline,
         (CODE,),
         unavailable=NOT_TRIAL,
+        label="Decline an offer",
     ),
     Command(
         "remove",
@@ -308,6 +365,7 @@ COMMANDS = [
         (TARGET,),
         confirm=confirm_remove,
         unavailable=NOT_MAIN,
+        label="Remove an account",
     ),
     Command(
         "leave",
@@ -316,5 +374,6 @@ COMMANDS = [
         leave,
         confirm=confirm_leave,
         unavailable=NOT_LEAF,
+        label="Leave the group",
     ),
 ]

@@ -73,10 +73,18 @@ class Param:
     required: bool = True
     choices: tuple[str, ...] = ()
     rest: bool = False  # takes the rest of the chat line (free text)
+    label: str = ""  # the form field's label (default: the name, capitalised)
+    # Values known in advance for this asker (the plans on offer, the offers
+    # made to them): a pick-list in forms instead of a typed id or code.
+    options: Options | None = None
 
     def usage(self) -> str:
         shown = self.name.upper() if not self.choices else "|".join(self.choices)
         return shown if self.required else f"[{shown}]"
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.capitalize()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +119,7 @@ class Context:
 
 Handler = Callable[[Context, Mapping[str, Any]], Awaitable[Reply]]
 Confirm = Callable[[Context, Mapping[str, Any]], Awaitable[str | Reply]]
+Options = Callable[[Context], Awaitable[list[tuple[str, str]]]]  # (value, label) pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,16 @@ class Command:
     # What a user whose role may not run it is told (operator commands are
     # never named to others: they get the unknown-command hint).
     unavailable: str = ""
+    # The short capitalised name clients list ad-hoc commands by ("Top up");
+    # ``help`` stays the description. Default: the name, capitalised.
+    label: str = ""
+    # The roles whose short ``help`` names this command: what they can do
+    # now. Everything else they may run is in ``help more``.
+    first: frozenset[Role] = frozenset()
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.capitalize()
 
     @property
     def node(self) -> str:

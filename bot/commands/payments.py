@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.commands.model import PAYERS, Command, Context, Param, ParamKind, Reply
+from bot.commands.model import PAYERS, Command, Context, Param, ParamKind, Reply, Role
 from payments.codes import REFUSAL, CodeRefused
 from payments.money import InvalidAmount, format_money
 from payments.topup.flow import check_topup, redeem_voucher
@@ -49,7 +49,17 @@ COMMANDS = [
         "a personal link to add money (card, Bitcoin...)",
         PAYERS,
         topup,
-        (Param("amount", "how much, like 25 or 25.50", ParamKind.AMOUNT, required=False),),
+        (
+            Param(
+                "amount",
+                "how much, like 25 or 25.50",
+                ParamKind.AMOUNT,
+                required=False,
+                label="Amount",
+            ),
+        ),
+        label="Top up",
+        first=frozenset({Role.TRIAL, Role.PAID}),
     ),
     Command(
         "redeem",
@@ -58,6 +68,7 @@ COMMANDS = [
         redeem,
         # Free text, not ParamKind.CODE: every refusal, even of a malformed
         # code, must read the same (and a code may be typed with spaces).
-        (Param("code", "the voucher code", ParamKind.TEXT, rest=True),),
+        (Param("code", "the voucher code", ParamKind.TEXT, rest=True, label="Voucher code"),),
+        label="Redeem a voucher",
     ),
 ]

@@ -25,18 +25,30 @@ from payments.money import format_money
 
 HISTORY_MONTHS = 12
 HISTORY_LINES = 30
+MORE = "Every command: send 'help more'."
 
 
 async def help_(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    commands = ctx.registry.for_role(ctx.role) if ctx.registry else []
-    lines = [f"{c.usage()} — {c.help}" for c in commands]
-    head = (
-        "Commands you can use:"
-        if ctx.role is not Role.STRANGER
-        else ("You have no account yet. Commands:")
-    )
-    rows = tuple((c.usage(), c.help) for c in commands)
-    return Reply("\n".join([head, *lines]), table=Table(("command", "what it does"), rows))
+    """What this user can do now, within a phone screen; the rest is in ``help more``."""
+    commands = [c for c in _commands(ctx) if ctx.role in c.first]
+    head = "You can send:" if ctx.role is not Role.STRANGER else "You have no account yet. Send:"
+    lines = [head, *(f"{c.usage()} — {c.help}" for c in commands), MORE]
+    return Reply("\n".join(lines), table=_table(commands))
+
+
+async def help_more(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    """Every command this user may run (a list they asked for)."""
+    commands = _commands(ctx)
+    lines = ["Every command you can send:", *(f"{c.usage()} — {c.help}" for c in commands)]
+    return Reply("\n".join(lines), table=_table(commands))
+
+
+def _commands(ctx: Context) -> list[Command]:
+    return ctx.registry.for_role(ctx.role) if ctx.registry else []
+
+
+def _table(commands: list[Command]) -> Table:
+    return Table(("command", "what it does"), tuple((c.usage(), c.help) for c in commands))
 
 
 async def register(ctx: Context, args: Mapping[str, Any]) -> Reply:
@@ -76,7 +88,8 @@ async def _plan_line(ctx: Context) -> str:
         return f"Plan: trial until {until}." if until else "Plan: trial."
     snapshot = await ctx.store.accounts.plan_snapshot(ctx.jid)
     price = ctx.money(int(snapshot.get("price", "0") or 0))
-    line = f"Plan: {snapshot.get('plan', account.plan)} at {format_money(price)} a month."
+    plan = await ctx.store.plans.version(account.plan, int(snapshot.get("version", "0") or 0))
+    line = f"Plan: {plan.name if plan else account.plan}, {format_money(price)} a month."
     if account.next_renewal_at and account.kind is AccountKind.PAID:
         line += f" Next renewal: {_day(account.next_renewal_at)}."
     return line
@@ -123,28 +136,48 @@ def _shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
 
 
 COMMANDS = [
-    Command("help", "list the commands you can use", ANYONE, help_),
+    Command(
+        "help",
+        "what you can do now",
+        ANYONE,
+        help_,
+        label="Help",
+    ),
+    Command("help more", "every command you can send", ANYONE, help_more, label="All commands"),
     Command(
         "register",
-        "start a free trial account (with a referral CODE: one paid for by who gave it)",
+        "start a free trial (with a referral CODE: an account paid for by who gave it)",
         STRANGERS,
         register,
         (Param("code", "a referral code, if you have one", required=False, rest=True),),
         unavailable="You already have an account. Send 'balance' to see it.",
+        label="Start a trial",
+        first=STRANGERS,
     ),
     Command(
         "balance",
-        "your balance, plan and next renewal",
+        "your money, plan and next renewal",
         USERS,
         balance,
         unavailable="You have no account yet: send 'register' to start a trial.",
+        label="Balance",
+        first=frozenset({Role.TRIAL, Role.PAID, Role.LEAF}),
     ),
     Command(
         "history",
-        "your ledger for a month (twelve months back)",
+        "your payments and charges of a month",
         USERS,
         history,
-        (Param("month", "YYYY-MM (default: this month)", ParamKind.MONTH, required=False),),
+        (
+            Param(
+                "month",
+                "YYYY-MM, like 2026-03 (default: this month)",
+                ParamKind.MONTH,
+                required=False,
+                label="Month",
+            ),
+        ),
         unavailable="You have no account yet: send 'register' to start a trial.",
+        label="History",
     ),
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from redis.asyncio import Redis
@@ -10,6 +12,7 @@ from redis.asyncio import Redis
 from payments import keys
 
 CONFIRM_SECONDS: Final = 120
+TOLD_SECONDS: Final = 300
 
 
 class BotStateStore:
@@ -56,3 +59,48 @@ class BotStateStore:
                 yield [str(jid) for jid in found]
             if int(cursor) == 0:
                 return
+
+    async def remember_offer(
+        self, jid: str, code: str, label: str, *, at: datetime, days: int
+    ) -> None:
+        """An invitation delivered to ``jid`` at ``at``, open ``days``: a choice of its
+        accept form. (A relative EXPIRE: tests run at other instants than Redis's clock.)"""
+        key = keys.offers(jid)
+        until = at + timedelta(days=days)
+        record = json.dumps({"label": label, "until": until.isoformat()})
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, code, record)
+            pipe.expire(key, days * 86_400)
+            await pipe.execute()
+
+    async def offers(self, jid: str, now: datetime) -> list[tuple[str, str]]:
+        """(code, label) of the invitations delivered to ``jid`` that have not ended."""
+        raw: Any = await self._redis.hgetall(keys.offers(jid))
+        found = []
+        for code, text in sorted(raw.items()):
+            record = json.loads(text)
+            if datetime.fromisoformat(record["until"]) > now:
+                found.append((str(code), str(record["label"])))
+        return found
+
+    async def forget_offer(self, jid: str, code: str) -> None:
+        await self._redis.hdel(keys.offers(jid), code)
+
+    async def will_tell(self, jid: str, key_prefix: str) -> None:
+        """A reply to ``jid`` is about to say what the notice keyed ``key_prefix...`` says."""
+        key = keys.told(jid)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, key_prefix)
+            pipe.expire(key, TOLD_SECONDS)
+            await pipe.execute()
+
+    async def untell(self, jid: str, key_prefix: str) -> None:
+        await self._redis.srem(keys.told(jid), key_prefix)
+
+    async def was_told(self, jid: str, notice_key: str) -> bool:
+        """True (once) when a reply already said what this notice says."""
+        prefixes: Any = await self._redis.smembers(keys.told(jid))
+        for prefix in prefixes:
+            if notice_key.startswith(prefix):
+                return bool(await self._redis.srem(keys.told(jid), prefix))
+        return False

@@ -1,119 +1,104 @@
-"""Prometheus metrics of the web service, in the text exposition format (written by hand).
+"""Prometheus metrics of the web service, through ``prometheus-client``.
 
-Counters live in the process: each web process is scraped on its own.
+Each ``Metrics`` has a registry of its own (one per application: tests build
+several in one process); each web process is scraped on its own. The small
+wrappers name their labels once and read a value back for tests and benches.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Final
+
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
+from prometheus_client import Counter as PromCounter
+from prometheus_client import Histogram as PromHistogram
 
 LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-Labels = tuple[tuple[str, str], ...]
 
-
-def _labels(labels: Labels, extra: str = "") -> str:
-    parts = [f'{k}="{_escape(v)}"' for k, v in labels]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-@dataclass
 class Counter:
-    name: str
-    help: str
-    values: dict[Labels, int] = field(default_factory=lambda: defaultdict(int))
+    """A counter with named labels; ``inc(provider="stripe")``."""
+
+    def __init__(
+        self, registry: CollectorRegistry, name: str, help_text: str, labels: Iterable[str]
+    ) -> None:
+        self.name = name
+        self._registry = registry
+        self._counter = PromCounter(
+            name.removesuffix("_total"), help_text, tuple(labels), registry=registry
+        )
 
     def inc(self, amount: int = 1, **labels: str) -> None:
-        self.values[tuple(sorted(labels.items()))] += amount
+        self._counter.labels(**labels).inc(amount)
 
     def get(self, **labels: str) -> int:
-        return self.values.get(tuple(sorted(labels.items())), 0)
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} counter"
-        for labels, value in sorted(self.values.items()):
-            yield f"{self.name}{_labels(labels)} {value}"
+        value = self._registry.get_sample_value(self.name, labels)
+        return int(value or 0)
 
 
-@dataclass
 class Histogram:
-    name: str
-    help: str
-    buckets: tuple[float, ...] = LATENCY_BUCKETS
-    counts: dict[Labels, list[int]] = field(default_factory=dict)
-    sums: dict[Labels, float] = field(default_factory=lambda: defaultdict(float))
+    """A histogram with named labels; ``observe(0.02, route="/healthz")``."""
+
+    def __init__(
+        self, registry: CollectorRegistry, name: str, help_text: str, labels: Iterable[str]
+    ) -> None:
+        self._histogram = PromHistogram(
+            name, help_text, tuple(labels), buckets=LATENCY_BUCKETS, registry=registry
+        )
 
     def observe(self, value: float, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        counts = self.counts.setdefault(key, [0] * (len(self.buckets) + 1))
-        counts[bisect_left(self.buckets, value)] += 1
-        self.sums[key] += value
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} histogram"
-        for labels, counts in sorted(self.counts.items()):
-            running = 0
-            for bound, count in zip((*self.buckets, None), counts, strict=True):
-                running += count
-                le = "le=" + ('"+Inf"' if bound is None else f'"{bound!r}"')
-                yield f"{self.name}_bucket{_labels(labels, le)} {running}"
-            yield f"{self.name}_sum{_labels(labels)} {self.sums[labels]!r}"
-            yield f"{self.name}_count{_labels(labels)} {running}"
+        self._histogram.labels(**labels).observe(value)
 
 
 class Metrics:
     def __init__(self, providers: Iterable[str] = ()) -> None:
-        self.credits = Counter(
-            "accountbot_payments_credited_total", "Payments credited, by provider."
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
+        self.registry = CollectorRegistry(auto_describe=True)
+
+        def counter(name: str, help_text: str, *labels: str) -> Counter:
+            return Counter(self.registry, name, help_text, labels)
+
+        self.credits = counter(
+            "accountbot_payments_credited_total", "Payments credited, by provider.", "provider"
         )
-        self.replays = Counter(
+        self.replays = counter(
             "accountbot_payments_replayed_total",
             "Completed-payment webhooks for a payment already credited, by provider.",
+            "provider",
         )
-        self.refusals = Counter(
-            "accountbot_webhook_refusals_total", "Webhooks refused, by provider and reason."
+        self.refusals = counter(
+            "accountbot_webhook_refusals_total",
+            "Webhooks refused, by provider and reason.",
+            "provider",
+            "reason",
         )
-        self.usage_events = Counter(
+        self.usage_events = counter(
             "accountbot_usage_events_total",
             "Gateway usage events, by outcome (counted, duplicate, unknown_account).",
+            "status",
         )
-        self.authorizations = Counter(
+        self.authorizations = counter(
             "accountbot_authorizations_total",
             "Gateway authorize answers, by resource and decision (allowed or the reason).",
+            "resource",
+            "decision",
         )
-        self.gateway_refusals = Counter(
-            "accountbot_gateway_refusals_total", "Gateway requests refused, by endpoint and reason."
+        self.gateway_refusals = counter(
+            "accountbot_gateway_refusals_total",
+            "Gateway requests refused, by endpoint and reason.",
+            "endpoint",
+            "reason",
         )
         self.latency = Histogram(
+            self.registry,
             "accountbot_http_request_duration_seconds",
             "Time to answer HTTP requests, by method, route and status.",
+            ("method", "route", "status"),
         )
         for name in providers:
             self.credits.inc(0, provider=name)
             self.replays.inc(0, provider=name)
 
     def render(self) -> str:
-        lines: list[str] = []
-        for metric in (
-            self.credits,
-            self.replays,
-            self.refusals,
-            self.usage_events,
-            self.authorizations,
-            self.gateway_refusals,
-            self.latency,
-        ):
-            lines.extend(metric.render())
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode("utf-8")

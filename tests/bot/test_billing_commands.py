@@ -79,11 +79,12 @@ async def test_plans_lists_prices_allowances_and_yours(store: Store) -> None:
     reply, _ = await call(store, "plans", jid="stranger@example.org")
     assert reply.text.splitlines()[1:] == [
         "basic: Basic, $10.00",
-        "plus: Plus, $25.00 (500 sms, 300 voice_minutes)",
+        "plus: Plus, $25.00 with 300 minutes, 500 SMS",
     ]
     await paid_account(store, A, T0, "20")
     reply, _ = await call(store, "plans")
-    assert "basic: Basic, $10.00 (yours)" in reply.text and "Send 'plan ID'" in reply.text
+    assert "basic: Basic, $10.00 (yours)" in reply.text
+    assert reply.text.endswith("To choose one, send its id: 'plan plus'.")
     assert reply.table is not None and len(reply.table.rows) == 2
 
 
@@ -92,7 +93,7 @@ async def test_plan_applies_at_the_next_renewal(store: Store) -> None:
     reply, _ = await call(store, "plan", id="PLUS")
     assert reply.text == "Plus ($25.00 a month) starts at your next renewal, on 2026-02-05."
     reply, _ = await call(store, "plans")
-    assert "plus: Plus, $25.00 (500 sms, 300 voice_minutes) (from your next renewal)" in reply.text
+    assert "plus: Plus, $25.00 with 300 minutes, 500 SMS (from your next renewal)" in reply.text
     await renew_account(cycle_of(store), A, T0 + days(31))
     assert (await account_of(store, A)).plan == "plus"
     assert (await store.ledger.balances(A)).prepaid == usd("5")

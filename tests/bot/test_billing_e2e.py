@@ -8,7 +8,6 @@ are read changes: from what Alice's client received instead of the outbox.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 from collections.abc import Iterator
 
@@ -42,7 +41,7 @@ class AliceOnline:
             self.runner.run(self._run())
 
     async def _run(self) -> None:
-        port = self.stack.prosody.c2s_port
+        port = self.stack.xmpp.c2s_port
         async with logged_in(ALICE, self.password, "127.0.0.1", port) as client:
             self.client = client
             reader = asyncio.create_task(self._read(client))
@@ -93,13 +92,8 @@ class DeliveredWorld(World):
 
 @pytest.fixture
 def alice_password(stack: Stack) -> str:
-    subprocess.run(
-        ["prosodyctl", "--config", str(stack.prosody.config_path), "deluser", ALICE],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    return stack.prosody.adduser("alice")[1]
+    stack.xmpp.deluser("alice")
+    return stack.xmpp.adduser("alice")[1]
 
 
 @pytest.fixture

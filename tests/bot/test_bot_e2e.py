@@ -1,6 +1,7 @@
-"""The bot through a real Prosody, as people use it: real slixmpp clients, real bot process.
+"""The bot through real servers, as people use it: real slixmpp clients, real bot process.
 
-Every test runs twice: with the bot as a XEP-0114 component and as a client account.
+Every test runs four times: on Prosody and on ejabberd, with the bot as a XEP-0114
+component and as a client account.
 """
 
 from __future__ import annotations
@@ -8,18 +9,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 
 from accountbot.stack import Stack
 from payments import keys
-from payments.config import load_config
 from payments.money import Money
 from payments.store.connection import open_redis
 from payments.stores import Store
-from tests.support.bots import bot_config, running_bot
 from tests.support.clients import (
     UserClient,
     command_nodes,
@@ -29,42 +27,33 @@ from tests.support.clients import (
     logged_in,
     notes,
 )
+from tests.support.servers import MODES, Bot, serving_bot
 
 OPERATOR = "admin"
 
 
-@dataclass
-class Bot:
-    mode: str
-    jid: str  # where people send chat messages
-    adhoc_jid: str  # where ad-hoc commands are listed and run
-
-
-@pytest.fixture(scope="module", params=["component", "client"])
+@pytest.fixture(scope="module", params=MODES)
 def bot(
-    stack: Stack, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    server_stack: Stack, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Bot]:
-    tmp = tmp_path_factory.mktemp(f"bot-{request.param}")
-    config = bot_config(stack, tmp, request.param)
-    with running_bot(stack, config):
-        jid = load_config(config, env={}).xmpp.jid
-        # A client-mode bot serves ad-hoc commands on its full JID (fixed resource).
-        yield Bot(request.param, jid, jid if request.param == "component" else f"{jid}/accountbot")
+    tmp = tmp_path_factory.mktemp(f"bot-{server_stack.xmpp.name}-{request.param}")
+    with serving_bot(server_stack, tmp, request.param) as bot:
+        yield bot
 
 
 @pytest.fixture
-async def live_store(stack: Stack) -> AsyncIterator[Store]:
-    store = Store(open_redis(stack.redis.url))
+async def live_store(server_stack: Stack) -> AsyncIterator[Store]:
+    store = Store(open_redis(server_stack.redis.url))
     yield store
     await store.close()
 
 
 def new_user(stack: Stack, prefix: str = "user") -> tuple[str, str]:
-    return stack.prosody.adduser(f"{prefix}{secrets.token_hex(4)}")
+    return stack.xmpp.adduser(f"{prefix}{secrets.token_hex(4)}")
 
 
 def operator(stack: Stack) -> tuple[str, str]:
-    return stack.prosody.adduser(OPERATOR, "operator-password")
+    return stack.xmpp.adduser(OPERATOR, "operator-password")
 
 
 async def ask(client: UserClient, to: str, text: str, timeout: float = 10.0) -> str:
@@ -77,14 +66,14 @@ async def ask(client: UserClient, to: str, text: str, timeout: float = 10.0) -> 
 
 
 def login(stack: Stack, jid: str, password: str) -> AbstractAsyncContextManager[UserClient]:
-    return logged_in(jid, password, "127.0.0.1", stack.prosody.c2s_port)
+    return logged_in(jid, password, "127.0.0.1", stack.xmpp.c2s_port)
 
 
 async def test_register_then_chat_balance_shows_what_the_store_holds(
-    stack: Stack, bot: Bot, live_store: Store
+    server_stack: Stack, bot: Bot, live_store: Store
 ) -> None:
-    jid, password = new_user(stack)
-    async with login(stack, jid, password) as client:
+    jid, password = new_user(server_stack)
+    async with login(server_stack, jid, password) as client:
         assert "Unknown command" not in await ask(client, bot.jid, "help")
         assert "Welcome" in await ask(client, bot.jid, "register")
         assert "already have an account" in await ask(client, bot.jid, "Register")
@@ -95,12 +84,12 @@ async def test_register_then_chat_balance_shows_what_the_store_holds(
 
 
 async def test_adhoc_lists_commands_and_runs_balance(
-    stack: Stack, bot: Bot, live_store: Store
+    server_stack: Stack, bot: Bot, live_store: Store
 ) -> None:
-    jid, password = new_user(stack)
+    jid, password = new_user(server_stack)
     await live_store.accounts.register_trial(jid, datetime.now(UTC), 30)
     await live_store.ledger.credit(jid, Money(55_000), reason="test")
-    async with login(stack, jid, password) as client:
+    async with login(server_stack, jid, password) as client:
         enable_adhoc(client)
         nodes = await command_nodes(client, bot.adhoc_jid)
         assert {"help", "balance", "history", "plans"} <= set(nodes)
@@ -110,12 +99,14 @@ async def test_adhoc_lists_commands_and_runs_balance(
         assert "Balance: $5.50" in notes(answer)
 
 
-async def test_stranger_and_operator_see_different_command_lists(stack: Stack, bot: Bot) -> None:
-    stranger = new_user(stack, "stranger")
-    async with login(stack, *stranger) as client:
+async def test_stranger_and_operator_see_different_command_lists(
+    server_stack: Stack, bot: Bot
+) -> None:
+    stranger = new_user(server_stack, "stranger")
+    async with login(server_stack, *stranger) as client:
         enable_adhoc(client)
         stranger_nodes = set(await command_nodes(client, bot.adhoc_jid))
-    async with login(stack, *operator(stack)) as client:
+    async with login(server_stack, *operator(server_stack)) as client:
         enable_adhoc(client)
         operator_nodes = set(await command_nodes(client, bot.adhoc_jid))
     assert "register" in stranger_nodes
@@ -125,10 +116,10 @@ async def test_stranger_and_operator_see_different_command_lists(stack: Stack, b
 
 
 async def test_stranger_cannot_run_operator_commands(
-    stack: Stack, bot: Bot, live_store: Store
+    server_stack: Stack, bot: Bot, live_store: Store
 ) -> None:
-    victim, _ = new_user(stack)
-    async with login(stack, *new_user(stack, "stranger")) as client:
+    victim, _ = new_user(server_stack)
+    async with login(server_stack, *new_user(server_stack, "stranger")) as client:
         answer = await ask(client, bot.jid, f"admin credit {victim} 20 free money")
         assert answer.startswith("Unknown command")
         enable_adhoc(client)
@@ -138,12 +129,12 @@ async def test_stranger_cannot_run_operator_commands(
 
 
 async def test_operator_credits_by_chat_and_the_user_is_told(
-    stack: Stack, bot: Bot, live_store: Store
+    server_stack: Stack, bot: Bot, live_store: Store
 ) -> None:
-    user, user_password = new_user(stack)
+    user, user_password = new_user(server_stack)
     async with (
-        login(stack, user, user_password) as user_client,
-        login(stack, *operator(stack)) as op,
+        login(server_stack, user, user_password) as user_client,
+        login(server_stack, *operator(server_stack)) as op,
     ):
         question = await ask(op, bot.jid, f"admin credit {user} 20 welcome gift")
         assert "Credit $20.00" in question and "yes" in question
@@ -157,10 +148,10 @@ async def test_operator_credits_by_chat_and_the_user_is_told(
 
 
 async def test_operator_credits_by_adhoc_with_confirmation(
-    stack: Stack, bot: Bot, live_store: Store
+    server_stack: Stack, bot: Bot, live_store: Store
 ) -> None:
-    user, _ = new_user(stack)
-    async with login(stack, *operator(stack)) as op:
+    user, _ = new_user(server_stack)
+    async with login(server_stack, *operator(server_stack)) as op:
         enable_adhoc(op)
         cancelled = await execute(
             op,
@@ -174,7 +165,12 @@ async def test_operator_credits_by_adhoc_with_confirmation(
         bad = await execute(
             op, bot.adhoc_jid, "admin-credit", {"jid": user, "amount": "1e3", "reason": "x"}
         )
-        assert bad["command"]["status"] == "executing" and "amount like 20" in notes(bad)
+        assert bad["command"]["status"] == "executing"
+        form = bad["command"]["form"]
+        assert form["instructions"].startswith("Amount: '1e3' is not an amount like 20")
+        fields = form.get_fields()
+        assert fields["amount"]["value"] == "1e3" and fields["jid"]["value"] == user
+        assert fields["amount"]["desc"] == form["instructions"]
         done = await execute(
             op,
             bot.adhoc_jid,
@@ -187,8 +183,8 @@ async def test_operator_credits_by_adhoc_with_confirmation(
     assert (await live_store.ledger.balances(user)).prepaid == Money(72_500)
 
 
-async def test_malformed_commands_get_what_was_expected(stack: Stack, bot: Bot) -> None:
-    async with login(stack, *new_user(stack)) as client:
+async def test_malformed_commands_get_what_was_expected(server_stack: Stack, bot: Bot) -> None:
+    async with login(server_stack, *new_user(server_stack)) as client:
         await ask(client, bot.jid, "register")
         assert "Unknown command 'frobnicate'" in await ask(client, bot.jid, "frobnicate now")
         assert "takes no arguments" in await ask(client, bot.jid, "balance please")
@@ -197,16 +193,21 @@ async def test_malformed_commands_get_what_was_expected(stack: Stack, bot: Bot) 
         assert "No entries" in await ask(client, bot.jid, "history")
 
 
-async def test_a_reply_fallback_is_cut_before_parsing(stack: Stack, bot: Bot) -> None:
-    async with login(stack, *new_user(stack)) as client:
+async def test_a_reply_fallback_is_cut_before_parsing(server_stack: Stack, bot: Bot) -> None:
+    async with login(server_stack, *new_user(server_stack)) as client:
         msg = client.make_message(mto=bot.jid, mbody="> Unknown command\nregister", mtype="chat")
         msg.send()
         assert "Welcome" in (await client.next_message())["body"]
 
 
-async def test_a_frozen_account_hears_why_on_every_interaction(stack: Stack, bot: Bot) -> None:
-    user, password = new_user(stack)
-    async with login(stack, user, password) as client, login(stack, *operator(stack)) as op:
+async def test_a_frozen_account_hears_why_on_every_interaction(
+    server_stack: Stack, bot: Bot
+) -> None:
+    user, password = new_user(server_stack)
+    async with (
+        login(server_stack, user, password) as client,
+        login(server_stack, *operator(server_stack)) as op,
+    ):
         await ask(client, bot.jid, "register")
         question = await ask(op, bot.jid, f"admin freeze {user} violation spam reports")
         assert "yes" in question
@@ -221,14 +222,14 @@ async def test_a_frozen_account_hears_why_on_every_interaction(stack: Stack, bot
 
 
 async def test_operator_sees_an_account_with_its_number(
-    stack: Stack, bot: Bot, live_store: Store
+    server_stack: Stack, bot: Bot, live_store: Store
 ) -> None:
-    user, _ = new_user(stack)
+    user, _ = new_user(server_stack)
     await live_store.accounts.register_trial(user, datetime.now(UTC), 30)
     number = f"+1555{secrets.randbelow(10**7):07d}"
     await live_store.numbers.assign(user, number)
     await live_store.ledger.credit(user, Money(42_000), reason="gift")
-    async with login(stack, *operator(stack)) as op:
+    async with login(server_stack, *operator(server_stack)) as op:
         shown = await ask(op, bot.jid, f"admin show {user}")
     first, balances, entry = shown.splitlines()[:3]
     assert first == f"{user}: trial, active, plan trial, number {number}"

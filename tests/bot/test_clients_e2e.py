@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import pytest
 
 from accountbot.stack import Stack
-from accountbot.xmpp_servers import SERVERS
 from bot.chat import ENCRYPTED_REPLY
 from tests.support.real_clients import (
     ACTIVE,
@@ -27,16 +26,7 @@ from tests.support.real_clients import (
     RecordingClient,
     recording,
 )
-from tests.support.servers import MODES, Bot, serving_bot, started_stack
-
-
-@pytest.fixture(scope="module", params=SERVERS)
-def server_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    if request.param == "prosody":
-        yield request.getfixturevalue("stack")
-        return
-    with started_stack(request.param) as stack:
-        yield stack
+from tests.support.servers import MODES, Bot, serving_bot
 
 
 @pytest.fixture(scope="module", params=MODES)

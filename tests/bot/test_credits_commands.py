@@ -57,22 +57,20 @@ async def test_buy_unblocks_at_once_and_credits_shows_what_is_left(store: Store)
     await customer(store, amount="40")  # $30 left after the first month
     reply = await call(store, "credits")
     assert "sms: none" in reply.text
-    assert (
-        "sms1000: 1000 sms for $10.00" in reply.text and "min300: 300 voice_minutes" in reply.text
-    )
+    assert "sms1000: 1000 SMS for $10.00" in reply.text and "min300: 300 minutes" in reply.text
     await ingest(meter(store), events(A, 100), T0)
     reply = await call(store, "usage")
-    assert "sms: 100 of 100 from the allowance; 0 left" in reply.text
+    assert "SMS: 100 of 100 from the allowance; 0 left" in reply.text
     assert "blocked until next month: send 'credits'" in reply.text
     reply = await call(store, "buy", pack="SMS1000")
     assert reply.text == (
         "Bought sms1000: 1000 sms credits, valid until 2027-03-02. Paid $10.00; balance $20.00."
     )
     reply = await call(store, "usage")
-    assert "sms: 100 of 100 from the allowance; 1000 left" in reply.text
+    assert "SMS: 100 of 100 from the allowance; 1000 left" in reply.text
     await ingest(meter(store), events(A, 40, prefix="more"), T0)
     reply = await call(store, "usage")
-    assert "sms: 100 of 100 from the allowance, 40 from credits; 960 left" in reply.text
+    assert "SMS: 100 of 100 from the allowance, 40 from credits; 960 left" in reply.text
     assert reply.table is not None and reply.table.rows[1] == ("sms", "100", "100", "40", "960")
     reply = await call(store, "credits")
     assert "sms: 1000\n  1000 until 2027-03-02 (pack sms1000)" in reply.text  # not settled yet
@@ -112,7 +110,7 @@ async def test_a_leaf_sees_its_usage_and_is_told_its_main_buys(store: Store) -> 
     await call(store, "buy", pack="sms1000")
     await ingest(meter(store), events(LEAF, 120), T0)
     reply = await call(store, "usage", jid=LEAF)
-    assert "sms: 100 of 100 from the allowance, 20 from credits; 980 left" in reply.text
+    assert "SMS: 100 of 100 from the allowance, 20 from credits; 980 left" in reply.text
 
 
 async def test_autobuy_is_charged_at_every_renewal_at_the_snapshotted_price(store: Store) -> None:
@@ -123,7 +121,7 @@ async def test_autobuy_is_charged_at_every_renewal_at_the_snapshotted_price(stor
     assert "was already on" in reply.text
     await store.packs.put("sms1000", at=T0, price=usd("12"))  # for new purchases only
     assert (
-        "Autobuy: sms1000 (1000 sms) at every renewal for $10.00."
+        "Autobuy: sms1000 (1000 SMS) for $10.00 at every renewal."
         in (await call(store, "credits")).text
     )
     cycle = cycle_of(store)
@@ -171,12 +169,12 @@ async def test_history_shows_purchases_usage_and_credits_used_by_month(store: St
 async def test_the_bots_registry_serves_the_credit_commands_by_chat(store: Store) -> None:
     await customer(store, amount="40")
     dispatcher = Dispatcher(build_registry(), store, CONFIG, clock=lambda: T0)
-    reply = await dispatcher.chat(A, "help")
+    reply = await dispatcher.chat(A, "help more")
     assert reply is not None
     for usage in ("credits — ", "buy PACK — ", "autobuy PACK on|off — ", "usage — "):
         assert usage in reply.text
     reply = await dispatcher.chat(A, "USAGE")
-    assert reply is not None and reply.text.startswith("Usage 2026-03:\nvoice_minutes: 0 of 300")
+    assert reply is not None and reply.text.startswith("Usage 2026-03:\nminutes: 0 of 300")
     reply = await dispatcher.chat(A, "autobuy sms1000 maybe")
     assert reply is not None and reply.error == "bad-request" and "on or off" in reply.text
     reply = await dispatcher.chat(A, "buy sms1000")

@@ -65,7 +65,7 @@ async def test_add_answers_the_same_whatever_the_jid_and_invites_only_a_trial(
 async def test_the_invitee_accepts_and_both_see_who_pays(store: Store) -> None:
     await say(store, MAIN, f"add {LEAF}")
     [invitation] = await outbox(store, LEAF)
-    assert "accept" in await say(store, LEAF, "help")
+    assert "accept CODE — " in await say(store, LEAF, "help more")
     answer = await say(store, LEAF, f"accept {code_in(invitation.body, 'accept')}")
     assert answer.startswith(f"Your account is now paid for by {MAIN}")
     await store.numbers.assign(LEAF, "+15550100002")
@@ -74,8 +74,8 @@ async def test_the_invitee_accepts_and_both_see_who_pays(store: Store) -> None:
     events = [UsageEvent(f"e{i}", LEAF, "sms", 1, JOINED_AT) for i in range(3)]
     assert (await metering.ingest(meter, events, JOINED_AT)).count("counted") == 3
     mine = await say(store, MAIN, "numbers")
-    assert f"{LEAF}: +15550100002, basic $10.00/month, used this month: 3 sms" in mine
-    assert f"{MAIN} (you): +15550100001, basic $10.00/month, used this month: nothing yet" in mine
+    assert f"{LEAF}: +15550100002, basic $10.00 a month; used 3 SMS" in mine
+    assert f"{MAIN} (you): +15550100001, basic $10.00 a month; used nothing yet" in mine
     theirs = await say(store, LEAF, "numbers")
     assert theirs.startswith(f"Your account is paid for by {MAIN} (+15550100001).")
     balance = str((await store.ledger.balances(MAIN)).total)

@@ -1,7 +1,7 @@
-"""Groups through a real Prosody with the real bot process and real slixmpp clients.
+"""Groups through real servers with the real bot process and real slixmpp clients.
 
-Every test runs twice: with the bot as a XEP-0114 component and as a client
-account (the ``bot`` fixture of tests/bot/test_bot_e2e.py).
+Every test runs on Prosody and ejabberd, with the bot as a XEP-0114 component and
+as a client account (the ``bot`` fixture of tests/bot/test_bot_e2e.py).
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from payments.ledger.records import EntryKind
 from payments.money import Money, format_money
 from payments.stores import Store
 from tests.bot import test_bot_e2e
-from tests.bot.test_bot_e2e import Bot, login, new_user
+from tests.bot.test_bot_e2e import login, new_user
 from tests.support.bots import outbox_drained
-from tests.support.clients import UserClient, is_notification
+from tests.support.clients import UserClient, enable_adhoc, execute, is_notification, notes
+from tests.support.servers import Bot
 from tests.support.waits import eventually
 
 # The fixtures of tests/bot/test_bot_e2e.py: the real bot process (component and client)
@@ -96,18 +97,21 @@ def number() -> str:
 
 
 async def test_a_main_pays_for_a_trial_that_accepts_and_both_see_it(
-    stack: Stack, bot: Bot, live_store: Store
+    server_stack: Stack, bot: Bot, live_store: Store
 ) -> None:
-    main, main_password = new_user(stack, "main")
-    leaf, leaf_password = new_user(stack, "leaf")
+    main, main_password = new_user(server_stack, "main")
+    leaf, leaf_password = new_user(server_stack, "leaf")
     plan_id = await paid_main(live_store, main)
     before = (await live_store.ledger.balances(main)).total
     main_number, leaf_number = number(), number()
-    assign_number(stack, main, main_number)
-    async with login(stack, main, main_password) as mc, login(stack, leaf, leaf_password) as fc:
+    assign_number(server_stack, main, main_number)
+    async with (
+        login(server_stack, main, main_password) as mc,
+        login(server_stack, leaf, leaf_password) as fc,
+    ):
         m, f = Chat(mc, bot.jid), Chat(fc, bot.jid)
         assert "Welcome" in await f.ask("register")
-        assign_number(stack, leaf, leaf_number)
+        assign_number(server_stack, leaf, leaf_number)
         assert await m.ask(f"add {leaf}") == ADDED
         invitation = await f.notification("invitation")
         assert main in invitation
@@ -118,7 +122,7 @@ async def test_a_main_pays_for_a_trial_that_accepts_and_both_see_it(
         assert leaf in joined
 
         listed = await m.ask("numbers")
-        assert f"{leaf}: {leaf_number}, {plan_id} $10.00/month" in listed
+        assert f"{leaf}: {leaf_number}, {plan_id} $10.00 a month" in listed
         assert f"{main} (you): {main_number}" in listed
         named = await f.ask("numbers")
         assert named.startswith(f"Your account is paid for by {main} ({main_number}).")
@@ -139,25 +143,63 @@ async def test_a_main_pays_for_a_trial_that_accepts_and_both_see_it(
 
         question = await m.ask(f"remove {leaf}")
         assert question.startswith(f"Stop paying for {leaf}?")
-        assert "You no longer pay for" in await m.ask("yes")
-        assert leaf in await m.notification("leaf_left")
+        removed = await m.ask("yes")
+        assert removed.startswith(f"You no longer pay for {leaf}. It stays paid until")
         assert main in await f.notification("leaf_left")
+        await eventually(outbox_drained(live_store), "the outbox drained")
+        assert "help more" in await m.ask("help")  # the probe: no second message came first
+        assert "leaf_left" not in [kind for kind, _ in m.kept], m.kept
+
+
+async def test_an_offer_is_a_choice_in_the_accept_form_and_remove_says_it_once(
+    server_stack: Stack, bot: Bot, live_store: Store
+) -> None:
+    main, main_password = new_user(server_stack, "main")
+    leaf, leaf_password = new_user(server_stack, "leaf")
+    await paid_main(live_store, main)
+    await live_store.accounts.register_trial(leaf, datetime.now(UTC), POLICY.trial_days)
+    async with (
+        login(server_stack, main, main_password) as mc,
+        login(server_stack, leaf, leaf_password) as fc,
+    ):
+        enable_adhoc(mc)
+        enable_adhoc(fc)
+        m, f = Chat(mc, bot.jid), Chat(fc, bot.jid)
+        added = await execute(mc, bot.adhoc_jid, "add", {"jid": leaf})
+        assert notes(added) == ADDED
+        await f.notification("invitation")
+        form = await execute(fc, bot.adhoc_jid, "accept")
+        offer = form["command"]["form"].get_fields()["code"]
+        assert offer["type"] == "list-single" and offer["label"] == "Offer"
+        [(code, label)] = [(o["value"], o["label"]) for o in offer["options"]]
+        assert label == f"{main} offers to pay for your account (Family plan)"
+        accepted = await execute(fc, bot.adhoc_jid, "accept", {"code": code})
+        assert notes(accepted).startswith(f"Your account is now paid for by {main}")
+        assert await live_store.botstate.offers(leaf, datetime.now(UTC)) == []
+        await m.notification("leaf_joined")
+
+        removed = await execute(mc, bot.adhoc_jid, "remove", {"jid": leaf}, {"confirm": True})
+        assert notes(removed).startswith(f"You no longer pay for {leaf}.")
+        await f.notification("leaf_left")
+        await eventually(outbox_drained(live_store), "the outbox drained")
+        assert "help more" in await m.ask("help")  # the probe: the result came once, as the form
+        assert "leaf_left" not in [kind for kind, _ in m.kept], m.kept
 
 
 async def test_add_reads_the_same_for_anyone_and_reaches_only_a_trial(
-    stack: Stack, bot: Bot, live_store: Store
+    server_stack: Stack, bot: Bot, live_store: Store
 ) -> None:
-    main, main_password = new_user(stack, "main")
-    trial, trial_password = new_user(stack, "trial")
-    paid, paid_password = new_user(stack, "paid")
+    main, main_password = new_user(server_stack, "main")
+    trial, trial_password = new_user(server_stack, "trial")
+    paid, paid_password = new_user(server_stack, "paid")
     stranger = f"nobody{secrets.token_hex(4)}@localhost"  # not even an XMPP account
     await paid_main(live_store, main)
     await paid_main(live_store, paid, "20")
     await live_store.accounts.register_trial(trial, datetime.now(UTC), POLICY.trial_days)
     async with (
-        login(stack, main, main_password) as mc,
-        login(stack, trial, trial_password) as tc,
-        login(stack, paid, paid_password) as pc,
+        login(server_stack, main, main_password) as mc,
+        login(server_stack, trial, trial_password) as tc,
+        login(server_stack, paid, paid_password) as pc,
     ):
         m, t, p = Chat(mc, bot.jid), Chat(tc, bot.jid), Chat(pc, bot.jid)
         assert "Family" in await p.notification("plan_activated")  # queued before it logged in
@@ -166,21 +208,21 @@ async def test_add_reads_the_same_for_anyone_and_reaches_only_a_trial(
         assert main in await t.notification("invitation")  # the path works...
         await eventually(outbox_drained(live_store), "the outbox drained")
         for chat in (p, t):  # ...and nothing else was sent: a probe's answer comes first
-            assert "Commands" in await chat.ask("help")
+            assert "help more" in await chat.ask("help")
             assert chat.kept == [], chat.kept
 
 
 async def test_a_referral_code_signs_up_one_stranger(
-    stack: Stack, bot: Bot, live_store: Store
+    server_stack: Stack, bot: Bot, live_store: Store
 ) -> None:
-    main, main_password = new_user(stack, "main")
+    main, main_password = new_user(server_stack, "main")
     await paid_main(live_store, main)
-    first, first_password = new_user(stack, "new")
-    second, second_password = new_user(stack, "new")
+    first, first_password = new_user(server_stack, "new")
+    second, second_password = new_user(server_stack, "new")
     async with (
-        login(stack, main, main_password) as mc,
-        login(stack, first, first_password) as ac,
-        login(stack, second, second_password) as bc,
+        login(server_stack, main, main_password) as mc,
+        login(server_stack, first, first_password) as ac,
+        login(server_stack, second, second_password) as bc,
     ):
         m, a, b = Chat(mc, bot.jid), Chat(ac, bot.jid), Chat(bc, bot.jid)
         answer = await m.ask("invite")

@@ -7,30 +7,20 @@ Each test runs a bot of its own: it stops and starts it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import slixmpp
 
 from accountbot.stack import Stack
-from accountbot.xmpp_servers import SERVERS
 from bot.presence import STATUS
 from payments import keys
 from payments.store.connection import open_redis
 from tests.support.bots import running_bot
 from tests.support.real_clients import RecordingClient, recording
-from tests.support.servers import MODES, Bot, bot_of, started_stack
+from tests.support.servers import MODES, Bot, bot_of
 from tests.support.waits import eventually
-
-
-@pytest.fixture(scope="module", params=SERVERS)
-def server_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    if request.param == "prosody":
-        yield request.getfixturevalue("stack")
-        return
-    with started_stack(request.param) as stack:
-        yield stack
 
 
 @pytest.fixture(params=MODES)

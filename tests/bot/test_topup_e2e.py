@@ -1,4 +1,4 @@
-"""End to end through a real Prosody: `topup 25` in a chat, pay, "Payment received", `balance`.
+"""End to end on Prosody and ejabberd: `topup 25` in a chat, pay, "Payment received", `balance`.
 
 The bot runs in this process (its real XMPP connection, command dispatcher and
 outbox consumer) with the payment commands of ``bot/commands/payments.py``
@@ -68,27 +68,27 @@ async def ask(client: UserClient, to: str, text: str) -> str:
 
 
 @pytest.fixture
-def e2e_config(stack: Stack, tmp_path: Path) -> tuple[Config, socket.socket]:
+def e2e_config(server_stack: Stack, tmp_path: Path) -> tuple[Config, socket.socket]:
     sock = bound_socket()
     port = sock.getsockname()[1]
-    path = stack.write_config(
+    path = server_stack.write_config(
         operators=(),
         path=tmp_path / "e2e.toml",
         web={"port": port, "public_url": f"http://127.0.0.1:{port}"},
-        **stack.client_mode_sections(f"paybot{secrets.token_hex(3)}"),
+        **server_stack.client_mode_sections(f"paybot{secrets.token_hex(3)}"),
     )
     return load_config(path, env={}), sock
 
 
 async def test_topup_in_chat_then_pay_with_the_test_provider_then_balance(
-    stack: Stack, real_store: Store, e2e_config: tuple[Config, socket.socket]
+    server_stack: Stack, server_store: Store, e2e_config: tuple[Config, socket.socket]
 ) -> None:
     config, sock = e2e_config
-    jid, password = stack.prosody.adduser(f"payer{secrets.token_hex(3)}")
+    jid, password = server_stack.xmpp.adduser(f"payer{secrets.token_hex(3)}")
     async with (
         serve(build_app(config), sock) as _base,
         running_bot(config) as bot,
-        logged_in(jid, password, "127.0.0.1", stack.prosody.c2s_port) as client,
+        logged_in(jid, password, "127.0.0.1", server_stack.xmpp.c2s_port) as client,
         aiohttp.ClientSession() as http,
     ):
         assert "Welcome" in await ask(client, bot.jid, "register")
@@ -107,4 +107,4 @@ async def test_topup_in_chat_then_pay_with_the_test_provider_then_balance(
         note = await client.next_message(15)
         assert str(note["body"]) == "Payment received: $25.00. Balance: $25.00."
         assert "$25.00" in await ask(client, bot.jid, "balance")
-    assert (await real_store.ledger.balances(jid)).prepaid == Money.whole(25)
+    assert (await server_store.ledger.balances(jid)).prepaid == Money.whole(25)

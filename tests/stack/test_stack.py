@@ -11,20 +11,21 @@ from pathlib import Path
 import pytest
 
 from accountbot.stack import Stack, pid_alive
+from accountbot.xmpp_servers import SERVERS
 from tests.support import ROOT
 from tests.support.clients import logged_in
 
 
 async def test_a_created_user_logs_in_to_the_real_prosody(stack: Stack) -> None:
-    jid, password = stack.prosody.adduser("stacktest")
-    async with logged_in(jid, password, "127.0.0.1", stack.prosody.c2s_port) as client:
+    jid, password = stack.xmpp.adduser("stacktest")
+    async with logged_in(jid, password, "127.0.0.1", stack.xmpp.c2s_port) as client:
         assert str(client.boundjid.bare) == "stacktest@localhost"
 
 
 async def test_a_wrong_password_is_refused(stack: Stack) -> None:
-    jid, _ = stack.prosody.adduser("wrongpw")
+    jid, _ = stack.xmpp.adduser("wrongpw")
     with pytest.raises(PermissionError):
-        async with logged_in(jid, "not-the-password", "127.0.0.1", stack.prosody.c2s_port):
+        async with logged_in(jid, "not-the-password", "127.0.0.1", stack.xmpp.c2s_port):
             pass
 
 
@@ -41,15 +42,17 @@ def accountbot(*args: str, local: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_dev_up_adduser_login_and_down_leaves_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", SERVERS)
+async def test_dev_up_adduser_login_and_down_leaves_nothing(tmp_path: Path, server: str) -> None:
     local = tmp_path / "local"
-    up = accountbot("dev", "up", local=local)
+    up = accountbot("dev", "up", "--server", server, local=local)
     assert up.returncode == 0, up.stderr
     info = json.loads((local / "stack.json").read_text())
     for key in ("xmpp_host", "xmpp_port", "domain", "bot_jid", "web_url", "redis_url", "config"):
         assert key in info
+    assert info["xmpp_server"] == server
     pids = list(info["pids"].values())
-    assert set(info["pids"]) == {"redis", "prosody", "bot", "web"}
+    assert set(info["pids"]) == {"redis", server, "bot", "web"}
     try:
         added = accountbot("dev", "adduser", "alice", local=local)
         assert added.returncode == 0, added.stderr
@@ -60,6 +63,18 @@ async def test_dev_up_adduser_login_and_down_leaves_nothing(tmp_path: Path) -> N
             assert "register" in (await client.next_message(15))["body"]
         again = accountbot("dev", "up", local=local)
         assert again.returncode == 2 and "already running" in again.stderr
+        listed = accountbot("admin", "plan", "list", "--config", info["config"], local=local)
+        assert listed.returncode == 0, listed.stderr
+        assert [line.split()[:3] for line in listed.stdout.splitlines()] == [
+            ["basic", "v1", "$10.00/month"],
+            ["plus", "v1", "$25.00/month"],
+        ]
+        packs = accountbot("admin", "pack", "list", "--config", info["config"], local=local)
+        assert [line.split()[0] for line in packs.stdout.splitlines()] == [
+            "mms100",
+            "sms500",
+            "minutes300",
+        ]
     finally:
         down = accountbot("dev", "down", local=local)
     assert down.returncode == 0, down.stderr

@@ -1,4 +1,4 @@
-"""Pure pieces of payments in: provider amounts, signatures, links, metrics text."""
+"""Pure pieces of payments in: provider amounts, signatures, links."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from payments.topup.providers import Refusal, StripeProvider, WebhookRefused
 from payments.topup.providers.amounts import decimal_text, from_minor_units, payable, to_minor_units
 from payments.topup.providers.stripe import signature_header
 from payments.web.links import BadLink, LinkProblem, TopupLink, read_link, sign_link
-from payments.web.metrics import Metrics
 
 SECRET = "whsec_unit"
 
@@ -108,22 +107,3 @@ def test_links_read_back_and_any_changed_character_is_refused(
     assert bad.value.problem is LinkProblem.TAMPERED
     with pytest.raises(BadLink):
         read_link("other key", token, int(time.time()))
-
-
-def test_metrics_text_is_prometheus_exposition() -> None:
-    metrics = Metrics(["stripe"])
-    metrics.credits.inc(provider="stripe")
-    metrics.refusals.inc(provider="btcpay", reason="bad_signature")
-    for seconds in (0.001, 0.02, 0.02, 7.0):
-        metrics.latency.observe(seconds, method="POST", route="/webhooks/{provider}", status="200")
-    lines = metrics.render().splitlines()
-    assert 'accountbot_payments_credited_total{provider="stripe"} 1' in lines
-    assert 'accountbot_webhook_refusals_total{provider="btcpay",reason="bad_signature"} 1' in lines
-    labels = 'method="POST",route="/webhooks/{provider}",status="200"'
-    name = "accountbot_http_request_duration_seconds"
-    assert f'{name}_bucket{{{labels},le="0.005"}} 1' in lines
-    assert f'{name}_bucket{{{labels},le="0.025"}} 3' in lines
-    assert f'{name}_bucket{{{labels},le="5.0"}} 3' in lines
-    assert f'{name}_bucket{{{labels},le="+Inf"}} 4' in lines
-    assert f"{name}_count{{{labels}}} 4" in lines
-    assert "# TYPE accountbot_http_request_duration_seconds histogram" in lines
