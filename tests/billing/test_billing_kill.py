@@ -1,8 +1,9 @@
 """Kill ``accountbot chore renew`` at random moments; re-runs still charge everyone exactly once.
 
-500 due accounts (20 of them mains paying for two leaves); the chore runs
+6000 due accounts (20 of them mains paying for two leaves); the chore runs
 as a subprocess, as systemd runs it, and is SIGKILLed 50 times at random
-moments after it started working, then run to completion. A killed run
+moments after it renewed some accounts (so a kill lands mid-work, whatever
+the machine's speed), then run to completion. A killed run
 leaves its lock behind: the next run on this host sees the holder's pid is
 gone and takes the lock over.
 """
@@ -16,13 +17,16 @@ import subprocess
 import sys
 import time
 
+import redis
+
 from accountbot.stack import Stack
 from payments import keys
+from payments.clock import epoch
 from payments.store.connection import open_redis
 from payments.stores import Store
 from tests.support.billing import RENEWAL_DUE, charged_once, many_due_accounts
 
-ACCOUNTS, KILLS = 500, 50
+ACCOUNTS, KILLS = 6000, 50
 
 
 def renew(stack: Stack, *extra: str) -> subprocess.Popen[str]:
@@ -31,23 +35,34 @@ def renew(stack: Stack, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def kill_at_random(stack: Stack, rng: random.Random) -> str:
+def kill_at_random(stack: Stack, rng: random.Random, before: int) -> str:
+    """Start a run and SIGKILL it at a random moment once it renewed a random number of
+    accounts (up to a few batches): mid-work, wherever it is then."""
+    target = before - rng.randint(1, 100)
     proc = renew(stack)
+    watch = redis.Redis.from_url(stack.redis.url)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # "renew: started ...": it is working now
-        # Not a wait for an effect: the sleep picks a random moment for the kill,
-        # within the first 40 ms of renewing.
-        time.sleep(rng.uniform(0, 0.04))
+        # Polls the schedule, the run's own progress: the trigger of the kill, not a wait
+        # for an effect to assert. The short sleep then picks a moment within a batch.
+        while proc.poll() is None and left_due(watch) > target:
+            pass
+        time.sleep(rng.uniform(0, 0.005))
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:
+        watch.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
     return first
+
+
+def left_due(watch: redis.Redis) -> int:
+    return int(watch.zcount(keys.RENEWALS, "-inf", epoch(RENEWAL_DUE)))
 
 
 async def remaining(url: str) -> int:
@@ -68,13 +83,14 @@ def test_killed_renewals_charge_everyone_exactly_once(redis_stack: Stack) -> Non
 
     jids = asyncio.run(setup())
     rng = random.Random(20260205)
-    left = []
+    left: list[int] = []
     for _ in range(KILLS):
-        first = kill_at_random(redis_stack, rng)
+        first = kill_at_random(redis_stack, rng, left[-1] if left else ACCOUNTS)
         assert first.startswith("renew: started") or first == "", first
         left.append(asyncio.run(remaining(redis_stack.redis.url)))
-    landed = sum(1 for n in left if n > 0)
-    assert landed >= 10, f"too few kills landed while accounts were left: {left}"
+    # A kill that landed mid-work: it renewed some accounts and left others.
+    landed = sum(1 for before, n in zip([ACCOUNTS, *left], left, strict=False) if 0 < n < before)
+    assert landed >= 10, f"too few kills landed mid-work: {left}"
     final = renew(redis_stack)
     out, _ = final.communicate(timeout=60)
     assert final.returncode == 0, out
