@@ -50,6 +50,8 @@ margin:0 0 1rem}
 .note{background:#e7f2ea;border:2px solid #2e7d32;border-radius:.7rem;padding:.7rem 1rem;
 margin:0 0 1rem}
 .note.refused{background:#fdecea;border-color:#b3261e}
+.operator{background:#e8f0fe;border:2px solid #1a4fb0;border-radius:.7rem;padding:.6rem 1rem;
+margin:.6rem 0}
 .usage{margin:0 0 .9rem}
 .usage p{margin:0}
 .bar{display:flex;height:.85rem;border-radius:.45rem;overflow:hidden;background:#dde2ea;

@@ -113,7 +113,7 @@ def _header(view: AccountView, links: PageLinks) -> str:
     who = " · ".join(escape(part) for part in (view.jid, view.number, state) if part)
     heading = "Account of " + escape(view.jid) if links.operator else "Your account"
     operator = (
-        f'<p class="note">Operator view: your actions here are recorded as '
+        f'<p class="operator">Operator view: your actions here are recorded as '
         f"{escape(links.operator)}.</p>"
         if links.operator
         else ""
