@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from bot.commands import build_registry
 from bot.commands.model import Reply, Table
 from bot.dispatch import Dispatcher
-from payments.clock import month_label
+from payments.clock import month_label, shift_month
 from payments.stores import Store
 from tests.support.account_site import account_site
 from tests.support.history import year_of_history
@@ -54,7 +54,7 @@ async def test_every_figure_of_the_page_is_the_bots(real_store: Store, redis_url
             for jid, number, plan, cost, used in members
         ] == [[cell.replace(" (you)", "") for cell in row] for row in shown[1:]]
 
-        month = year.months[-2]
+        month = shift_month(year.open_period, -1)  # topped up, then renewed
         history = rows(await bot.chat(ALICE, f"history {month_label(month)}"))
         moved = [[d, a, k, r] for d, a, k, r in history if a != "$0.00"]
         ledger = page.tables[f"Ledger {month_label(month)}"][1:]
