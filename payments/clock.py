@@ -63,3 +63,9 @@ def add_months(at: datetime, months: int, day: int) -> datetime:
 
 def day_label(at: datetime) -> str:
     return as_utc(at).strftime("%Y-%m-%d")
+
+
+def months_back(at: datetime, count: int) -> list[str]:
+    """The ``count`` months up to the month of ``at``, oldest first (``YYYYMM``)."""
+    current = month_of(at)
+    return [shift_month(current, -back) for back in range(count - 1, -1, -1)]

@@ -77,8 +77,8 @@ class WebConfig:
     host: str = "127.0.0.1"  # address the web service binds
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"  # base of links sent to users
-    link_secret: Secret = EMPTY  # signs personal top-up links
-    link_ttl_minutes: int = 60
+    link_secret: Secret = EMPTY  # signs personal links: top-up pages, account pages, their forms
+    link_ttl_minutes: int = 60  # lifetime of a top-up or account-page link
     min_amount: Money = Money(50_000)  # noqa: RUF009 (immutable); the least one top-up may pay
     presets: tuple[str, ...] = ("10", "25", "50", "100")  # amounts offered on the top-up page
 
@@ -178,6 +178,17 @@ class PackDecl:
 
 
 @dataclass(frozen=True)
+class InvoiceConfig:
+    """The seller's details printed on invoices (the account page's printable invoices)."""
+
+    seller: str = ""  # the seller's name, e.g. "Example Telecom Ltd"
+    address: tuple[str, ...] = ()  # the seller's postal address, one line per item
+    tax_id: str = ""  # the seller's tax or VAT number, printed under the address
+    tax_line: str = ""  # printed under the totals, e.g. "Prices include VAT at 20%."
+    number_prefix: str = "INV-"  # invoice numbers are PREFIX + YYYYMM + "-" + 12 hex digits
+
+
+@dataclass(frozen=True)
 class Config:
     xmpp: XmppConfig = XmppConfig()
     redis: RedisConfig = RedisConfig()
@@ -190,6 +201,7 @@ class Config:
     usage: UsageConfig = UsageConfig()
     plans: tuple[PlanDecl, ...] = ()  # [[plans]]: the catalog this deployment declares
     packs: tuple[PackDecl, ...] = ()  # [[packs]]
+    invoice: InvoiceConfig = InvoiceConfig()
     path: str = field(default="", metadata={"internal": True})
 
     def money(self, units: int) -> Money:

@@ -113,6 +113,14 @@ def told(jid: str) -> str:
     return f"bot-told-{{{jid}}}"
 
 
+# --- the account page -----------------------------------------------------------
+
+
+def page_form(jid: str, nonce: str) -> str:
+    """String: a submitted account-page form (its token's nonce): what it did, '' while running."""
+    return f"{PREFIX}page_form_{nonce}-{{{jid}}}"
+
+
 # Set of the bare JIDs subscribed to the bot's presence (a component keeps its
 # own roster: the server keeps none for it).
 PRESENCE_SUBSCRIBERS: Final = "bot-presence_subscribers"

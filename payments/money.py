@@ -67,6 +67,9 @@ class Money:
     def __neg__(self) -> Money:
         return Money(-self.units, self.currency)
 
+    def __abs__(self) -> Money:
+        return Money(abs(self.units), self.currency)
+
     def __mul__(self, factor: int) -> Money:
         if type(factor) is not int:
             raise TypeError("Money can only be multiplied by an int")
@@ -111,13 +114,18 @@ class Money:
 def format_money(amount: Money) -> str:
     """``$12.34``; two decimals, more only when they are not zero (``$0.0125``)."""
     sign = "-" if amount.units < 0 else ""
-    whole, frac = divmod(abs(amount.units), UNITS_PER_WHOLE)
-    digits = f"{frac:04d}"
-    digits = digits[:2] + digits[2:].rstrip("0")
     symbol = SYMBOLS.get(amount.currency)
     if symbol is None:
-        return f"{sign}{whole}.{digits} {amount.currency}"
-    return f"{sign}{symbol}{whole}.{digits}"
+        return f"{plain_amount(amount)} {amount.currency}"
+    return f"{sign}{symbol}{plain_amount(abs(amount))}"
+
+
+def plain_amount(amount: Money) -> str:
+    """``-12.34``, ``0.0125``: the decimal number without currency (for CSV and forms)."""
+    sign = "-" if amount.units < 0 else ""
+    whole, frac = divmod(abs(amount.units), UNITS_PER_WHOLE)
+    digits = f"{frac:04d}"
+    return f"{sign}{whole}.{digits[:2] + digits[2:].rstrip('0')}"
 
 
 def accepted_forms(currency: str) -> str:

@@ -16,6 +16,7 @@ from payments.store.code_attempts import CodeAttemptStore
 from payments.store.connection import open_redis
 from payments.store.locks import LockStore
 from payments.store.outbox import OutboxStore
+from payments.store.page_forms import PageFormStore
 from payments.store.schedules import ScheduleStore
 from payments.store.scripts import Scripts
 from payments.topup.store import PaymentsInStore
@@ -50,6 +51,7 @@ class Store:
         self.botstate = BotStateStore(redis)
         self.usage = UsageStore(redis, self.scripts, currency)
         self.credits = CreditStore(redis, self.scripts, currency)
+        self.page_forms = PageFormStore(redis)
 
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:

@@ -105,8 +105,11 @@ class LedgerStore:
         """
         return [e async for e in self.iter_entries(jid) if start <= e.at < end]
 
-    async def iter_entries(self, jid: str, *, until: str = "+") -> AsyncIterator[LedgerEntry]:
-        key, start = keys.transactions(jid), "-"
+    async def iter_entries(
+        self, jid: str, *, since: str = "-", until: str = "+"
+    ) -> AsyncIterator[LedgerEntry]:
+        """Entries in stream order between two stream ids (inclusive), a page at a time."""
+        key, start = keys.transactions(jid), since
         while True:
             page: Any = await self._redis.xrange(key, min=start, max=until, count=_PAGE)
             for eid, fields in page:

@@ -208,6 +208,14 @@ class UsageStore:
         counters: Any = await self._redis.hgetall(keys.usage(jid, month))
         return dict(counters)
 
+    async def months(self, jid: str, months: Sequence[str]) -> list[dict[str, str]]:
+        """The counters of several months (empty for a month without usage), one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for month in months:
+                pipe.hgetall(keys.usage(jid, month))
+            found: list[dict[str, str]] = await pipe.execute()
+        return found
+
     async def open_months(self, jid: str) -> list[str]:
         months: Any = await self._redis.smembers(keys.usage_open(jid))
         return sorted(months)

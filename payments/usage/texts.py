@@ -1,14 +1,33 @@
-"""What metering tells people: thresholds, a blocked resource, credits about to expire.
+"""What metering tells people: thresholds, a blocked resource, credits about to expire;
+and how a month's usage reads (the account page; the bot's ``usage`` and ``numbers``
+say the same words).
 
-Pure functions, like ``payments/notices.py``: each returns a notice with the
-key under which the outbox queues it once (``store.outbox.notify(..., key=)``).
+Pure functions, like ``payments/notices.py``: each notice comes with the key
+under which the outbox queues it once (``store.outbox.notify(..., key=)``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from payments.clock import month_label, month_start, shift_month
 from payments.notices import Notice, NoticeKind
 from payments.usage.credits import Grant
+from payments.usage.rules import ResourceMonth
+
+
+def usage_line(line: ResourceMonth) -> str:
+    """``sms: 42 of 100 from the allowance, 12 from credits; 146 left``."""
+    text = f"{line.resource}: {line.from_allowance} of {line.allowance} from the allowance"
+    if line.from_credits:
+        text += f", {line.from_credits} from credits"
+    return text + f"; {line.left} left"
+
+
+def used_summary(lines: Iterable[ResourceMonth]) -> str:
+    """``83 voice_minutes, 42 sms``: what a month used, or ``nothing yet``."""
+    used = [f"{line.used} {line.resource}" for line in lines if line.used]
+    return ", ".join(used) or "nothing yet"
 
 
 def threshold(jid: str, month: str, resource: str, percent: int, used: int, total: int) -> Notice:

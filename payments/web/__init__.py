@@ -1,1 +1,1 @@
-"""The aiohttp web service: top-up pages, provider webhooks, health and metrics."""
+"""The aiohttp web service: top-up and account pages, provider webhooks, health and metrics."""

@@ -24,6 +24,7 @@ from payments.config import Config
 from payments.stores import Store
 from payments.topup.flow import topup_presets
 from payments.topup.providers import enabled_providers
+from payments.web.account import add_account_page
 from payments.web.gateway import add_gateway
 from payments.web.metrics import Metrics
 from payments.web.state import CONFIG, MAX_BODY, METRICS, PRESETS, PROVIDERS, STORE
@@ -56,6 +57,7 @@ def build_app(config: Config) -> web.Application:
         ]
     )
     add_gateway(app, config.usage)  # /api/v1/authorize, /api/v1/usage
+    add_account_page(app)  # /account/{token}...
     return app
 
 

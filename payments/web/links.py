@@ -1,10 +1,15 @@
-"""Personal top-up links: signed (HMAC-SHA256 with ``[web] link_secret``) and expiring.
+"""Personal links: signed (HMAC-SHA256 with ``[web] link_secret``) and expiring.
 
-A link carries the JID, an expiry and optionally a preset amount:
+A top-up link carries the JID, an expiry and optionally a preset amount:
 ``{public_url}/topup/{PAYLOAD}.{SIGNATURE}``, both parts unpadded base64url.
 Anyone holding the link can pay into that account and nothing else, so it
 may travel through chat; the signature stops anyone from changing the JID
 or the amount, and the expiry bounds how long a forwarded link works.
+
+An account-page link (``{public_url}/account/{PAYLOAD}.{SIGNATURE}``) carries
+the JID, an expiry, a random session (the page's form tokens are bound to it)
+and, on an operator's link, who acts. Each kind of link is signed under its
+own domain (``LinkKind``): a top-up link is not an account link, nor the reverse.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,8 +30,17 @@ from payments.config import Config
 from payments.money import Money
 
 VERSION: Final = 1
-_DOMAIN: Final = b"accountbot topup link:"  # keeps these MACs apart from other uses of the key
 MAX_TOKEN: Final = 1024
+
+
+class LinkKind(StrEnum):
+    TOPUP = "topup"
+    ACCOUNT = "account"
+
+    @property
+    def domain(self) -> bytes:
+        """Keeps the MACs of each kind apart, and from other uses of the key."""
+        return f"accountbot {self.value} link:".encode()
 
 
 class LinkProblem(StrEnum):
@@ -57,40 +72,46 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(secret: str, payload: str) -> str:
-    return _b64(hmac.new(secret.encode(), _DOMAIN + payload.encode(), hashlib.sha256).digest())
+def _mac(secret: str, kind: LinkKind, payload: str) -> str:
+    return _b64(hmac.new(secret.encode(), kind.domain + payload.encode(), hashlib.sha256).digest())
 
 
-def sign_link(secret: str, link: TopupLink) -> str:
-    data = {"v": VERSION, "j": link.jid, "e": link.expires_at, "a": link.amount_units}
-    payload = _b64(json.dumps(data, separators=(",", ":")).encode())
-    return f"{payload}.{_mac(secret, payload)}"
+def _sign(secret: str, kind: LinkKind, data: dict[str, object]) -> str:
+    payload = _b64(json.dumps({"v": VERSION, **data}, separators=(",", ":")).encode())
+    return f"{payload}.{_mac(secret, kind, payload)}"
 
 
-def read_link(secret: str, token: str, now: int) -> TopupLink:
-    """The link a token stands for; BadLink when it is not ours or has expired."""
+def _verified(secret: str, kind: LinkKind, token: str, now: int) -> dict[str, Any]:
+    """The signed data of a token of ``kind``; BadLink when it is not ours or has expired."""
     payload, dot, signature = token.partition(".")
     if not dot or len(token) > MAX_TOKEN or not token.isascii():
         raise BadLink(LinkProblem.TAMPERED)
-    if not hmac.compare_digest(_mac(secret, payload).encode(), signature.encode()):
+    if not hmac.compare_digest(_mac(secret, kind, payload).encode(), signature.encode()):
         raise BadLink(LinkProblem.TAMPERED)
-    link = _decode(payload)
-    if now >= link.expires_at:
-        raise BadLink(LinkProblem.EXPIRED)
-    return link
-
-
-def _decode(payload: str) -> TopupLink:
     try:
         data: Any = json.loads(_unb64(payload))
-        link = TopupLink(jid=data["j"], expires_at=data["e"], amount_units=data["a"])
-    except (ValueError, binascii.Error, KeyError, TypeError):
+    except (ValueError, binascii.Error):
         raise BadLink(LinkProblem.TAMPERED) from None
-    if data.get("v") != VERSION or not isinstance(link.jid, str):
+    if not isinstance(data, dict) or data.get("v") != VERSION:
         raise BadLink(LinkProblem.TAMPERED)
-    if type(link.expires_at) is not int or type(link.amount_units) is not int:
+    if type(data.get("e")) is not int or not isinstance(data.get("j"), str):
         raise BadLink(LinkProblem.TAMPERED)
-    return link
+    if now >= data["e"]:
+        raise BadLink(LinkProblem.EXPIRED)
+    return data
+
+
+def sign_link(secret: str, link: TopupLink) -> str:
+    data = {"j": link.jid, "e": link.expires_at, "a": link.amount_units}
+    return _sign(secret, LinkKind.TOPUP, data)
+
+
+def read_link(secret: str, token: str, now: int) -> TopupLink:
+    """The top-up link a token stands for; BadLink when it is not ours or has expired."""
+    data = _verified(secret, LinkKind.TOPUP, token, now)
+    if type(data.get("a")) is not int:
+        raise BadLink(LinkProblem.TAMPERED)
+    return TopupLink(jid=data["j"], expires_at=data["e"], amount_units=data["a"])
 
 
 def topup_url(config: Config, jid: str, now: datetime, amount: Money | None = None) -> str:
@@ -99,3 +120,34 @@ def topup_url(config: Config, jid: str, now: datetime, amount: Money | None = No
     link = TopupLink(jid, epoch(expires), amount.units if amount else 0)
     token = sign_link(config.web.link_secret.reveal(), link)
     return f"{config.web.public_url.rstrip('/')}/topup/{token}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLink:
+    jid: str
+    expires_at: int  # unix time
+    session: str  # random, one per link: the page's form tokens are bound to it
+    operator: str = ""  # who acts (``cli:USER``) on an operator's link; '' for the holder's
+
+
+def sign_account_link(secret: str, link: AccountLink) -> str:
+    data = {"j": link.jid, "e": link.expires_at, "s": link.session, "o": link.operator}
+    return _sign(secret, LinkKind.ACCOUNT, data)
+
+
+def read_account_link(secret: str, token: str, now: int) -> AccountLink:
+    """The account-page link a token stands for; BadLink when it is not ours or has expired."""
+    data = _verified(secret, LinkKind.ACCOUNT, token, now)
+    session, operator = data.get("s"), data.get("o")
+    if not isinstance(session, str) or not session or not isinstance(operator, str):
+        raise BadLink(LinkProblem.TAMPERED)
+    return AccountLink(data["j"], data["e"], session, operator)
+
+
+def account_url(config: Config, jid: str, now: datetime, *, operator: str = "") -> str:
+    """A new personal link to ``jid``'s account page (an operator's when ``operator`` is
+    given), valid ``[web] link_ttl_minutes`` from ``now``."""
+    expires = now + timedelta(minutes=config.web.link_ttl_minutes)
+    link = AccountLink(jid, epoch(expires), secrets.token_urlsafe(12), operator)
+    token = sign_account_link(config.web.link_secret.reveal(), link)
+    return f"{config.web.public_url.rstrip('/')}/account/{token}"

@@ -23,6 +23,7 @@ import aiohttp
 from tests.support.waits import eventually
 
 PHONE = (412, 915)  # a common Android phone's viewport, in CSS pixels
+DESKTOP = (1280, 900)  # a laptop's browser window
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -129,10 +130,40 @@ class Page:
         data = await self.call("Page.captureScreenshot", format="png")
         return base64.b64decode(data["data"])
 
+    async def full_png(self) -> bytes:
+        """The whole page, not just the viewport (as tall as the document)."""
+        height = int(await self.evaluate("document.documentElement.scrollHeight"))
+        width = int(await self.evaluate("document.documentElement.clientWidth"))
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        data = await self.call(
+            "Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True
+        )
+        return base64.b64decode(data["data"])
+
+    async def pdf(self) -> bytes:
+        """The page printed (what "Print, save as PDF" makes)."""
+        data = await self.call("Page.printToPDF", printBackground=False)
+        return base64.b64decode(data["data"])
+
+    async def media(self, kind: str) -> None:
+        """Lay the page out for ``print`` or ``screen``."""
+        await self.call("Emulation.setEmulatedMedia", media=kind)
+
+    async def press_tab(self) -> None:
+        for kind in ("rawKeyDown", "keyUp"):
+            await self.call(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key="Tab",
+                code="Tab",
+                windowsVirtualKeyCode=9,
+            )
+
 
 @contextlib.asynccontextmanager
 async def browser_page(profile: Path, size: tuple[int, int] = PHONE) -> AsyncIterator[Page]:
-    """A headless Chromium with one tab emulating a phone; stopped on exit."""
+    """A headless Chromium with one tab emulating a phone (or a desktop window, with
+    ``DESKTOP``); stopped on exit."""
     proc = await asyncio.create_subprocess_exec(
         chromium_path(),
         *FLAGS,
@@ -156,7 +187,7 @@ async def browser_page(profile: Path, size: tuple[int, int] = PHONE) -> AsyncIte
                     width=size[0],
                     height=size[1],
                     deviceScaleFactor=1,
-                    mobile=True,
+                    mobile=size[0] < DESKTOP[0],
                 )
                 await page.call("Page.enable")
                 yield page

@@ -26,6 +26,7 @@ from aiohttp import web
 from payments.config import (
     BtcpayConfig,
     Config,
+    InvoiceConfig,
     ProvidersConfig,
     RedisConfig,
     Secret,
@@ -42,6 +43,7 @@ BTCPAY_KEY = "btcpay-api-key"
 BTCPAY_WHSEC = "btcpay-webhook-secret"
 BTCPAY_STORE = "StoreAbc123"
 LINK_SECRET = "link-secret-for-tests"
+NO_SELLER = InvoiceConfig()  # the default [invoice] section
 
 
 def bound_socket() -> socket.socket:
@@ -73,10 +75,12 @@ def make_config(
     stripe_base: str = "",
     btcpay_base: str = "",
     test: bool = True,
+    invoice: InvoiceConfig = NO_SELLER,
     **web_options: Any,
 ) -> Config:
     return Config(
         redis=RedisConfig(url=redis_url),
+        invoice=invoice,
         web=WebConfig(public_url=public_url, link_secret=Secret(LINK_SECRET), **web_options),
         providers=ProvidersConfig(
             stripe=StripeConfig(
@@ -99,13 +103,23 @@ def make_config(
 
 @asynccontextmanager
 async def running_service(
-    redis_url: str, *, stripe_base: str = "", btcpay_base: str = "", **options: Any
+    redis_url: str,
+    *,
+    stripe_base: str = "",
+    btcpay_base: str = "",
+    invoice: InvoiceConfig = NO_SELLER,
+    **options: Any,
 ) -> AsyncIterator[tuple[str, web.Application]]:
     """Our web service on a real port, with its public URL being that port."""
     sock = bound_socket()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = make_config(
-        redis_url, base, stripe_base=stripe_base, btcpay_base=btcpay_base, **options
+        redis_url,
+        base,
+        stripe_base=stripe_base,
+        btcpay_base=btcpay_base,
+        invoice=invoice,
+        **options,
     )
     app = build_app(config)
     runner = web.AppRunner(app, access_log=None)

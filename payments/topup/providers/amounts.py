@@ -54,3 +54,9 @@ def decimal_text(amount: Money) -> str:
     whole, frac = divmod(abs(to_minor_units(amount)), 10**digits)
     sign = "-" if amount.units < 0 else ""
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def payable_ceiling(amount: Money) -> Money:
+    """The least payable amount at or above ``amount`` (``$3.0001`` -> ``$3.01``)."""
+    step = _step(amount.currency)
+    return Money(-(-amount.units // step) * step, amount.currency)
