@@ -22,7 +22,6 @@ from bot.commands.model import (
     Role,
     Table,
 )
-from bot.commands.words import quantities
 from payments.accounts.freeze_store import Frozen
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing import freezes, payment
@@ -32,6 +31,7 @@ from payments.billing.rules import Invoice
 from payments.catalog.records import Plan
 from payments.clock import day_label, month_label
 from payments.money import format_money
+from payments.usage.texts import quantities
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
 INVOICES_SHOWN = 12

@@ -21,7 +21,6 @@ from bot.commands.model import (
     Role,
     Table,
 )
-from bot.commands.words import resource_name
 from payments.accounts.records import AccountKind
 from payments.catalog.records import Pack, UnknownPack
 from payments.clock import month_label
@@ -29,7 +28,7 @@ from payments.money import format_money
 from payments.usage import flow as metering
 from payments.usage.credits import AutoBuy, Grant, by_expiry
 from payments.usage.flow import Meter, MonthView
-from payments.usage.rules import ResourceMonth
+from payments.usage.texts import resource_name, usage_line
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
 
@@ -140,19 +139,11 @@ async def autobuy(ctx: Context, args: Mapping[str, Any]) -> Reply:
     )
 
 
-def _usage_line(line: ResourceMonth) -> str:
-    name = resource_name(line.resource)
-    text = f"{name}: {line.from_allowance} of {line.allowance} from the allowance"
-    if line.from_credits:
-        text += f", {line.from_credits} from credits"
-    return text + f"; {line.left} left"
-
-
 async def usage(ctx: Context, args: Mapping[str, Any]) -> Reply:
     view: MonthView = await metering.month_usage(meter_of(ctx), ctx.jid, ctx.now)
     if not view.lines:
         return Reply(NO_ACCOUNT)
-    lines = [f"Usage {month_label(view.month)}:", *(_usage_line(line) for line in view.lines)]
+    lines = [f"Usage {month_label(view.month)}:", *(usage_line(line) for line in view.lines)]
     if ctx.account is not None and ctx.account.frozen:
         lines.append("Your account is frozen: every service is blocked.")
     elif any(line.left <= 0 for line in view.lines):

@@ -29,7 +29,6 @@ from bot.commands.model import (
     Role,
     Table,
 )
-from bot.commands.words import resource_name
 from payments.accounts.records import AccountKind
 from payments.clock import day_label
 from payments.codes import GROUP_CODES, REFUSAL, CodeRefused
@@ -39,6 +38,7 @@ from payments.groups.rules import CodeUse, GroupCode, MainRefused
 from payments.money import format_money
 from payments.usage import flow as metering
 from payments.usage.flow import Meter
+from payments.usage.texts import used_summary
 
 MAINS: Final = frozenset({Role.PAID})
 LEAVES: Final = frozenset({Role.LEAF})
@@ -200,8 +200,7 @@ def meter_of(ctx: Context) -> Meter:
 
 async def _usage(ctx: Context, jid: str) -> str:
     view = await metering.month_usage(meter_of(ctx), jid, ctx.now)
-    used = [f"{line.used} {resource_name(line.resource)}" for line in view.lines if line.used]
-    return ", ".join(used) or "nothing yet"
+    return used_summary(view.lines)
 
 
 def _member_line(member: Member, usage: str) -> str:

@@ -1,6 +1,6 @@
 """What metering tells people: thresholds, a blocked resource, credits about to expire;
-and how a month's usage reads (the account page; the bot's ``usage`` and ``numbers``
-say the same words).
+the words users read for resources; and how a month's usage reads (the account page,
+the bot's ``usage`` and ``numbers`` say the same words).
 
 Pure functions, like ``payments/notices.py``: each notice comes with the key
 under which the outbox queues it once (``store.outbox.notify(..., key=)``).
@@ -8,25 +8,40 @@ under which the outbox queues it once (``store.outbox.notify(..., key=)``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Final
 
 from payments.clock import month_label, month_start, shift_month
 from payments.notices import Notice, NoticeKind
 from payments.usage.credits import Grant
 from payments.usage.rules import ResourceMonth
 
+RESOURCES: Final = {"voice_minutes": "minutes", "sms": "SMS", "mms": "MMS"}
+
+
+def resource_name(resource: str) -> str:
+    """``voice_minutes`` -> ``minutes``; a resource of another deployment as written."""
+    return RESOURCES.get(resource, resource.replace("_", " "))
+
+
+def quantities(amounts: Mapping[str, int], order: tuple[str, ...] = ()) -> str:
+    """``{"sms": 100, "voice_minutes": 300}`` -> ``300 minutes, 100 SMS`` (in ``order``)."""
+    ranked = sorted(amounts, key=lambda r: (order.index(r) if r in order else len(order), r))
+    return ", ".join(f"{amounts[r]} {resource_name(r)}" for r in ranked)
+
 
 def usage_line(line: ResourceMonth) -> str:
-    """``sms: 42 of 100 from the allowance, 12 from credits; 146 left``."""
-    text = f"{line.resource}: {line.from_allowance} of {line.allowance} from the allowance"
+    """``SMS: 42 of 100 from the allowance, 12 from credits; 146 left``."""
+    name = resource_name(line.resource)
+    text = f"{name}: {line.from_allowance} of {line.allowance} from the allowance"
     if line.from_credits:
         text += f", {line.from_credits} from credits"
     return text + f"; {line.left} left"
 
 
 def used_summary(lines: Iterable[ResourceMonth]) -> str:
-    """``83 voice_minutes, 42 sms``: what a month used, or ``nothing yet``."""
-    used = [f"{line.used} {line.resource}" for line in lines if line.used]
+    """``83 minutes, 42 SMS``: what a month used, or ``nothing yet``."""
+    used = [f"{line.used} {resource_name(line.resource)}" for line in lines if line.used]
     return ", ".join(used) or "nothing yet"
 
 

@@ -33,12 +33,13 @@ async def test_every_figure_of_the_page_is_the_bots(real_store: Store, redis_url
         assert f"Balance: {page.by_id['balance-prepaid']}" in balance.text
         assert f"Next renewal: {page.by_id['renewal-date']}." in balance.text
         assert "Basic (basic), $10.00 a month" in page.by_id["plan-now"]
-        assert "Plan: basic at $10.00 a month." in balance.text
+        assert "Plan: Basic, $10.00 a month." in balance.text
 
         usage = await bot.chat(ALICE, "usage")
         assert usage is not None
-        for line in usage.text.splitlines()[1:]:
-            resource = line.split(":")[0]
+        assert usage.table is not None
+        said = usage.text.splitlines()[1:]
+        for resource, line in zip((row[0] for row in usage.table.rows), said, strict=False):
             assert page.by_id[f"usage-{resource}"] == line
 
         invoices = rows(await bot.chat(ALICE, "invoices"))
