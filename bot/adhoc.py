@@ -30,6 +30,7 @@ from slixmpp.xmlstream import register_stanza_plugin
 
 from bot.commands.model import BadArgument, Command, Context, Param, ParamKind, Reply, convert
 from bot.dispatch import Dispatcher, with_frozen_notice
+from bot.senders import refusal, sender_jid
 from payments.config import Config
 
 SESSION_SECONDS = 600
@@ -61,7 +62,9 @@ class AdhocCommands:
         """Answer one command IQ (the caller sends the returned reply)."""
         self._expire()
         asker = iq["from"]
-        jid = str(asker.bare)
+        jid = sender_jid(asker)
+        if jid is None:
+            return self._refused(iq, refusal(asker) or "No such command.")
         if await self.dispatcher.limited(jid) is not None:
             raise XMPPError("resource-constraint", "Too many requests. Please wait a minute.")
         command_iq = iq["command"]
@@ -85,14 +88,14 @@ class AdhocCommands:
         if command is None or not command.allowed(ctx.role):
             raise XMPPError("item-not-found", "No such command.")
         if not command.params and command.confirm is None:
-            return await self._finish(iq, command, "", {})
+            return await self._finish(iq, jid, command, "", {})
         session_id = secrets.token_urlsafe(12)
         if len(self.sessions) >= MAX_SESSIONS:
             raise XMPPError("resource-constraint", "Too many open forms. Try again later.")
         session = Session(iq["from"].full, command, "params", time.monotonic() + SESSION_SECONDS)
         self.sessions[session_id] = session
         if not command.params:
-            return await self._ask_confirmation(iq, session_id, session)
+            return await self._ask_confirmation(iq, jid, session_id, session)
         notice = (await with_frozen_notice(ctx, Reply(""))).text.strip()
         form = await params_form(command, ctx, notice=notice)
         return self._reply(iq, command, session_id, "executing", form=form)
@@ -109,18 +112,18 @@ class AdhocCommands:
                 return self._reply(iq, command, session_id, "executing", form=form)
             if command.confirm is None:
                 del self.sessions[session_id]
-                return await self._finish(iq, command, session_id, session.args)
-            return await self._ask_confirmation(iq, session_id, session)
+                return await self._finish(iq, jid, command, session_id, session.args)
+            return await self._ask_confirmation(iq, jid, session_id, session)
         del self.sessions[session_id]
         if not _truthy(values.get("confirm")):
             return self._reply(
                 iq, command, session_id, "completed", note="Cancelled; nothing changed."
             )
-        return await self._finish(iq, command, session_id, session.args)
+        return await self._finish(iq, jid, command, session_id, session.args)
 
-    async def _ask_confirmation(self, iq: Iq, session_id: str, session: Session) -> Iq:
+    async def _ask_confirmation(self, iq: Iq, jid: str, session_id: str, session: Session) -> Iq:
         assert session.command.confirm is not None
-        ctx = await self.dispatcher.context(str(iq["from"].bare))
+        ctx = await self.dispatcher.context(jid)
         question = await session.command.confirm(ctx, session.args)
         if isinstance(question, Reply):
             del self.sessions[session_id]
@@ -135,9 +138,8 @@ class AdhocCommands:
         return self._reply(iq, session.command, session_id, "executing", form=form)
 
     async def _finish(
-        self, iq: Iq, command: Command, session_id: str, args: Mapping[str, Any]
+        self, iq: Iq, jid: str, command: Command, session_id: str, args: Mapping[str, Any]
     ) -> Iq:
-        jid = str(iq["from"].bare)
         ctx = await self.dispatcher.context(jid)
         if not command.allowed(ctx.role):  # the role may have changed since the form
             raise XMPPError("forbidden", "You may not run this command.")
@@ -160,6 +162,16 @@ class AdhocCommands:
         if reply.url:
             reply_iq["command"]["oob"]["url"] = reply.url
         return reply_iq
+
+    def _refused(self, iq: Iq, text: str) -> Iq:
+        """A command refused before it starts, completed with the reason as a visible note."""
+        out = iq.reply(clear=True)
+        stanza = out["command"]
+        stanza["node"] = iq["command"]["node"]
+        stanza["sessionid"] = iq["command"]["sessionid"] or secrets.token_urlsafe(12)
+        stanza["status"] = "completed"
+        stanza["notes"] = [("error", text)]
+        return out
 
     def _reply(
         self,

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 
 import slixmpp
 
-from payments.jid import BadJID, normalise_jid
+from bot.senders import sender_jid
 from payments.stores import Store
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,4 @@ class PresenceKeeper:
 
 
 def _sender(pres: Any) -> str | None:
-    try:
-        return normalise_jid(str(pres["from"].bare))
-    except BadJID:
-        return None
+    return sender_jid(pres["from"])

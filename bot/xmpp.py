@@ -26,8 +26,8 @@ from bot.chat import RECEIPTS_NS, Incoming, Kind, read_message
 from bot.commands.model import Reply
 from bot.dispatch import Dispatcher
 from bot.presence import PresenceKeeper
+from bot.senders import refusal, sender_jid
 from payments.config import XmppConfig
-from payments.jid import BadJID, normalise_jid
 from payments.notices import Notice
 
 log = logging.getLogger(__name__)
@@ -159,9 +159,10 @@ class AccountBot:
             self.send_receipt(msg)
         if incoming.kind is Kind.IGNORED:
             return
-        try:
-            sender = normalise_jid(str(msg["from"].bare))
-        except BadJID:
+        sender = sender_jid(msg["from"])
+        if sender is None:
+            if (text := refusal(msg["from"])) is not None:
+                self.send_reply(msg, Reply(text))
             return
         async with self._slots, self._lock(sender):
             reply = await self._answer(sender, incoming)
@@ -193,9 +194,8 @@ class AccountBot:
     async def _command_items(self, jid: Any, node: Any, ifrom: Any, data: Any) -> DiscoItems:
         """The commands node lists only what the asker's role may run."""
         items = DiscoItems()
-        try:
-            asker = normalise_jid(str(ifrom.bare))
-        except BadJID:
+        asker = sender_jid(ifrom)
+        if asker is None:
             return items
         ctx = await self.dispatcher.context(asker)
         for command in self.dispatcher.registry.for_role(ctx.role):

@@ -235,3 +235,22 @@ async def test_operator_sees_an_account_with_its_number(
     assert first == f"{user}: trial, active, plan trial, number {number}"
     assert balances == "prepaid $4.20, voucher $0.00"
     assert "+$4.20" in entry and "gift" in entry
+
+
+async def test_a_sender_whose_jid_cannot_key_an_account_is_refused_in_chat_and_adhoc(
+    server_stack: Stack, bot: Bot, live_store: Store
+) -> None:
+    """Issue 11, defect 5: chat and ad-hoc take the sender's JID through the same
+    normalisation. A JID with a brace (it would move the key's hash tag) gets a clear
+    refusal either way, and nothing is written for it: no account, no top-up link."""
+    jid, password = server_stack.xmpp.adduser(f"odd{{{secrets.token_hex(3)}}}")
+    async with login(server_stack, jid, password) as client:
+        enable_adhoc(client)
+        assert "cannot hold an account" in await ask(client, bot.jid, "register")
+        assert "cannot hold an account" in await ask(client, bot.jid, "topup 10")
+        answer = await execute(client, bot.adhoc_jid, "register")
+        assert answer["command"]["status"] == "completed"
+        assert "cannot hold an account" in notes(answer)
+        assert await command_nodes(client, bot.adhoc_jid) == {}
+    written = [key async for key in live_store.redis.scan_iter(match=f"*{jid.split('@')[0]}*")]
+    assert written == []
