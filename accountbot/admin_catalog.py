@@ -14,7 +14,7 @@ from payments.catalog.records import BadOffer, Pack, Plan, check_offer_id, parse
 from payments.catalog.store import Catalog
 from payments.clock import utcnow
 from payments.config import Config
-from payments.money import Money, format_money, parse_money
+from payments.money import Money, format_exact, parse_money
 from payments.stores import Store
 
 
@@ -58,7 +58,7 @@ def _offer_parser(
 def describe_plan(plan: Plan) -> str:
     allowances = ", ".join(f"{k} {v}" for k, v in sorted(plan.allowances.items()))
     return (
-        f"{plan.id}  v{plan.version}  {format_money(plan.price)}/month  {plan.name}"
+        f"{plan.id}  v{plan.version}  {format_exact(plan.price)}/month  {plan.name}"
         + (f"  ({allowances})" if allowances else "")
         + f"  since {plan.created_at:%Y-%m-%d}"
     )
@@ -67,7 +67,7 @@ def describe_plan(plan: Plan) -> str:
 def describe_pack(pack: Pack) -> str:
     return (
         f"{pack.id}  v{pack.version}  {pack.quantity} {pack.resource}  "
-        f"{format_money(pack.price)}  since {pack.created_at:%Y-%m-%d}"
+        f"{format_exact(pack.price)}  since {pack.created_at:%Y-%m-%d}"
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from accountbot.common import EXIT_OK, EXIT_REFUSED, Commands, common, config_of, opened, operator
-from payments.billing.payment import credit_account
 from payments.jid import normalise_jid
 from payments.ledger.records import Balance, EntryKind, LedgerEntry
-from payments.money import format_money, parse_money
+from payments.money import format_exact, parse_money
+from payments.topup.flow import operator_credit
 
 
 def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
@@ -45,8 +45,8 @@ async def show_account(args: argparse.Namespace) -> int:
         balances = await store.ledger.balances(jid)
         entries = await store.ledger.entries(jid, newest_first=True, count=args.entries)
     print(jid)
-    print(f"  prepaid  {format_money(balances.prepaid)}")
-    print(f"  voucher  {format_money(balances.voucher)}")
+    print(f"  prepaid  {format_exact(balances.prepaid)}")
+    print(f"  voucher  {format_exact(balances.voucher)}")
     print(f"ledger, newest first ({len(entries)} shown):" if entries else "ledger: empty")
     for entry in entries:
         print("  " + describe_entry(entry))
@@ -57,10 +57,10 @@ def describe_entry(entry: LedgerEntry) -> str:
     sign = "+" if entry.amount.units > 0 else ""
     parts = [
         entry.at.strftime("%Y-%m-%d %H:%M"),
-        f"{sign}{format_money(entry.amount)}",
+        f"{sign}{format_exact(entry.amount)}",
         entry.balance.value,
         entry.kind.value,
-        f"-> {format_money(entry.balance_after)}",
+        f"-> {format_exact(entry.balance_after)}",
         entry.reason,
     ]
     if entry.ref:
@@ -79,12 +79,11 @@ async def credit(args: argparse.Namespace) -> int:
     jid = normalise_jid(args.jid)
     amount = parse_money(args.amount, config.billing.currency, maximum=config.billing.max_amount)
     async with opened(config) as store:
-        outcome = await credit_account(
+        outcome = await operator_credit(
             store,
             jid,
             amount,
             reason=args.reason,
-            kind=EntryKind.CREDIT,
             ref=args.ref,
             actor=operator(),
             balance=_balance(args),
@@ -135,8 +134,8 @@ async def reconcile_all(args: argparse.Namespace) -> int:
             for m in await store.ledger.check(jid):
                 bad += 1
                 print(
-                    f"MISMATCH {m.jid} {m.balance.value}: stored {format_money(m.stored)}, "
-                    f"ledger sums to {format_money(m.ledger_sum)}"
+                    f"MISMATCH {m.jid} {m.balance.value}: stored {format_exact(m.stored)}, "
+                    f"ledger sums to {format_exact(m.ledger_sum)}"
                 )
     print(f"reconcile: {checked} accounts checked, {bad} mismatches")
     return EXIT_REFUSED if bad else EXIT_OK

@@ -18,7 +18,7 @@ from accountbot.common import (
 )
 from payments.clock import utcnow
 from payments.codes import VOUCHER_CODES
-from payments.money import format_money, parse_money
+from payments.money import format_exact, parse_money
 from payments.topup.flow import create_vouchers
 from payments.topup.vouchers import VoucherBatch
 
@@ -77,7 +77,7 @@ async def create_batch(args: argparse.Namespace) -> int:
         print(VOUCHER_CODES.display(code))
     until = f", valid until {batch.expires_at.isoformat()}" if batch.expires_at else ""
     print(
-        f"created {len(codes)} vouchers of {format_money(amount)} in batch {batch.name}{until}",
+        f"created {len(codes)} vouchers of {format_exact(amount)} in batch {batch.name}{until}",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -91,7 +91,7 @@ async def show_code(args: argparse.Namespace) -> int:
     if not code or not fields:
         print("no such voucher code")
         return EXIT_REFUSED
-    amount = format_money(config.money(int(fields["amount"])))
+    amount = format_exact(config.money(int(fields["amount"])))
     print(f"{VOUCHER_CODES.display(code)}  {amount}  batch {fields['batch']}")
     print(f"  expires: {fields['expires_at'] or 'never'}")
     by = fields["redeemed_by"]

@@ -18,7 +18,7 @@ from payments.billing.payment import credit_account
 from payments.config import Config
 from payments.groups import flow as groups
 from payments.ledger.records import EntryKind
-from payments.money import format_money, parse_money
+from payments.money import format_exact, parse_money
 from payments.stores import Store
 from payments.usage import flow as metering
 from payments.usage.flow import Meter
@@ -68,7 +68,7 @@ async def prepare_demo(store: Store, config: Config, main: str, leaf: str, now: 
     snapshot = await store.accounts.plan_snapshot(main)
     plan = await store.plans.version(snapshot["plan"], int(snapshot["version"]))
     balance = (await store.ledger.balances(main)).total
-    return Demo(main, leaf, plan.name if plan else snapshot["plan"], format_money(balance))
+    return Demo(main, leaf, plan.name if plan else snapshot["plan"], format_exact(balance))
 
 
 def usage_events(main: str, leaf: str, now: datetime) -> list[UsageEvent]:

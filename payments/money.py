@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 UNITS_PER_WHOLE: Final = 10_000
+UNITS_PER_CENT: Final = 100
 DECIMALS: Final = 4
 
 SYMBOLS: Final = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$"}
@@ -94,24 +95,39 @@ class Money:
     def __bool__(self) -> bool:
         return self.units != 0
 
-    def prorate(self, numerator: int, denominator: int) -> Money:
-        """``self * numerator / denominator``, rounded half up to the unit.
+    def prorate(self, numerator: int, denominator: int, *, step: int = 1) -> Money:
+        """``self * numerator / denominator``, rounded half up to a multiple of ``step``
+        units (``UNITS_PER_CENT``: whole cents, what a charge people read should be).
 
         Rounding half up (away from zero for positive amounts) is the usual
-        choice for a charge: it never undercharges by more than half a unit.
+        choice for a charge: it never undercharges by more than half a step.
         """
-        if denominator <= 0 or numerator < 0:
-            raise ValueError("prorate needs numerator >= 0 and denominator > 0")
-        quotient, remainder = divmod(self.units * numerator, denominator)
-        if remainder * 2 >= denominator:
+        if denominator <= 0 or numerator < 0 or step <= 0:
+            raise ValueError("prorate needs numerator >= 0, denominator > 0 and step > 0")
+        quotient, remainder = divmod(self.units * numerator, denominator * step)
+        if remainder * 2 >= denominator * step:
             quotient += 1
-        return Money(quotient, self.currency)
+        return Money(quotient * step, self.currency)
+
+    def to_cents(self) -> Money:
+        """Rounded half away from zero to whole cents (what people are shown)."""
+        cents, rest = divmod(abs(self.units), UNITS_PER_CENT)
+        if rest * 2 >= UNITS_PER_CENT:
+            cents += 1
+        return Money(cents * UNITS_PER_CENT * (-1 if self.units < 0 else 1), self.currency)
 
     def __str__(self) -> str:
-        return format_money(self)
+        return format_exact(self)
 
 
 def format_money(amount: Money) -> str:
+    """``$12.34``: what users read, rounded to cents (``Money.to_cents``). The books keep
+    every unit: operators' views (the CLI, admin commands, chore reports, CSV) use
+    ``format_exact``."""
+    return format_exact(amount.to_cents())
+
+
+def format_exact(amount: Money) -> str:
     """``$12.34``; two decimals, more only when they are not zero (``$0.0125``)."""
     sign = "-" if amount.units < 0 else ""
     symbol = SYMBOLS.get(amount.currency)

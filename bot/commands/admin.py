@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commands.model import OPERATORS, Command, Context, Param, ParamKind, Reply
-from payments.billing.payment import credit_account
 from payments.ledger.records import EntryKind, describe_entry
-from payments.money import format_money
-from payments.notices import Notice, NoticeKind
+from payments.money import format_exact
+from payments.topup.flow import operator_credit
 
 SHOW_ENTRIES = 10
 TARGET = Param("jid", "the account, like name@example.org", ParamKind.JID, label="Account")
@@ -32,42 +31,33 @@ async def show(ctx: Context, args: Mapping[str, Any]) -> Reply:
             state += ", frozen: " + ", ".join(sorted(k.value for k in account.freezes))
     lines = [
         f"{jid}: {state}",
-        f"prepaid {format_money(balances.prepaid)}, voucher {format_money(balances.voucher)}",
+        f"prepaid {format_exact(balances.prepaid)}, voucher {format_exact(balances.voucher)}",
     ]
     lines += [describe_entry(e) for e in entries] or ["ledger: empty"]
     return Reply("\n".join(lines))
 
 
 async def confirm_credit(ctx: Context, args: Mapping[str, Any]) -> str:
-    return f"Credit {format_money(args['amount'])} to {args['jid']} ({args['reason']})?"
+    return f"Credit {format_exact(args['amount'])} to {args['jid']} ({args['reason']})?"
 
 
 async def confirm_debit(ctx: Context, args: Mapping[str, Any]) -> str:
-    return f"Debit {format_money(args['amount'])} from {args['jid']} ({args['reason']})?"
+    return f"Debit {format_exact(args['amount'])} from {args['jid']} ({args['reason']})?"
 
 
 async def credit(ctx: Context, args: Mapping[str, Any]) -> Reply:
     jid, amount = args["jid"], args["amount"]
-    outcome = await credit_account(
+    outcome = await operator_credit(
         ctx.store,
         jid,
         amount,
         reason=args["reason"],
-        policy=ctx.config.billing,
-        kind=EntryKind.CREDIT,
         actor=ctx.jid,
+        policy=ctx.config.billing,
         at=ctx.now,
     )
-    after = outcome.applied.balance_after
-    await ctx.store.outbox.notify(
-        Notice(
-            jid,
-            NoticeKind.OPERATOR_CREDIT,
-            f"{format_money(amount)} was added to your balance. Balance: {format_money(after)}.",
-            key=f"credit:{jid}:{outcome.applied.entry_id}",
-        )
-    )
-    return Reply(f"Credited {format_money(amount)} to {jid}. Balance: {format_money(after)}.")
+    after = format_exact(outcome.applied.balance_after)
+    return Reply(f"Credited {format_exact(amount)} to {jid}. Balance: {after}.")
 
 
 async def debit(ctx: Context, args: Mapping[str, Any]) -> Reply:
@@ -75,8 +65,8 @@ async def debit(ctx: Context, args: Mapping[str, Any]) -> Reply:
     applied = await ctx.store.ledger.debit(
         jid, amount, reason=args["reason"], kind=EntryKind.DEBIT, actor=ctx.jid, at=ctx.now
     )
-    after = format_money(applied.balance_after)
-    return Reply(f"Debited {format_money(amount)} from {jid}. Balance: {after}.")
+    after = format_exact(applied.balance_after)
+    return Reply(f"Debited {format_exact(amount)} from {jid}. Balance: {after}.")
 
 
 COMMANDS = [

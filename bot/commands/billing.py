@@ -23,13 +23,15 @@ from bot.commands.model import (
     Table,
 )
 from payments.accounts.freeze_store import Frozen
-from payments.accounts.records import AccountKind, FreezeKind
+from payments.accounts.records import FreezeKind
+from payments.billing import choice as choice_flow
 from payments.billing import freezes, payment
-from payments.billing.activation import activate_if_due
+from payments.billing.choice import UnknownPlan, choice_said
 from payments.billing.cycle import Cycle
 from payments.billing.rules import Invoice
 from payments.catalog.records import Plan
-from payments.clock import day_label, month_label
+from payments.clock import month_label
+from payments.errors import NotAllowed
 from payments.money import format_money
 from payments.usage.texts import quantities
 
@@ -91,36 +93,13 @@ async def plans(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 async def choose_plan(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    account = ctx.account
-    if account is None or account.closed:
-        return Reply(NO_ACCOUNT)
-    if account.kind is AccountKind.LEAF:
-        return Reply("Your plan is chosen by the account that pays for you.", error="forbidden")
-    plan = await ctx.store.plans.get(str(args["id"]).strip().lower())
-    if plan is None:
-        return Reply(
-            f"There is no plan '{args['id']}'. Send 'plans' to see them.", error="item-not-found"
-        )
-    price = f"{plan.name} ({format_money(plan.price)} a month)"
-    if account.kind is AccountKind.PAID and plan.id == account.plan:
-        await ctx.store.billing.set_next_plan(ctx.jid, "")
-        return Reply(f"You stay on {price}.")
-    await ctx.store.billing.set_next_plan(ctx.jid, plan.id)
-    if account.kind is AccountKind.PAID:
-        when = (
-            day_label(account.next_renewal_at) if account.next_renewal_at else "your next renewal"
-        )
-        return Reply(f"{price} starts at your next renewal, on {when}.")
-    return await _trial_choice(ctx, price)
-
-
-async def _trial_choice(ctx: Context, price: str) -> Reply:
-    cycle = cycle_of(ctx)
-    sub = await ctx.store.billing.subscriber(ctx.jid)
-    if sub is not None and await activate_if_due(cycle, sub, ctx.now):
-        return Reply(f"Your account is now on {price}. The first month is paid.")
-    activation = format_money(ctx.config.billing.activation_amount)
-    return Reply(f"{price} starts when you top up {activation} or more: send 'topup'.")
+    try:
+        choice = await choice_flow.choose_plan(cycle_of(ctx), ctx.jid, str(args["id"]), ctx.now)
+    except UnknownPlan as exc:
+        return Reply(str(exc), error="item-not-found")
+    except NotAllowed as exc:
+        return Reply(str(exc), error="forbidden")
+    return Reply(choice_said(choice))
 
 
 def _invoice_line(invoice: Invoice) -> str:

@@ -1,4 +1,5 @@
-"""``plan ID``: an account chooses the plan it renews on (the bot, the account page).
+"""``plan ID``: an account chooses the plan it renews on (the bot, the account page),
+and what it is told.
 
 A paid account switches at its next renewal, at the plan's price of that day
 (``renew.lua`` applies the choice); choosing its current plan cancels a
@@ -16,7 +17,9 @@ from payments.accounts.records import AccountKind
 from payments.billing.activation import activate_if_due
 from payments.billing.cycle import Cycle
 from payments.catalog.records import Plan
+from payments.clock import day_label
 from payments.errors import NotAllowed, PaymentsError
+from payments.money import Money, format_money
 
 
 class UnknownPlan(PaymentsError):
@@ -37,6 +40,8 @@ class Choice:
     outcome: Chosen
     plan: Plan
     starts: datetime | None = None  # the next renewal (AT_RENEWAL)
+    holds: Money | None = None  # a trial's prepaid balance (AT_ACTIVATION)
+    lacks: Money | None = None  # what it still needs to activate (AT_ACTIVATION)
 
 
 async def choose_plan(cycle: Cycle, jid: str, plan_id: str, now: datetime) -> Choice:
@@ -59,4 +64,31 @@ async def choose_plan(cycle: Cycle, jid: str, plan_id: str, now: datetime) -> Ch
     sub = await store.billing.subscriber(jid)
     if sub is not None and await activate_if_due(cycle, sub, now):
         return Choice(Chosen.ACTIVATED, plan)
-    return Choice(Chosen.AT_ACTIVATION, plan)
+    holds = (await store.ledger.balances(jid)).prepaid
+    lacks = cycle.policy.activation_amount - holds
+    return Choice(Chosen.AT_ACTIVATION, plan, holds=holds, lacks=max(lacks, cycle.money(0)))
+
+
+def plan_price(plan: Plan) -> str:
+    """``Basic ($10.00 a month)``."""
+    return f"{plan.name} ({format_money(plan.price)} a month)"
+
+
+def choice_said(choice: Choice, how_to_top_up: str = "with 'topup'") -> str:
+    """What ``plan ID`` answers (the bot, the account page): where the account stands with
+    its choice, and the one next step (``how_to_top_up``: where the asker tops up)."""
+    name = plan_price(choice.plan)
+    if choice.outcome is Chosen.STAYS:
+        return f"You stay on {name}."
+    if choice.outcome is Chosen.AT_RENEWAL:
+        when = day_label(choice.starts) if choice.starts else "your next renewal"
+        return f"{name} starts at your next renewal, on {when}."
+    if choice.outcome is Chosen.ACTIVATED:
+        return f"Your account is now on {name}. The first month is paid."
+    holds, lacks = choice.holds, choice.lacks
+    assert holds is not None
+    assert lacks is not None
+    return (
+        f"{name} starts once your balance reaches {format_money(holds + lacks)}. "
+        f"You have {format_money(holds)}: top up {format_money(lacks)} more {how_to_top_up}."
+    )

@@ -9,6 +9,7 @@ crash between the credit and its consequences completes them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +23,10 @@ from payments.clock import as_utc, utcnow
 from payments.config import BillingConfig
 from payments.ledger.records import Applied, Balance, EntryKind
 from payments.money import Money
+from payments.notices import Notice
 from payments.stores import Store
+
+Receipt = Callable[[Applied], Awaitable[Notice]]  # the notice of a credit, once applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +120,13 @@ async def credit_account(
     balance: Balance = Balance.PREPAID,
     at: datetime | None = None,
     policy: BillingConfig,
+    receipt: Receipt | None = None,
 ) -> CreditOutcome:
     """Credit once per ``ref``, then settle, activate and unfreeze as the policy says.
+
+    ``receipt`` builds the notice of the credit itself; it is queued after the credit
+    and before what follows, so a payment's "received" comes before "your account is
+    now on Basic" or "invoice paid", as things happened.
 
     ``policy`` is the deployment's ``[billing]`` config (required: a credit
     that ran with other rules than the deployment's would be wrong). A replay of
@@ -128,5 +137,7 @@ async def credit_account(
         jid, amount, reason=reason, kind=kind, balance=balance, ref=ref, actor=actor, at=at
     )
     cycle = Cycle(store, policy, actor or "credit")
+    if receipt is not None:
+        await store.outbox.notify(await receipt(applied))
     settlement = await after_credit(cycle, jid, as_utc(at) if at else utcnow())
     return CreditOutcome(applied, balance, settlement)

@@ -24,7 +24,7 @@ from payments.chores.runner import (
     each_batch,
 )
 from payments.clock import month_label
-from payments.money import format_money
+from payments.money import format_exact
 from payments.notices import Notice
 
 
@@ -66,8 +66,8 @@ def _report_renewal(run: ChoreRun, report: ChoreReport, outcome: RenewOutcome) -
             member = "" if line.member == outcome.jid else f" for {line.member}"
             run.progress(
                 f"would charge {outcome.jid} {month_label(outcome.period)}: {line.plan}{member} "
-                f"{format_money(line.amount)} (voucher {format_money(split.voucher)}, "
-                f"prepaid {format_money(split.prepaid)}, owed {format_money(split.due)})"
+                f"{format_exact(line.amount)} (voucher {format_exact(split.voucher)}, "
+                f"prepaid {format_exact(split.prepaid)}, owed {format_exact(split.due)})"
             )
 
 

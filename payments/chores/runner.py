@@ -24,7 +24,7 @@ from typing import Final
 from payments.billing.cycle import Cycle
 from payments.config import UsageConfig
 from payments.errors import PaymentsError
-from payments.money import Money, format_money
+from payments.money import Money, format_exact
 from payments.store.locks import DEFAULT_TTL_MS, ChoreLock
 
 PAGE: Final = 5_000
@@ -70,7 +70,7 @@ class ChoreReport:
         parts = [f"{self.due} due"]
         parts += [f"{n} {what}" for what, n in sorted(self.counts.items())]
         if self.charged is not None:
-            parts.append(f"{format_money(self.charged)} charged")
+            parts.append(f"{format_exact(self.charged)} charged")
         parts.append(f"{self.errors} errors")
         parts.append(f"{self.elapsed:.2f}s")
         tail = "; dry run: nothing changed" if dry_run else ""

@@ -23,7 +23,7 @@ from typing import Final
 from payments.accounts.records import Account, AccountKind
 from payments.clock import add_months, parse_instant
 from payments.errors import CorruptRecord, NotAllowed, PaymentsError
-from payments.money import Money
+from payments.money import UNITS_PER_CENT, Money
 
 MAX_USES: Final = 100  # the most sign-ups one referral code may allow
 
@@ -135,7 +135,8 @@ def join_price(
 ) -> JoinPrice:
     """``price`` for the part of the main's period still to run, to the second.
 
-    Rounded half up to the unit (``Money.prorate``). Nothing is charged for a
+    Rounded half up to whole cents (``Money.prorate``): what a main is charged and
+    reads is an amount it could have paid. Nothing is charged for a
     time already paid: a leaf that left keeps ``paid_until`` (the end of the
     period its former main paid), and a main past its renewal date (the renew
     chore has not run yet) has no time left in the period: that renewal
@@ -146,7 +147,12 @@ def join_price(
     begins = max(now, start, paid_until or now)
     whole = int((next_renewal - start).total_seconds())
     left = max(int((next_renewal - begins).total_seconds()), 0)
-    amount = price.prorate(left, whole) if whole > 0 else Money.zero(price.currency)
+    if whole <= 0:
+        amount = Money.zero(price.currency)
+    elif left >= whole:
+        amount = price  # the whole month: the plan's price, as a renewal charges it
+    else:  # never more than the month, even for a price with a part of a cent
+        amount = min(price.prorate(left, whole, step=UNITS_PER_CENT), price)
     return JoinPrice(period, amount, next_renewal, price)
 
 

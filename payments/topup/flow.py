@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from payments.accounts.records import AccountKind
-from payments.billing.payment import credit_account
+from payments.billing.payment import CreditOutcome, credit_account
 from payments.clock import utcnow
 from payments.codes import VOUCHER_CODES, CodeRefused
 from payments.config import BillingConfig, Config, ConfigError
-from payments.ledger.records import Balance, Balances, EntryKind
+from payments.ledger.records import Applied, Balance, EntryKind
 from payments.money import InvalidAmount, Money, format_money, parse_money
 from payments.notices import Notice
 from payments.stores import Store
@@ -91,6 +91,10 @@ async def receive_payment(
     after a crash between the two completes what is missing.
     """
     jid, amount = await resolve(store, event, provider)
+
+    async def receipt(_applied: Applied) -> Notice:
+        return await _receipt(store, jid, event.ref, amount, policy)
+
     outcome = await credit_account(
         store,
         jid,
@@ -102,23 +106,73 @@ async def receive_payment(
         balance=Balance.PREPAID,
         at=now,
         policy=policy,
+        receipt=receipt,
     )
     await store.payments_in.mark_credited(provider, event.provider_id, now or utcnow())
     balances = await store.ledger.balances(jid)
-    await store.outbox.notify(await _receipt(store, jid, event.ref, amount, balances, policy))
     return Received(jid, amount, outcome.applied.applied, balances.total)
 
 
+async def operator_credit(
+    store: Store,
+    jid: str,
+    amount: Money,
+    *,
+    reason: str,
+    actor: str,
+    policy: BillingConfig,
+    ref: str = "",
+    balance: Balance = Balance.PREPAID,
+    at: datetime | None = None,
+) -> CreditOutcome:
+    """An operator adds money (the CLI, the bot's ``admin credit``, the account page): the
+    same credit as a payment's, once per ``ref``, and the user told where they stand and
+    the next step, once per credit."""
+
+    async def receipt(applied: Applied) -> Notice:
+        key = f"credit:{jid}:{applied.entry_id}"
+        return await _receipt(store, jid, key, amount, policy, by_operator=True)
+
+    return await credit_account(
+        store,
+        jid,
+        amount,
+        reason=reason,
+        kind=EntryKind.CREDIT,
+        ref=ref,
+        actor=actor,
+        balance=balance,
+        at=at,
+        policy=policy,
+        receipt=receipt,
+    )
+
+
 async def _receipt(
-    store: Store, jid: str, ref: str, amount: Money, balances: Balances, policy: BillingConfig
+    store: Store,
+    jid: str,
+    ref: str,
+    amount: Money,
+    policy: BillingConfig,
+    *,
+    by_operator: bool = False,
 ) -> Notice:
+    """The credit's receipt, with the balance it left (before what follows it)."""
+    balances = await store.ledger.balances(jid)
     account = await store.accounts.get(jid)
     closed = account is not None and account.closed
     main = await store.groups.main_of(jid) if account and account.kind is AccountKind.LEAF else ""
     trial = account is not None and account.kind is AccountKind.TRIAL and not closed
     lacks = policy.activation_amount - balances.prepaid if trial else None
     return texts.payment_received(
-        jid, ref, amount, balances.total, kept_by=main, closed=closed, to_activate=lacks
+        jid,
+        ref,
+        amount,
+        balances.total,
+        kept_by=main,
+        closed=closed,
+        to_activate=lacks,
+        by_operator=by_operator,
     )
 
 

@@ -16,11 +16,18 @@ def payment_received(
     kept_by: str = "",
     closed: bool = False,
     to_activate: Money | None = None,
+    by_operator: bool = False,
 ) -> Notice:
     """The receipt: ``kept_by`` names the main of a leaf (the money waits on the leaf's
     own balance), ``closed`` an account that must be reopened, ``to_activate`` what a
-    trial still lacks to become a paid account."""
-    body = f"Payment received: {format_money(amount)}. Balance: {format_money(balance)}."
+    trial still lacks to become a paid account; ``by_operator`` a credit from the
+    service's operators rather than a payment."""
+    kind = NoticeKind.OPERATOR_CREDIT if by_operator else NoticeKind.PAYMENT_RECEIVED
+    if by_operator:
+        body = f"We added {format_money(amount)} to your account."
+    else:
+        body = f"Payment received: {format_money(amount)}."
+    body += f" Balance: {format_money(balance)}."
     if closed:
         body += " Your account is closed: send 'register' to reopen it with this balance."
     elif kept_by:
@@ -30,7 +37,7 @@ def payment_received(
         )
     elif to_activate is not None and to_activate.units > 0:
         body += f" {format_money(to_activate)} more makes it a paid account: send 'topup'."
-    return Notice(jid, NoticeKind.PAYMENT_RECEIVED, body, key=ref)
+    return Notice(jid, kind, body, key=ref)
 
 
 def topup_refused(main: str, closed: bool) -> str:

@@ -18,17 +18,16 @@ from typing import Final
 
 from payments.accounts.freeze_store import Frozen
 from payments.accounts.records import FreezeKind
-from payments.billing.choice import Chosen, choose_plan
+from payments.billing.choice import choice_said, choose_plan
 from payments.billing.cycle import Cycle
 from payments.billing.freezes import operator_freeze, operator_unfreeze
-from payments.billing.payment import credit_account, pay_invoices
-from payments.catalog.records import Plan
+from payments.billing.payment import pay_invoices
 from payments.clock import day_label, month_label
 from payments.config import Config
 from payments.errors import InsufficientFunds, PaymentsError
-from payments.ledger.records import EntryKind
-from payments.money import InvalidAmount, format_money, parse_money, plain_amount
+from payments.money import InvalidAmount, format_exact, format_money, parse_money, plain_amount
 from payments.stores import Store
+from payments.topup.flow import operator_credit
 from payments.usage.flow import Meter, buy_pack, set_autobuy
 from payments.web.forms import digest
 from payments.web.links import AccountLink
@@ -111,22 +110,9 @@ async def pay(sub: Submission) -> Outcome | Confirm:
     return Outcome(True, " ".join(said) if said else "You owe nothing.")
 
 
-def _plan_name(plan: Plan) -> str:
-    return f"{plan.name} ({format_money(plan.price)} a month)"
-
-
 async def plan(sub: Submission) -> Outcome | Confirm:
     choice = await choose_plan(sub.cycle(), sub.jid, sub.form.get("plan", ""), sub.now)
-    name = _plan_name(choice.plan)
-    if choice.outcome is Chosen.STAYS:
-        return Outcome(True, f"You stay on {name}.")
-    if choice.outcome is Chosen.AT_RENEWAL:
-        when = day_label(choice.starts) if choice.starts else "your next renewal"
-        return Outcome(True, f"{name} starts at your next renewal, on {when}.")
-    if choice.outcome is Chosen.ACTIVATED:
-        return Outcome(True, f"Your account is now on {name}. The first month is paid.")
-    activation = format_money(sub.config.billing.activation_amount)
-    return Outcome(True, f"{name} starts when you top up {activation} or more.")
+    return Outcome(True, choice_said(choice, "on this page"))
 
 
 async def buy(sub: Submission) -> Outcome | Confirm:
@@ -203,21 +189,20 @@ async def ask_unfreeze(sub: Submission) -> Outcome | Confirm:
 
 async def do_credit(sub: Submission) -> Outcome:
     amount = parse_money(sub.form.get("amount", ""), sub.config.billing.currency)
-    outcome = await credit_account(
+    outcome = await operator_credit(
         sub.store,
         sub.jid,
         amount,
         reason=_reason(sub),
-        kind=EntryKind.CREDIT,
         ref=f"page:{sub.nonce}",  # once per confirmation, whatever happens to the mark
         actor=sub.link.operator,
         at=sub.now,
         policy=sub.config.billing,
     )
-    said = [f"Credited {format_money(amount)} to {sub.jid}."]
+    said = [f"Credited {format_exact(amount)} to {sub.jid}."]
     said += [f"It paid invoice {month_label(s.period)}." for s in outcome.settlement.settled]
     balance = (await sub.store.ledger.balances(sub.jid)).total
-    return Outcome(True, " ".join([*said, f"Balance: {format_money(balance)}."]))
+    return Outcome(True, " ".join([*said, f"Balance: {format_exact(balance)}."]))
 
 
 async def do_freeze(sub: Submission) -> Outcome:

@@ -218,6 +218,6 @@ def test_notices_are_short_plain_text_with_formatted_amounts() -> None:
     assert "$12.50" in failed.body and "2026-01-12" in failed.body and "2026-05" in failed.body
     assert failed.kind is NoticeKind.RENEWAL_FAILED and failed.key == "renewal:a@x:202605"
     low = notices.low_balance("a@x", usd("10"), usd("2.125"), T0, "202601")
-    assert "$2.125" in low.body and "$7.875" in low.body
+    assert "$2.13" in low.body and "$7.88" in low.body  # shown in cents
     for notice in (failed, low, notices.closed("a@x", "+15550100")):
         assert len(notice.body) < 300 and "\n" not in notice.body

@@ -108,7 +108,10 @@ async def test_plan_offers_the_plans_on_offer_as_a_pick_list(
         ]
         done = await execute(client, bot.adhoc_jid, "plan", {"id": "plus"})
     assert done["command"]["status"] == "completed"
-    assert notes(done).startswith("Plus ($25.00 a month) starts when you top up")
+    assert notes(done) == (  # the trial holds $5 of the $20 that activate it
+        "Plus ($25.00 a month) starts once your balance reaches $20.00."
+        " You have $5.00: top up $15.00 more with 'topup'."
+    )
 
 
 async def test_a_wrong_value_comes_back_visible_with_what_was_typed(

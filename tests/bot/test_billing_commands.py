@@ -106,8 +106,9 @@ async def test_plan_applies_at_the_next_renewal(store: Store) -> None:
 async def test_a_trial_with_the_money_already_in_activates_on_choosing(store: Store) -> None:
     await store.accounts.register_trial(A, T0, 30)
     reply, _ = await call(store, "plan", id="plus")
-    assert (
-        reply.text == "Plus ($25.00 a month) starts when you top up $20.00 or more: send 'topup'."
+    assert reply.text == (
+        "Plus ($25.00 a month) starts once your balance reaches $20.00."
+        " You have $0.00: top up $20.00 more with 'topup'."
     )
     await store.ledger.credit(A, usd("30"), reason="credited before any flow")
     reply, _ = await call(store, "plan", id="plus", now=T0 + days(1))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import redis
 
 from accountbot.stack import Stack
 from payments import keys
+from payments.stores import Store
 
 ALICE = "alice@localhost"
 
@@ -24,6 +27,7 @@ class Cli:
 
     config: Path
     redis: redis.Redis
+    url: str
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -39,7 +43,7 @@ class Cli:
 def cli(redis_stack: Stack) -> Iterator[Cli]:
     client = redis.Redis.from_url(redis_stack.redis.url, decode_responses=True)
     client.flushdb()
-    yield Cli(redis_stack.config_path, client)
+    yield Cli(redis_stack.config_path, client, redis_stack.redis.url)
     client.close()
 
 
@@ -53,6 +57,29 @@ def test_credit_with_a_ref_twice_credits_once(cli: Cli) -> None:
     assert show.returncode == 0
     assert "prepaid  $20.00" in show.stdout
     assert show.stdout.count("[ref r1]") == 1 and "test" in show.stdout
+
+
+def test_an_operator_credit_tells_the_user_where_they_stand_once(cli: Cli) -> None:
+    """Issue 12, point 7: an operator's credit to a trial says what it added and what
+    still activates the account, once per credit (a replayed ref tells nobody again)."""
+    now = datetime.now(UTC)
+    asyncio.run(a_trial(cli, ALICE, now))
+    for _ in range(2):
+        done = cli("admin", "credit", ALICE, "5", "--reason", "goodwill", "--ref", "g1")
+        assert done.returncode == 0, done.stderr
+    entries: Any = cli.redis.xrange(keys.OUTBOX)
+    told = [fields for _id, fields in entries]
+    assert [(t["to"], t["kind"]) for t in told] == [(ALICE, "operator_credit")]
+    assert told[0]["body"] == (
+        "We added $5.00 to your account. Balance: $5.00."
+        " $15.00 more makes it a paid account: send 'topup'."
+    )
+
+
+async def a_trial(cli: Cli, jid: str, now: datetime) -> None:
+    store = Store.from_url(cli.url)
+    await store.accounts.register_trial(jid, now, 30)
+    await store.close()
 
 
 def test_reconcile_names_an_account_changed_by_hand(cli: Cli) -> None:

@@ -4,7 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.money import CurrencyMismatch, InvalidAmount, Money, format_money, parse_money
+from payments.money import (
+    UNITS_PER_CENT,
+    CurrencyMismatch,
+    InvalidAmount,
+    Money,
+    format_exact,
+    format_money,
+    parse_money,
+)
 
 
 @pytest.mark.parametrize(
@@ -65,19 +73,25 @@ def test_parse_refuses_zero_unless_allowed_and_above_maximum() -> None:
 
 
 @pytest.mark.parametrize(
-    ("units", "text"),
+    ("units", "exact", "shown"),
     [
-        (123_400, "$12.34"),
-        (125, "$0.0125"),
-        (200_000, "$20.00"),
-        (0, "$0.00"),
-        (-50_000, "-$5.00"),
-        (123_456, "$12.3456"),
-        (10, "$0.001"),
+        (123_400, "$12.34", "$12.34"),
+        (125, "$0.0125", "$0.01"),
+        (200_000, "$20.00", "$20.00"),
+        (0, "$0.00", "$0.00"),
+        (-50_000, "-$5.00", "-$5.00"),
+        (123_456, "$12.3456", "$12.35"),
+        (10, "$0.001", "$0.00"),
+        (99_992, "$9.9992", "$10.00"),
+        (49_981, "$4.9981", "$5.00"),
+        (150, "$0.015", "$0.02"),  # half a cent: away from zero
+        (-150, "-$0.015", "-$0.02"),
     ],
 )
-def test_format(units: int, text: str) -> None:
-    assert format_money(Money(units)) == text
+def test_users_read_cents_and_operators_every_unit(units: int, exact: str, shown: str) -> None:
+    assert format_exact(Money(units)) == exact
+    assert format_money(Money(units)) == shown
+    assert str(Money(units)) == exact
 
 
 def test_format_other_currencies() -> None:
@@ -104,9 +118,15 @@ def test_prorate_rounds_half_up() -> None:
     assert Money(100_000).prorate(30, 30) == Money(100_000)
 
 
+def test_prorate_to_whole_cents() -> None:
+    assert Money(100_000).prorate(16, 31, step=UNITS_PER_CENT) == Money(51_600)  # $5.1613
+    assert Money(100_000).prorate(1, 3, step=UNITS_PER_CENT) == Money(33_300)
+    assert Money(100).prorate(1, 2, step=UNITS_PER_CENT) == Money(100)  # half a cent: up
+
+
 @given(st.integers(min_value=1, max_value=10**12))
 def test_format_then_parse_round_trips(units: int) -> None:
-    assert parse_money(format_money(Money(units))) == Money(units)
+    assert parse_money(format_exact(Money(units))) == Money(units)
 
 
 @given(st.text(max_size=30))

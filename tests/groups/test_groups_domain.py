@@ -47,21 +47,21 @@ def account(jid: str = "a@x", **changes: Any) -> Account:
 # --- prices ----------------------------------------------------------------------
 
 
-def test_a_join_mid_period_costs_the_days_left_rounded_half_up() -> None:
+def test_a_join_mid_period_costs_the_days_left_in_whole_cents() -> None:
     price = join_price(usd("10"), T0 + timedelta(days=15), RENEWAL, 5)
-    # 16 of 31 days left: 100000 * 16 / 31 = 51612.903... -> 51613 units.
-    assert price.amount == Money(51_613)
+    # 16 of 31 days left: $10 * 16 / 31 = $5.1612903... -> $5.16.
+    assert price.amount == usd("5.16")
     assert price.period == "202601" and price.paid_until == RENEWAL and price.full == usd("10")
 
 
-def test_rounding_is_half_up_at_exactly_half_a_unit() -> None:
-    # 1 unit over 2 seconds, one second left: 0.5 unit -> 1.
+def test_rounding_is_half_up_at_exactly_half_a_cent() -> None:
+    # One cent over the period, half of it left: half a cent -> one cent.
     start = datetime(2026, 3, 1, tzinfo=UTC)
     renewal = datetime(2026, 4, 1, tzinfo=UTC)
     whole = int((renewal - start).total_seconds())
     now = renewal - timedelta(seconds=whole // 2)
-    assert join_price(Money(1), now, renewal, 1).amount == Money(1)
-    assert join_price(Money(1), now + timedelta(seconds=1), renewal, 1).amount == Money(0)
+    assert join_price(usd("0.01"), now, renewal, 1).amount == usd("0.01")
+    assert join_price(usd("0.01"), now + timedelta(seconds=1), renewal, 1).amount == Money(0)
 
 
 def test_a_join_at_the_start_costs_the_whole_month_and_past_the_renewal_nothing() -> None:
@@ -74,7 +74,7 @@ def test_time_already_paid_by_a_former_main_is_not_charged_again() -> None:
     now = T0 + timedelta(days=15)
     assert join_price(usd("10"), now, RENEWAL, 5, paid_until=RENEWAL).amount == Money(0)
     part = join_price(usd("10"), now, RENEWAL, 5, paid_until=T0 + timedelta(days=25))
-    assert part.amount == usd("10").prorate(6 * 86400, 31 * 86400)
+    assert part.amount == usd("1.94")  # $10 * 6/31 = $1.9355, in whole cents
 
 
 @given(

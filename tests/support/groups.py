@@ -14,7 +14,7 @@ MAIN = "main@example.org"
 LEAF = "leaf@example.org"
 OTHER_MAIN = "other@example.org"
 JOINED_AT = T0 + timedelta(days=15)  # 16 of the main's 31 days left
-PRORATED = Money(51_613)  # $10 * 16/31, rounded half up
+PRORATED = Money(51_600)  # $10 * 16/31 = $5.1613, rounded half up to whole cents
 
 
 class Crash(Exception):

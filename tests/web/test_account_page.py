@@ -124,7 +124,10 @@ async def test_a_trial_sees_its_trial_and_may_choose_the_plan_it_will_start_on(
     status, _, location = await site.submit(read_page(text).form("plan"), plan="plus")
     assert status == 303
     note = (await site.page(location)).by_id["note"]
-    assert note == "Plus ($20.00 a month) starts when you top up $20.00 or more."
+    assert note == (
+        "Plus ($20.00 a month) starts once your balance reaches $20.00."
+        " You have $0.00: top up $20.00 more on this page."
+    )
     assert (await account_of(site.store, bob)).next_plan == "plus"
 
 
