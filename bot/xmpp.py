@@ -106,7 +106,7 @@ class AccountBot:
             ("component", "generic") if self.config.mode == "component" else ("client", "bot")
         )
         disco.add_identity(category, kind, name="Account manager", jid=self.xmpp.boundjid)
-        for feature in (COMMANDS_NS, "jabber:x:oob", "urn:xmpp:ping"):
+        for feature in (COMMANDS_NS, "jabber:x:oob", "urn:xmpp:ping", RECEIPTS_NS):
             disco.add_feature(feature, jid=self.xmpp.boundjid)
 
     # --- connection --------------------------------------------------------

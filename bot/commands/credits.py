@@ -142,6 +142,8 @@ async def autobuy(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 def _usage_line(line: ResourceMonth) -> str:
     name = resource_name(line.resource)
+    if not (line.allowance or line.from_credits or line.left):
+        return f"{name}: none included"
     text = f"{name}: {line.from_allowance} of {line.allowance} from the allowance"
     if line.from_credits:
         text += f", {line.from_credits} from credits"
@@ -155,6 +157,9 @@ async def usage(ctx: Context, args: Mapping[str, Any]) -> Reply:
     lines = [f"Usage {month_label(view.month)}:", *(_usage_line(line) for line in view.lines)]
     if ctx.account is not None and ctx.account.frozen:
         lines.append("Your account is frozen: every service is blocked.")
+    elif ctx.account is not None and ctx.account.kind is AccountKind.TRIAL:
+        activation = format_money(ctx.config.billing.activation_amount)
+        lines.append(f"A top-up of {activation} gives you a plan; packs: send 'credits'.")
     elif any(line.left <= 0 for line in view.lines):
         fix = "ask the account that pays for you" if view.paid_by else "send 'credits'"
         lines.append(f"A service with nothing left is blocked until next month: {fix}.")
@@ -205,7 +210,7 @@ COMMANDS = [
     ),
     Command(
         "usage",
-        "what you used this month, and what is left",
+        "this month's use and what is left",
         USERS,
         usage,
         unavailable=NO_ACCOUNT,

@@ -48,7 +48,7 @@ async def redeem(ctx: Context, args: Mapping[str, Any]) -> Reply:
 COMMANDS = [
     Command(
         "topup",
-        "a personal link to add money (card, Bitcoin...)",
+        "a link to add money (card, Bitcoin...)",
         PAYERS,
         topup,
         (
