@@ -149,7 +149,15 @@ COMMANDS = [
         "start a free trial (with a CODE: someone pays for you)",
         STRANGERS,
         register,
-        (Param("code", "a referral code, if you have one", required=False, rest=True),),
+        (
+            Param(
+                "code",
+                "a referral code, if you have one",
+                required=False,
+                rest=True,
+                label="Referral code",
+            ),
+        ),
         unavailable="You already have an account. Send 'balance' to see it.",
         label="Start a trial",
         first=STRANGERS,
