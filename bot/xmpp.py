@@ -128,7 +128,7 @@ class AccountBot:
         self._backoff = 1.0
         self._identity()
         # Also what routes messages for a client-mode bot's bare JID to it.
-        await self.presence.announce()
+        self.presence.announce()
         self.connected.set()
         if self.sessions:
             self.metrics.reconnects.inc()
@@ -138,6 +138,7 @@ class AccountBot:
 
     def _on_disconnected(self, reason: Any) -> None:
         self.connected.clear()
+        self.presence.stop_announcing()
         self.metrics.connected.set(0)
         log.warning("disconnected: %s", reason)
         self._schedule_reconnect()
