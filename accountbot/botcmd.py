@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 
 from accountbot.common import EXIT_OK, Commands, common, config_of
+from accountbot.logs import setup_logging
 from bot.app import run_bot
 
 
 def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     bot = common(commands.add_parser("bot", help="run the XMPP bot (component or client)"))
-    bot.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    bot.add_argument(
+        "--log-level", choices=["DEBUG", "INFO", "WARNING"], help="default: [log] level"
+    )
     bot.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_of(args)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(config.log, args.log_level)
     asyncio.run(run_bot(config))
     return EXIT_OK

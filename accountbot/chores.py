@@ -2,8 +2,10 @@
 
 Run by systemd timers (``systemd/``) on one or more hosts; a Redis lock per
 chore lets only one run at a time. Prints progress, then one summary line
-per chore (printed as each ends). Exit codes: 0 done (or skipped: another host holds the lock),
-1 some accounts could not be handled (named in the output), 2 bad arguments.
+per chore (printed as each ends), and with ``[metrics] chores_textfile_dir`` a
+node-exporter textfile per chore (``accountbot/chore_metrics.py``). Exit codes:
+0 done (or skipped: another host holds the lock), 1 some accounts could not be
+handled (named in the output), 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import asyncio
 import contextlib
 import signal
 from datetime import datetime
+from pathlib import Path
 
+from accountbot.chore_metrics import write_textfiles
 from accountbot.common import EXIT_OK, EXIT_REFUSED, CliError, Commands, common, config_of
 from payments.billing.cycle import Cycle
 from payments.chores.registry import ALL, CHORES, run_chores
@@ -74,4 +78,6 @@ async def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.remove_signal_handler(signal.SIGTERM)
         await store.close()
+    if config.metrics.chores_textfile_dir and not args.dry_run:
+        write_textfiles(Path(config.metrics.chores_textfile_dir), reports)
     return EXIT_REFUSED if any(r.errors for r in reports) else EXIT_OK

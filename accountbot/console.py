@@ -86,7 +86,8 @@ class ConsoleClient(slixmpp.ClientXMPP):
         if msg["type"] == "error":
             show(f"! {msg['error']['condition']}: {msg['error']['text']}")
         elif msg["body"]:
-            extra = f"\n  link: {msg['oob']['url']}" if msg["oob"]["url"] else ""
+            url = msg["oob"]["url"]
+            extra = f"\n  link: {url}" if url and url not in msg["body"] else ""
             show(f"{msg['from'].bare}: {msg['body']}{extra}".replace("\n", "\n  "))
 
 

@@ -75,6 +75,7 @@ class Stack:
     xmpp: XmppServer = field(init=False)
     apps: list[Child] = field(default_factory=list)
     web_port: int = field(default_factory=free_port)
+    bot_metrics_port: int = field(default_factory=free_port)
     config_path: Path = field(init=False)
     secrets: dict[str, str] = field(default_factory=dict)
 
@@ -97,6 +98,15 @@ class Stack:
     @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def bot_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.bot_metrics_port}/metrics"
+
+    @property
+    def textfile_dir(self) -> Path:
+        """Where the chores of this stack write their node-exporter textfiles."""
+        return self.root / "textfiles"
 
     def start(self, *, detached: bool = False, operators: tuple[str, ...] = ()) -> None:
         try:
@@ -162,6 +172,8 @@ class Stack:
             "domain": self.xmpp.domain,
             "bot_jid": self.bot_jid,
             "web_url": self.web_url,
+            "bot_metrics_url": self.bot_metrics_url,
+            "chores_textfile_dir": str(self.textfile_dir),
             "redis_url": self.redis.url,
             "config": str(self.config_path),
             **self.xmpp.describe(),
@@ -197,6 +209,10 @@ def render_config(
         "providers.test": {"enabled": True},
         "operators": {"jids": list(operators)},
         "gateway": {"token": stack.secrets["gateway"]},
+        "metrics": {
+            "bot_port": stack.bot_metrics_port,
+            "chores_textfile_dir": str(stack.textfile_dir),
+        },
     }
     for name, values in overrides.items():
         sections.setdefault(name, {}).update(values)

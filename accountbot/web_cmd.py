@@ -9,6 +9,7 @@ import logging
 from aiohttp import web
 
 from accountbot.common import EXIT_OK, Commands, common, config_of, opened
+from accountbot.logs import setup_logging
 from payments.catalog.declared import prepare_catalog
 from payments.clock import utcnow
 from payments.config import Config
@@ -24,9 +25,7 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     config = config_of(args)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(config.log)
     app = build_app(config)
     asyncio.run(catalog_at_start(config))  # ConfigError: refuse to start
     logging.getLogger("accountbot.web").info(

@@ -274,8 +274,7 @@ def table_form(command: Command, reply: Reply) -> Form:
     form = Form()
     form["type"] = "result"
     form["title"] = command.title
-    form["instructions"] = reply.text
-    add_fixed_lines(form, "line", reply.text)
+    add_fixed_lines(form, "line", reply.text)  # not also as instructions: shown twice then
     columns = [(column_var(c), c) for c in reply.table.columns]
     for var, column in columns:
         form.add_reported(var, label=column.capitalize(), ftype="text-single")

@@ -7,8 +7,11 @@ import contextlib
 import logging
 import signal
 
+from aiohttp import web
+
 from bot.commands import build_registry
 from bot.dispatch import Dispatcher
+from bot.metrics import BotMetrics, serve_metrics
 from bot.outbox import OutboxConsumer
 from bot.xmpp import AccountBot
 from payments.catalog.declared import prepare_catalog
@@ -27,14 +30,22 @@ async def run_bot(config: Config, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     store = Store.from_url(config.redis.url, currency=config.billing.currency)
-    bot = AccountBot(config.xmpp, Dispatcher(build_registry(), store, config))
+    metrics = BotMetrics()
+    bot = AccountBot(config.xmpp, Dispatcher(build_registry(), store, config), metrics)
     outbox = OutboxConsumer(
-        store, bot.send_notification, bot.connected, offer_days=config.billing.invite_days
+        store,
+        bot.send_notification,
+        bot.connected,
+        offer_days=config.billing.invite_days,
+        metrics=metrics,
     )
     outbox_task = asyncio.create_task(outbox.run(), name="outbox")
+    served: web.AppRunner | None = None
     try:
         await store.ping()
         await prepare_catalog(store, config, utcnow())  # ConfigError: refuse to start
+        if config.metrics.bot_port:
+            served = await serve_metrics(metrics, config.metrics.host, config.metrics.bot_port)
         bot.start()
         await stop.wait()
     finally:
@@ -43,4 +54,6 @@ async def run_bot(config: Config, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await outbox_task
         await bot.stop()
+        if served is not None:
+            await served.cleanup()
         await store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 HINT = "Send 'help' for the commands you can use."
 FAILED = "Sorry, that failed on our side. Please try again in a moment."
+PAID_FOR = "The account that pays for yours does that: ask it. Send 'numbers' to see who it is."
 YES = frozenset({"yes", "y", "confirm"})
 NO = frozenset({"no", "n", "cancel"})
 
@@ -80,40 +82,49 @@ class Dispatcher:
     async def encrypted(self, jid: str) -> Reply | None:
         """An encrypted message: never read as a command, answered in plain text."""
         if (limited := await self.limited(jid)) is not None:
-            return limited if limited.text else None
-        return Reply(ENCRYPTED_REPLY)
+            return replace(limited, command="limited") if limited.text else None
+        return Reply(ENCRYPTED_REPLY, command="encrypted")
 
     async def chat(self, jid: str, text: str) -> Reply | None:
-        """Answer one chat line; None means say nothing (flooding)."""
+        """Answer one chat line; None means say nothing (flooding). The reply names the
+        command it answered (``unknown``, ``confirm``... when there was none)."""
         if (limited := await self.limited(jid)) is not None:
-            return limited if limited.text else None
+            return replace(limited, command="limited") if limited.text else None
         if len(text.encode("utf-8", "replace")) > self.config.bot.max_message_bytes:
-            return Reply(f"That message is too long to be a command. {HINT}")
+            return Reply(f"That message is too long to be a command. {HINT}", command="too-long")
         words = command_words(text)
         if not words:
-            return Reply(HINT)
+            return Reply(HINT, command="empty")
         ctx = await self.context(jid)
         if len(words) == 1 and (answer := trim_word(words[0])) in YES | NO:
-            return await self._confirmation(ctx, answer in YES)
+            done = await self._confirmation(ctx, answer in YES)
+            return done if done.command else replace(done, command="confirm")
         command, used = self.registry.match(words)
         if command is None or not command.allowed(ctx.role):
-            return await self._with_notice(ctx, self._not_available(command, words[0]))
+            refused = self._not_available(command, words[0], ctx.role)
+            return await self._with_notice(ctx, replace(refused, command=_name(command)))
         try:
             args = parse_chat_args(command, _after_words(text, used), self.config)
         except BadArgument as exc:
-            return Reply(f"{exc}. Usage: {command.usage()}", error="bad-request")
+            usage = f"{exc}. Usage: {command.usage()}"
+            return Reply(usage, error="bad-request", command=command.name)
         if command.confirm is not None:
-            return await self._ask(ctx, command, args, text)
+            return replace(await self._ask(ctx, command, args, text), command=command.name)
         return await self._with_notice(ctx, await self.run(command, ctx, args))
 
     @staticmethod
-    def _not_available(command: Command | None, word: str) -> Reply:
+    def _not_available(command: Command | None, word: str, role: Role) -> Reply:
+        if command is not None and role is Role.LEAF and command.allowed(Role.PAID):
+            return Reply(PAID_FOR, error="not-allowed")
         if command is not None and command.unavailable:
             return Reply(command.unavailable, error="not-allowed")
         return Reply(f"Unknown command '{_clip(word)}'. {HINT}", error="item-not-found")
 
     async def run(self, command: Command, ctx: Context, args: Mapping[str, Any]) -> Reply:
         """Run a handler, mapping domain errors to short replies."""
+        return replace(await self._run(command, ctx, args), command=command.name)
+
+    async def _run(self, command: Command, ctx: Context, args: Mapping[str, Any]) -> Reply:
         try:
             return await command.handler(ctx, args)
         except InsufficientFunds as exc:
@@ -167,7 +178,7 @@ async def with_frozen_notice(ctx: Context, reply: Reply) -> Reply:
     notice = await frozen_line(ctx)
     if not notice or notice in reply.text:
         return reply
-    return Reply(f"{notice}\n{reply.text}", reply.url, reply.table, reply.error)
+    return replace(reply, text=f"{notice}\n{reply.text}")
 
 
 def parse_chat_args(command: Command, rest: str, config: Config) -> dict[str, Any]:
@@ -192,6 +203,10 @@ def _check_required(params: tuple[Param, ...], args: Mapping[str, Any]) -> None:
     missing = [p.name.upper() for p in params if p.required and p.name not in args]
     if missing:
         raise BadArgument(f"missing {' and '.join(missing)}")
+
+
+def _name(command: Command | None) -> str:
+    return command.name if command is not None else "unknown"
 
 
 def _after_words(text: str, count: int) -> str:

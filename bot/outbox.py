@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable
 
+from bot.metrics import BotMetrics
 from payments.clock import utcnow
 from payments.notices import Notice, NoticeKind
 from payments.stores import Store
@@ -28,12 +30,14 @@ class OutboxConsumer:
         name: str = "",
         *,
         offer_days: int = 7,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.store = store
         self.send = send
         self.connected = connected
         self.name = name or f"bot-{socket.gethostname()}"
         self.offer_days = offer_days  # [billing] invite_days: how long an invitation holds
+        self.metrics = metrics or BotMetrics()
         self.sent = 0
 
     async def run(self) -> None:
@@ -64,6 +68,7 @@ class OutboxConsumer:
             if note.to and note.body and not await self._said(note):
                 await self.send(note)
                 self.sent += 1
+                self.metrics.outbox_lag.observe(lag_of(note))
                 await self._remember(note)
             await self.store.outbox.done(note)
 
@@ -81,3 +86,9 @@ class OutboxConsumer:
         await self.store.botstate.remember_offer(
             note.to, code, label, at=utcnow(), days=self.offer_days
         )
+
+
+def lag_of(note: Notice) -> float:
+    """Seconds since the notice was queued (its stream id starts with the XADD's ms)."""
+    queued_ms = int(note.id.partition("-")[0] or 0)
+    return max(0.0, time.time() - queued_ms / 1000) if queued_ms else 0.0

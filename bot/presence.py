@@ -20,6 +20,7 @@ replaced here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, Final, Literal
 
@@ -31,6 +32,7 @@ from payments.stores import Store
 log = logging.getLogger(__name__)
 
 STATUS: Final = "Account manager: send 'help'"
+WITHDRAW_SECONDS: Final = 5.0
 Sent = Literal["subscribe", "subscribed", "unsubscribed", "unavailable"] | None
 SLIXMPP_HANDLERS: Final = (
     ("presence_subscribe", "_handle_subscribe"),
@@ -47,7 +49,7 @@ class PresenceKeeper:
         self.xmpp = xmpp
         self.store = store
         self.component = component
-        self.announced = asyncio.Event()  # set once our presence went out this session
+        self._announcing: asyncio.Task[None] | None = None
 
     def setup(self) -> None:
         for event, name in SLIXMPP_HANDLERS:
@@ -72,22 +74,35 @@ class PresenceKeeper:
         else:
             self.xmpp.send_presence(pto=to or None, pstatus=STATUS, **kwargs)
 
-    async def announce(self) -> None:
-        """After every (re)connection: available, to every subscriber."""
-        self.announced.clear()
-        if self.component:
-            sent = await self._to_subscribers(None)
-            log.info("presence sent to %d subscribers", sent)
-        else:
+    def announce(self) -> None:
+        """After every (re)connection: available, to every subscriber. A client-mode
+        bot's server broadcasts one presence; a component tells its subscribers in the
+        background (a million of them take minutes; requests are answered meanwhile)."""
+        if not self.component:
             self.send()
-        self.announced.set()
+            return
+        self.stop_announcing()
+        self._announcing = asyncio.create_task(self._announce_all(), name="presence")
+
+    def stop_announcing(self) -> None:
+        """The connection is gone: what was not sent goes with the next announce."""
+        if self._announcing is not None:
+            self._announcing.cancel()
+            self._announcing = None
+
+    async def _announce_all(self) -> None:
+        sent = await self._to_subscribers(None)
+        log.info("presence sent to %d subscribers", sent)
 
     async def withdraw(self) -> None:
-        """Before a clean stop: unavailable, so rosters do not show a stopped bot online."""
-        if self.component:
-            await self._to_subscribers("unavailable")
-        else:
+        """Before a clean stop: unavailable, so rosters do not show a stopped bot online
+        (for at most ``WITHDRAW_SECONDS``: a stop must not wait on a huge roster)."""
+        self.stop_announcing()
+        if not self.component:
             self.send(ptype="unavailable")
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._to_subscribers("unavailable"), WITHDRAW_SECONDS)
 
     async def _to_subscribers(self, ptype: Sent) -> int:
         sent = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -25,6 +26,7 @@ from bot.adhoc import COMMANDS_NS, AdhocCommands, register_stanzas
 from bot.chat import RECEIPTS_NS, Incoming, Kind, read_message
 from bot.commands.model import Reply
 from bot.dispatch import Dispatcher
+from bot.metrics import BotMetrics
 from bot.presence import PresenceKeeper
 from bot.senders import refusal, sender_jid
 from payments.config import XmppConfig
@@ -57,9 +59,13 @@ def make_xmpp(config: XmppConfig) -> slixmpp.BaseXMPP:
 
 
 class AccountBot:
-    def __init__(self, config: XmppConfig, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, config: XmppConfig, dispatcher: Dispatcher, metrics: BotMetrics | None = None
+    ) -> None:
         self.config = config
         self.dispatcher = dispatcher
+        self.metrics = metrics or BotMetrics()
+        self.sessions = 0
         self.xmpp = make_xmpp(config)
         self.adhoc = AdhocCommands(dispatcher)
         self.presence = PresenceKeeper(self.xmpp, dispatcher.store, config.mode == "component")
@@ -100,7 +106,7 @@ class AccountBot:
             ("component", "generic") if self.config.mode == "component" else ("client", "bot")
         )
         disco.add_identity(category, kind, name="Account manager", jid=self.xmpp.boundjid)
-        for feature in (COMMANDS_NS, "jabber:x:oob", "urn:xmpp:ping"):
+        for feature in (COMMANDS_NS, "jabber:x:oob", "urn:xmpp:ping", RECEIPTS_NS):
             disco.add_feature(feature, jid=self.xmpp.boundjid)
 
     # --- connection --------------------------------------------------------
@@ -122,12 +128,18 @@ class AccountBot:
         self._backoff = 1.0
         self._identity()
         # Also what routes messages for a client-mode bot's bare JID to it.
-        await self.presence.announce()
+        self.presence.announce()
         self.connected.set()
+        if self.sessions:
+            self.metrics.reconnects.inc()
+        self.sessions += 1
+        self.metrics.connected.set(1)
         log.info("connected as %s", self.xmpp.boundjid)
 
     def _on_disconnected(self, reason: Any) -> None:
         self.connected.clear()
+        self.presence.stop_announcing()
+        self.metrics.connected.set(0)
         log.warning("disconnected: %s", reason)
         self._schedule_reconnect()
 
@@ -150,11 +162,13 @@ class AccountBot:
     # --- incoming ------------------------------------------------------------
 
     async def _on_message(self, msg: Message) -> None:
+        started = time.perf_counter()
         try:
             incoming = read_message(msg)
         except Exception:  # a malformed stanza is logged and ignored, never fatal
             log.exception("unreadable message from %s", msg["from"])
             return
+        self.metrics.messages.labels(incoming.kind.value).inc()
         if incoming.receipt:
             self.send_receipt(msg)
         if incoming.kind is Kind.IGNORED:
@@ -167,6 +181,7 @@ class AccountBot:
         async with self._slots, self._lock(sender):
             reply = await self._answer(sender, incoming)
         if reply is not None and reply.text:
+            self._observe("chat", sender, reply.command, reply.outcome, started)
             self.send_reply(msg, reply)
 
     async def _answer(self, sender: str, incoming: Incoming) -> Reply | None:
@@ -181,15 +196,41 @@ class AccountBot:
         return self._sender_locks.setdefault(sender, asyncio.Lock())
 
     async def _on_command(self, iq: Any) -> None:
+        started = time.perf_counter()
+        account, name = str(iq["from"].bare), self._command_name(iq)
         try:
             async with self._slots:
                 reply = await self.adhoc.handle(iq)
-        except XMPPError:
+        except XMPPError as exc:
+            self._observe("adhoc", account, name, exc.condition, started)
             raise  # slixmpp turns it into an IQ error with its text
         except Exception as exc:
             log.exception("ad-hoc command failed")
+            self._observe("adhoc", account, name, "internal-server-error", started)
             raise XMPPError("internal-server-error", "Sorry, that failed on our side.") from exc
+        self._observe("adhoc", account, name, adhoc_outcome(reply), started)
         reply.send()
+
+    def _command_name(self, iq: Any) -> str:
+        """The command an IQ names, or ``unknown`` (never the raw node: it is the sender's)."""
+        command = self.dispatcher.registry.by_node(str(iq["command"]["node"]))
+        return command.name if command is not None else "unknown"
+
+    def _observe(self, face: str, account: str, command: str, outcome: str, since: float) -> None:
+        """One log line and the metrics of an answered request (never what was typed)."""
+        seconds = time.perf_counter() - since
+        self.metrics.commands.labels(face, command or "unknown", outcome).inc()
+        self.metrics.reply_seconds.labels(face).observe(seconds)
+        fields = {"face": face, "account": account, "command": command, "outcome": outcome}
+        log.info(
+            "%s %s: %s %s in %.1f ms",
+            face,
+            account,
+            command,
+            outcome,
+            seconds * 1000,
+            extra={"fields": {**fields, "ms": round(seconds * 1000, 1)}},
+        )
 
     async def _command_items(self, jid: Any, node: Any, ifrom: Any, data: Any) -> DiscoItems:
         """The commands node lists only what the asker's role may run."""
@@ -228,3 +269,11 @@ class AccountBot:
         if note.url:
             msg["oob"]["url"] = note.url
         msg.send()
+
+
+def adhoc_outcome(reply: Any) -> str:
+    """``ok`` for a completed command, ``form`` while it asks, else why it stopped."""
+    command = reply["command"]
+    if any(kind == "error" for kind, _text in command["notes"]):
+        return "error"
+    return {"completed": "ok", "executing": "form"}.get(str(command["status"]), "canceled")

@@ -157,6 +157,19 @@ class BotConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    format: Literal["text", "json"] = "text"  # "json": one JSON object per line
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    host: str = "127.0.0.1"  # where the bot serves /metrics (keep it on loopback)
+    bot_port: int = 0  # the bot's /metrics port; 0: not served
+    chores_textfile_dir: str = ""  # node-exporter textfile directory for the chores; "": none
+
+
+@dataclass(frozen=True)
 class PlanDecl:
     """One ``[[plans]]`` table: a plan of the catalog, applied at start (a change is a
     new version; subscribers keep the version they bought)."""
@@ -199,6 +212,8 @@ class Config:
     gateway: GatewayConfig = GatewayConfig()
     bot: BotConfig = BotConfig()
     usage: UsageConfig = UsageConfig()
+    log: LogConfig = LogConfig()
+    metrics: MetricsConfig = MetricsConfig()
     plans: tuple[PlanDecl, ...] = ()  # [[plans]]: the catalog this deployment declares
     packs: tuple[PackDecl, ...] = ()  # [[packs]]
     invoice: InvoiceConfig = InvoiceConfig()

@@ -222,7 +222,7 @@ COMMANDS = [
     ),
     Command(
         "invoices",
-        "your monthly invoices and what is due",
+        "invoices and what is due",
         PAYERS,
         invoices,
         unavailable=NO_ACCOUNT,

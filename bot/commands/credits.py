@@ -146,6 +146,9 @@ async def usage(ctx: Context, args: Mapping[str, Any]) -> Reply:
     lines = [f"Usage {month_label(view.month)}:", *(usage_line(line) for line in view.lines)]
     if ctx.account is not None and ctx.account.frozen:
         lines.append("Your account is frozen: every service is blocked.")
+    elif ctx.account is not None and ctx.account.kind is AccountKind.TRIAL:
+        activation = format_money(ctx.config.billing.activation_amount)
+        lines.append(f"A top-up of {activation} gives you a plan; packs: send 'credits'.")
     elif any(line.left <= 0 for line in view.lines):
         fix = "ask the account that pays for you" if view.paid_by else "send 'credits'"
         lines.append(f"A service with nothing left is blocked until next month: {fix}.")
@@ -196,7 +199,7 @@ COMMANDS = [
     ),
     Command(
         "usage",
-        "what you used this month, and what is left",
+        "this month's use and what is left",
         USERS,
         usage,
         unavailable=NO_ACCOUNT,

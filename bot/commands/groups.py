@@ -292,7 +292,7 @@ def _until(when: Any) -> str:
 COMMANDS = [
     Command(
         "numbers",
-        "the accounts you pay for, or who pays for you",
+        "who you pay for, or who pays for you",
         USERS,
         numbers,
         unavailable="You have no account yet: send 'register' to start a trial.",

@@ -99,6 +99,11 @@ class Reply:
     url: str = ""  # also sent as XEP-0066 out-of-band data
     table: Table | None = None
     error: str = ""  # an XMPP error condition for ad-hoc callers (bad-request, forbidden...)
+    command: str = ""  # what was asked, for logs and metrics (set by the dispatcher)
+
+    @property
+    def outcome(self) -> str:
+        return self.error or "ok"
 
 
 @dataclass

@@ -11,6 +11,8 @@ from payments.money import InvalidAmount, format_money
 from payments.topup.flow import check_topup, redeem_voucher
 from payments.web.links import topup_url
 
+NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
+
 
 async def topup(ctx: Context, args: Mapping[str, Any]) -> Reply:
     amount = args.get("amount")
@@ -46,7 +48,7 @@ async def redeem(ctx: Context, args: Mapping[str, Any]) -> Reply:
 COMMANDS = [
     Command(
         "topup",
-        "a personal link to add money (card, Bitcoin...)",
+        "a link to add money (card, Bitcoin...)",
         PAYERS,
         topup,
         (
@@ -58,6 +60,7 @@ COMMANDS = [
                 label="Amount",
             ),
         ),
+        unavailable=NO_ACCOUNT,
         label="Top up",
         first=frozenset({Role.TRIAL, Role.PAID}),
     ),
@@ -69,6 +72,7 @@ COMMANDS = [
         # Free text, not ParamKind.CODE: every refusal, even of a malformed
         # code, must read the same (and a code may be typed with spaces).
         (Param("code", "the voucher code", ParamKind.TEXT, rest=True, label="Voucher code"),),
+        unavailable=NO_ACCOUNT,
         label="Redeem a voucher",
     ),
 ]

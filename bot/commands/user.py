@@ -146,17 +146,25 @@ COMMANDS = [
     Command("help more", "every command you can send", ANYONE, help_more, label="All commands"),
     Command(
         "register",
-        "start a free trial (with a referral CODE: an account paid for by who gave it)",
+        "start a free trial (with a CODE: someone pays for you)",
         STRANGERS,
         register,
-        (Param("code", "a referral code, if you have one", required=False, rest=True),),
+        (
+            Param(
+                "code",
+                "a referral code, if you have one",
+                required=False,
+                rest=True,
+                label="Referral code",
+            ),
+        ),
         unavailable="You already have an account. Send 'balance' to see it.",
         label="Start a trial",
         first=STRANGERS,
     ),
     Command(
         "balance",
-        "your money, plan and next renewal",
+        "money, plan and renewal",
         USERS,
         balance,
         unavailable="You have no account yet: send 'register' to start a trial.",
@@ -165,7 +173,7 @@ COMMANDS = [
     ),
     Command(
         "history",
-        "your payments and charges of a month",
+        "payments and charges of a month",
         USERS,
         history,
         (

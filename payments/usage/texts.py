@@ -33,6 +33,8 @@ def quantities(amounts: Mapping[str, int], order: tuple[str, ...] = ()) -> str:
 def usage_line(line: ResourceMonth) -> str:
     """``SMS: 42 of 100 from the allowance, 12 from credits; 146 left``."""
     name = resource_name(line.resource)
+    if not (line.allowance or line.from_credits or line.left):
+        return f"{name}: none included"
     text = f"{name}: {line.from_allowance} of {line.allowance} from the allowance"
     if line.from_credits:
         text += f", {line.from_credits} from credits"

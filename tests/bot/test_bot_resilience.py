@@ -17,6 +17,7 @@ from payments.store.connection import open_redis
 from payments.stores import Store
 from tests.support.bots import bot_config, log_size, outbox_drained, running_bot, wait_for_log
 from tests.support.clients import UserClient, logged_in
+from tests.support.scrape import scrape
 from tests.support.servers import started_stack
 from tests.support.waits import eventually
 
@@ -61,6 +62,9 @@ async def test_bot_reconnects_after_its_server_restarts(own_stack: Stack, tmp_pa
             answer = await ask_until_answered(client, own_stack.bot_jid, restarted + 30)
         assert "help more" in answer
         assert bot.alive()
+        metrics = await scrape(own_stack.bot_metrics_url)
+        assert metrics[("accountbot_bot_reconnects_total", ())] == 1
+        assert metrics[("accountbot_bot_connected", ())] == 1
 
 
 async def test_notification_queued_while_bot_is_down_arrives_once(

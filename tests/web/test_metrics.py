@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from payments.web.metrics import Metrics
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of an exposition, parsed by Prometheus's own parser."""
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+from tests.support.scrape import parse
 
 
 def test_metrics_are_valid_prometheus_exposition() -> None:
@@ -23,7 +13,7 @@ def test_metrics_are_valid_prometheus_exposition() -> None:
     for seconds in (0.001, 0.02, 0.02, 7.0):
         metrics.latency.observe(seconds, method="POST", route="/webhooks/{provider}", status="200")
     text = metrics.render()
-    found = samples(text)
+    found = parse(text)
     assert found[("accountbot_payments_credited_total", (("provider", "stripe"),))] == 1
     assert found[("accountbot_payments_replayed_total", (("provider", "stripe"),))] == 0
     refusal = (("provider", "btcpay"), ("reason", "bad_signature"))
