@@ -8,7 +8,7 @@ from typing import Any
 from bot.commands.model import PAYERS, Command, Context, Param, ParamKind, Reply, Role
 from payments.codes import REFUSAL, CodeRefused
 from payments.money import InvalidAmount, format_money
-from payments.topup.flow import check_topup, redeem_voucher
+from payments.topup.flow import activation_hint, check_topup, redeem_voucher
 from payments.web.links import topup_url
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
@@ -24,7 +24,9 @@ async def topup(ctx: Context, args: Mapping[str, Any]) -> Reply:
     url = topup_url(ctx.config, ctx.jid, ctx.now, amount)
     what = f"Pay {format_money(amount)}" if amount is not None else "Top up"
     minutes = ctx.config.web.link_ttl_minutes
-    return Reply(f"{what} here (your personal link, valid {minutes} minutes): {url}", url=url)
+    said = f"{what} here (your personal link, valid {minutes} minutes): {url}"
+    hint = await activation_hint(ctx.store, ctx.jid, amount, ctx.config.billing)
+    return Reply(f"{hint}\n{said}" if hint else said, url=url)
 
 
 async def redeem(ctx: Context, args: Mapping[str, Any]) -> Reply:

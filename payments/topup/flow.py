@@ -176,6 +176,18 @@ async def _receipt(
     )
 
 
+async def activation_hint(
+    store: Store, jid: str, amount: Money | None, policy: BillingConfig
+) -> str:
+    """For a trial, what a top-up of ``amount`` (any, when None) does to its activation;
+    '' for any other account."""
+    account = await store.accounts.get(jid)
+    if account is None or account.closed or account.kind is not AccountKind.TRIAL:
+        return ""
+    holds = (await store.ledger.balances(jid)).prepaid
+    return texts.activation_hint(holds, policy.activation_amount, amount)
+
+
 async def topup_refusal(store: Store, jid: str) -> str:
     """Why ``jid`` may not start a top-up now ('' when it may): a leaf is paid for by its
     main, a closed account is reopened first (money already paid is always credited)."""

@@ -45,3 +45,21 @@ def topup_refused(main: str, closed: bool) -> str:
     if closed:
         return "Your account is closed. Send 'register' to the bot to reopen it, then top up."
     return f"{main or 'Another account'} pays for your account: it needs no top-up."
+
+
+def activation_hint(holds: Money, needs: Money, amount: Money | None) -> str:
+    """What a trial's top-up does to it: ``holds`` of the ``needs`` that activate it."""
+    lacks = needs - holds
+    if lacks.units <= 0:
+        return ""
+    if amount is None:
+        return (
+            f"Your account becomes a paid account once its balance reaches {format_money(needs)}:"
+            f" you have {format_money(holds)}, so pay {format_money(lacks)} or more."
+        )
+    if amount < lacks:
+        return (
+            f"That will not activate your account yet: it needs {format_money(lacks)} more"
+            f" (you have {format_money(holds)} of {format_money(needs)})."
+        )
+    return "That activates your account: its first month is paid from it."

@@ -106,3 +106,26 @@ async def test_the_commands_are_for_account_holders_and_form_a_registry() -> Non
     assert all(c.access == PAYERS for c in COMMANDS)
     assert not any(c.allowed(Role.STRANGER) or c.allowed(Role.LEAF) for c in COMMANDS)
     assert COMMANDS[1].params[0].rest  # a code typed with spaces is one argument
+
+
+async def test_a_trials_topup_says_what_it_does_to_the_activation(
+    real_store: Store, site: tuple[str, Config]
+) -> None:
+    """Issue 12, point 7: a trial holding $10 of the $20 that activate it reads, before it
+    pays, whether this top-up activates it."""
+    _base, config = site
+    ctx = context(real_store, config)
+    await real_store.accounts.register_trial(ALICE, ctx.now, 30)
+    await real_store.ledger.credit(ALICE, Money.whole(10), reason="paid before")
+    short = await topup(ctx, {"amount": Money.whole(5)})
+    assert short.text.startswith(
+        "That will not activate your account yet: it needs $10.00 more (you have $10.00 of $20.00)."
+    )
+    enough = await topup(ctx, {"amount": Money.whole(10)})
+    assert enough.text.startswith("That activates your account: its first month is paid from it.")
+    any_amount = await topup(ctx, {})
+    assert any_amount.text.startswith(
+        "Your account becomes a paid account once its balance reaches $20.00:"
+        " you have $10.00, so pay $10.00 or more."
+    )
+    assert all(r.url in r.text.splitlines()[-1] for r in (short, enough, any_amount))
