@@ -28,5 +28,6 @@ COMMANDS = [
         USERS,
         account,
         unavailable=NO_ACCOUNT,
+        label="Account page",
     ),
 ]
