@@ -184,7 +184,8 @@ class InFlight:
 @dataclass(frozen=True, slots=True)
 class CardPayment:
     """Money a card paid in (an off-session charge or a Checkout top-up), and what of it
-    went back (refunded) or was taken back (disputed)."""
+    went back (refunded) or was taken back (disputed). Stored as
+    ``AMOUNT|REFUNDED|DISPUTED|EPOCH_MS|CARD|REF``."""
 
     payment_intent: str
     amount: Money
@@ -200,7 +201,7 @@ class CardPayment:
 
     def encode(self) -> str:
         figures = [str(m.units) for m in (self.amount, self.refunded, self.disputed)]
-        return "|".join([*figures, str(epoch(self.at)), self.card, self.ref])
+        return "|".join([*figures, str(epoch_ms(self.at)), self.card, self.ref])
 
     @classmethod
     def decode(cls, payment_intent: str, text: str, currency: str) -> CardPayment:
@@ -211,12 +212,17 @@ class CardPayment:
                 Money(int(amount), currency),
                 Money(int(refunded), currency),
                 Money(int(disputed), currency),
-                datetime.fromtimestamp(int(at), UTC),
+                datetime.fromtimestamp(int(at) / 1000, UTC),
                 card,
                 ref,
             )
         except ValueError as exc:
             raise CorruptRecord(f"card payment {payment_intent}: {exc!r}") from exc
+
+
+def epoch_ms(at: datetime) -> int:
+    """Milliseconds since the epoch: card payments are ordered newest first by it."""
+    return int(as_utc(at).timestamp() * 1000)
 
 
 class DisputeStatus(StrEnum):

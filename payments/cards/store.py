@@ -20,7 +20,14 @@ from typing import Any, Final
 from redis.asyncio import Redis
 
 from payments import keys
-from payments.cards.records import Card, CardProfile, ChargeRequest, InFlight, Purpose
+from payments.cards.records import (
+    Card,
+    CardProfile,
+    ChargeRequest,
+    InFlight,
+    Purpose,
+    epoch_ms,
+)
 from payments.clock import epoch, from_epoch
 from payments.ledger.records import Applied
 from payments.money import Money
@@ -166,6 +173,17 @@ class CardStore:
         args = [claim.number, amount, month]
         return bool(await self._scripts.call("autotopup_release", [keys.card_profile(jid)], args))
 
+    async def watch_spending(self, jids: Sequence[str], now: datetime) -> None:
+        """After money was taken: the accounts among ``jids`` whose automatic top-up is on
+        and whose prepaid balance is now below its threshold are due for one (one command,
+        two when some have it on)."""
+        if not jids:
+            return
+        flags: Any = await self._redis.smismember(keys.AUTOTOPUPS, list(jids))
+        watched = [jid for jid, on in zip(jids, flags, strict=True) if on]
+        if watched:
+            await self.schedule_many(await self.low_balances(watched), now)
+
     async def low_balances(self, jids: Sequence[str]) -> list[str]:
         """The JIDs among ``jids`` with automatic top-up on whose prepaid balance is below
         its threshold (one round trip)."""
@@ -205,7 +223,7 @@ class CardStore:
         ]
         args = [
             paid.amount.units, paid.reason, paid.ref, at.isoformat(), actor, paid.key,
-            paid.card, paid.payment_intent, epoch(at), paid.purpose.value,
+            paid.card, paid.payment_intent, epoch(at), paid.purpose.value, epoch_ms(at),
         ]  # fmt: skip
         applied, entry_id, after = await self._scripts.call("card_credit", script_keys, args)
         return Applied(bool(applied), str(entry_id), self.money(int(after)))

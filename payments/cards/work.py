@@ -10,6 +10,7 @@ recorded per invoice, and names the charges' idempotency keys).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from payments.cards.autotopup import after_decline, top_up_if_low
@@ -18,6 +19,10 @@ from payments.cards.desk import Desk
 from payments.cards.invoices import CardPaid, pay_by_card, tell_failure
 from payments.cards.records import Purpose
 from payments.cards.rules import attempt_number, next_attempt
+from payments.errors import PaymentsError
+from payments.topup.providers.base import ProviderError
+
+log = logging.getLogger("accountbot.cards")
 
 
 async def look_at(desk: Desk, jid: str, seen: datetime, now: datetime) -> None:
@@ -73,3 +78,14 @@ async def scheduled_attempt(desk: Desk, jid: str, now: datetime) -> datetime | N
 
 def unfinished(result: ChargeResult | None) -> bool:
     return result is not None and result.status in (Charged.BUSY, Charged.UNKNOWN)
+
+
+async def work_due(desk: Desk, now: datetime, limit: int = 100) -> int:
+    """Look at up to ``limit`` accounts whose card work is due; how many were looked at."""
+    due = await desk.store.cards.due(now, limit)
+    for jid, seen in due:
+        try:
+            await look_at(desk, jid, seen, now)
+        except (PaymentsError, ProviderError) as exc:  # one account's trouble stops nobody
+            log.warning("card work on %s failed: %s", jid, exc)
+    return len(due)

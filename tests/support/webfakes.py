@@ -25,8 +25,10 @@ from aiohttp import web
 
 from payments.config import (
     BtcpayConfig,
+    CardsConfig,
     Config,
     InvoiceConfig,
+    OperatorsConfig,
     ProvidersConfig,
     RedisConfig,
     Secret,
@@ -45,6 +47,7 @@ BTCPAY_WHSEC = "btcpay-webhook-secret"
 BTCPAY_STORE = "StoreAbc123"
 LINK_SECRET = "link-secret-for-tests"
 NO_SELLER = InvoiceConfig()  # the default [invoice] section
+QUIET_CARDS = CardsConfig(poll_seconds=0)  # no card worker: a test runs the card work itself
 
 
 def bound_socket() -> socket.socket:
@@ -77,11 +80,15 @@ def make_config(
     btcpay_base: str = "",
     test: bool = True,
     invoice: InvoiceConfig = NO_SELLER,
+    cards: CardsConfig = QUIET_CARDS,
+    operators: tuple[str, ...] = (),
     **web_options: Any,
 ) -> Config:
     return Config(
         redis=RedisConfig(url=redis_url),
         invoice=invoice,
+        cards=cards,
+        operators=OperatorsConfig(operators),
         web=WebConfig(public_url=public_url, link_secret=Secret(LINK_SECRET), **web_options),
         providers=ProvidersConfig(
             stripe=StripeConfig(
@@ -109,6 +116,8 @@ async def running_service(
     stripe_base: str = "",
     btcpay_base: str = "",
     invoice: InvoiceConfig = NO_SELLER,
+    cards: CardsConfig = QUIET_CARDS,
+    operators: tuple[str, ...] = (),
     **options: Any,
 ) -> AsyncIterator[tuple[str, web.Application]]:
     """Our web service on a real port, with its public URL being that port."""
@@ -120,6 +129,8 @@ async def running_service(
         stripe_base=stripe_base,
         btcpay_base=btcpay_base,
         invoice=invoice,
+        cards=cards,
+        operators=operators,
         **options,
     )
     app = build_app(config)

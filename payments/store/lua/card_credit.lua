@@ -7,7 +7,7 @@
 -- KEYS[4] charge in flight, KEYS[5] cards hash, KEYS[6] card payments hash,
 -- KEYS[7] card profile hash
 -- ARGV: amount, reason, ref, at, actor, charge key, card id, payment intent, unix now,
--- purpose
+-- purpose, now in milliseconds
 -- Returns {applied(1|0), ledger entry id, prepaid after}
 local ref = ARGV[3]
 local applied, id = 0, redis.call('HGET', KEYS[3], ref)
@@ -31,7 +31,7 @@ if text then
   end
 end
 redis.call('HSETNX', KEYS[6], ARGV[8],
-  table.concat({ARGV[1], '0', '0', ARGV[9], label, ref}, '|'))
+  table.concat({ARGV[1], '0', '0', ARGV[11], label, ref}, '|'))
 if redis.call('HGET', KEYS[4], 'key') == ARGV[6] then
   redis.call('DEL', KEYS[4])
 end

@@ -1,5 +1,5 @@
 -- Shared by the scripts that refund and dispute card payments: a payment's
--- record 'AMOUNT|REFUNDED|DISPUTED|UNIX|CARD|REF' (payments/cards/records.py).
+-- record 'AMOUNT|REFUNDED|DISPUTED|EPOCH_MS|CARD|REF' (payments/cards/records.py).
 
 local function read_payment(payments, id)
   local text = redis.call('HGET', payments, id)
