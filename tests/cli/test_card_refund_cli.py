@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from accountbot.stack import Stack
 from payments.ledger.records import EntryKind
@@ -32,9 +33,10 @@ async def test_a_refund_to_cards_is_made_once_and_refused_beyond_the_card_paymen
 ) -> None:
     fake = FakeStripe()
     async with serve(fake.app()) as base:
-        stripe = {"enabled": True, "api_key": STRIPE_KEY, "webhook_secret": STRIPE_WHSEC}
+        stripe: dict[str, Any] = {"enabled": True, "api_key": STRIPE_KEY, "api_base": base}
+        stripe["webhook_secret"] = STRIPE_WHSEC
         config = redis_stack.write_config(
-            path=tmp_path / "cards.toml", **{"providers.stripe": {**stripe, "api_base": base}}
+            operators=(), path=tmp_path / "cards.toml", **{"providers.stripe": stripe}
         )
         payment = fake.paid_intent(None, 1000, "usd", VISA)
         await payment_of(real_store, ALICE, payment, "10", T0)
