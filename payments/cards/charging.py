@@ -97,7 +97,7 @@ async def finish(
         )  # fmt: skip
         await credit(desk, jid, paid, charge.period, now)
         return ChargeResult(Charged.SUCCEEDED, outcome, ended=True)
-    ended, declines = await desk.store.cards.fail(jid, charge, outcome.code, month=f"{now:%Y%m}")
+    ended, declines = await desk.store.cards.fail(jid, charge, outcome.code, at=now)
     status = (
         Charged.ACTION_REQUIRED
         if outcome.status is ChargeStatus.ACTION_REQUIRED

@@ -228,11 +228,12 @@ class CardStore:
         applied, entry_id, after = await self._scripts.call("card_credit", script_keys, args)
         return Applied(bool(applied), str(entry_id), self.money(int(after)))
 
-    async def fail(self, jid: str, charge: InFlight, why: str, *, month: str) -> tuple[bool, int]:
+    async def fail(self, jid: str, charge: InFlight, why: str, *, at: datetime) -> tuple[bool, int]:
         """A declined charge ended (False when another answer ended it first), and for an
         automatic top-up its declines in a row."""
         script_keys = [keys.card_charge(jid), keys.cards(jid), keys.card_profile(jid)]
-        args = [charge.key, charge.card, why, charge.purpose.value, charge.amount.units, month]
+        args = [charge.key, charge.card, why, charge.purpose.value, charge.amount.units]
+        args += [f"{at:%Y%m}", epoch(at)]
         ended, failures = await self._scripts.call("card_charge_failed", script_keys, args)
         return bool(ended), int(failures)
 

@@ -10,19 +10,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from payments.cards.charging import credit_reported
-from payments.cards.disputes import dispute_closed, dispute_opened
-from payments.cards.refunds import record_provider_refund
-from payments.cards.saving import Saved, save_card
+from payments.cards.events import apply_card_event
 from payments.clock import utcnow
-from payments.topup.providers import Refusal, WebhookRefused
-from payments.topup.providers.cards import (
-    CardSetUp,
-    ChargeSucceeded,
-    DisputeClosed,
-    DisputeOpened,
-    PaymentRefunded,
-)
 from payments.web.state import CARDS
 
 
@@ -31,23 +20,5 @@ async def card_webhook(app: web.Application, provider: str, body: bytes) -> str:
     desk = app.get(CARDS)
     if desk is None or desk.provider.name != provider:
         return ""
-    event, now = desk.provider.parse_event(body), utcnow()
-    if isinstance(event, CardSetUp):
-        saved = await save_card(desk, event, now)
-        if saved.saved is Saved.NOT_OURS:
-            raise WebhookRefused(Refusal.MISMATCH, f"a card for {event.jid} of another customer")
-        return f"card {saved.saved.value}"
-    if isinstance(event, ChargeSucceeded):
-        applied = await credit_reported(desk, event, now)
-        return "credited" if applied.applied else "already credited"
-    if isinstance(event, PaymentRefunded):
-        found = await record_provider_refund(desk, event, now)
-    elif isinstance(event, DisputeOpened):
-        found = await dispute_opened(desk, event, now)
-    elif isinstance(event, DisputeClosed):
-        found = await dispute_closed(desk, event, now)
-    else:
-        return ""
-    if found is None:
-        raise WebhookRefused(Refusal.UNKNOWN_PAYMENT, f"{type(event).__name__}: not ours")
-    return "recorded"
+    event = desk.provider.parse_event(body)
+    return "" if event is None else await apply_card_event(desk, event, utcnow())

@@ -82,8 +82,8 @@ async def test_a_declined_top_up_counts_and_gives_its_share_of_the_cap_back(stor
     await store.cards.begin_charge(A, request, T0)
     charge = await store.cards.in_flight(A)
     assert charge is not None
-    assert await store.cards.fail(A, charge, "insufficient_funds", month="202601") == (True, 1)
-    assert await store.cards.fail(A, charge, "insufficient_funds", month="202601") == (False, 0)
+    assert await store.cards.fail(A, charge, "insufficient_funds", at=T0) == (True, 1)
+    assert await store.cards.fail(A, charge, "insufficient_funds", at=T0) == (False, 0)
     profile = await store.cards.profile(A)
     assert profile.autotopup is not None and profile.autotopup.spent == usd("0")
     assert (await store.cards.cards(A))[0].last_failure == "insufficient_funds"

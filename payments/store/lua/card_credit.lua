@@ -1,7 +1,8 @@
 -- A card charge succeeded: credit the prepaid balance with its ledger entry,
 -- once per payment (ref 'stripe:pi_…'), and in the same step record the payment
 -- (for refunds and disputes), note the card's success, end the charge in flight
--- and, for an automatic top-up, clear its count of declines. The synchronous
+-- and, for an automatic top-up, clear its count of declines and start its cooldown
+-- again (a charge resumed late must not be followed at once by another). The synchronous
 -- answer, the webhook and a resumed charge all end here: the ref makes it once.
 -- KEYS[1] prepaid balance, KEYS[2] ledger stream, KEYS[3] idempotency hash,
 -- KEYS[4] charge in flight, KEYS[5] cards hash, KEYS[6] card payments hash,
@@ -36,6 +37,8 @@ if redis.call('HGET', KEYS[4], 'key') == ARGV[6] then
   redis.call('DEL', KEYS[4])
 end
 if ARGV[10] == 'autotopup' then
-  redis.call('HSET', KEYS[7], 'autotopup_failures', 0)
+  local last = tonumber(redis.call('HGET', KEYS[7], 'autotopup_last') or '0')
+  redis.call('HSET', KEYS[7], 'autotopup_failures', 0,
+    'autotopup_last', math.max(last, tonumber(ARGV[9])))
 end
 return {applied, id, tonumber(redis.call('GET', KEYS[1]) or '0')}
