@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from accountbot import (
+    admin_cards,
     admin_catalog,
     admin_freezes,
     admin_ledger,
@@ -25,6 +26,7 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         admin_freezes,
         admin_numbers,
         admin_page,
+        admin_cards,
     )
     for module in modules:
         module.add_admin_commands(sub)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from accountbot.admin_cards import refund_to_card
 from accountbot.common import EXIT_OK, EXIT_REFUSED, Commands, common, config_of, opened, operator
 from payments.jid import normalise_jid
 from payments.ledger.records import Balance, EntryKind, LedgerEntry
@@ -27,11 +28,18 @@ def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
         cmd.add_argument("--voucher", action="store_true", help="the voucher balance, not prepaid")
         cmd.set_defaults(handler=handler)
 
-    refund = common(sub.add_parser("refund", help="give prepaid money back to its owner"))
+    refund = common(
+        sub.add_parser("refund", help="give prepaid money back to the cards that paid it")
+    )
     refund.add_argument("jid")
     refund.add_argument("amount", help="like 20, 20.50, $20.50 or '20.50 USD'")
     refund.add_argument("--reason", required=True, help="written to the ledger")
     refund.add_argument("--ref", required=True, help="idempotency key: the refund is made once")
+    refund.add_argument(
+        "--outside",
+        action="store_true",
+        help="the money went back another way (a bank transfer): a ledger entry only",
+    )
     refund.set_defaults(handler=refund_money)
 
     reconcile = common(sub.add_parser("reconcile", help="check every ledger against its balance"))
@@ -102,8 +110,11 @@ async def debit(args: argparse.Namespace) -> int:
 
 
 async def refund_money(args: argparse.Namespace) -> int:
-    """Money returned outside the service (a bank transfer, a provider's dashboard): taken
-    from the prepaid balance with a ``refund`` entry, once per ``--ref``, never below zero."""
+    """To the cards that paid it (``admin_cards``); with ``--outside``, money returned another
+    way (a bank transfer): taken from the prepaid balance with a ``refund`` entry, once per
+    ``--ref``, never below zero."""
+    if not args.outside:
+        return await refund_to_card(args)
     return await _take(args, EntryKind.REFUND, f"refund:{args.ref}", Balance.PREPAID, "refunded")
 
 

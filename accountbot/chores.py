@@ -20,8 +20,9 @@ from pathlib import Path
 from accountbot.chore_metrics import write_textfiles
 from accountbot.common import EXIT_OK, EXIT_REFUSED, CliError, Commands, common, config_of
 from payments.billing.cycle import Cycle
+from payments.cards.desk import opened_desk
 from payments.chores.registry import ALL, CHORES, run_chores
-from payments.chores.runner import DEFAULT_CONCURRENCY, ChoreRun
+from payments.chores.runner import DEFAULT_CONCURRENCY, ChoreReport, ChoreRun
 from payments.clock import as_utc, utcnow
 from payments.stores import Store
 
@@ -60,24 +61,32 @@ async def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise CliError("--concurrency: at least 1")
     store = Store.from_url(config.redis.url, currency=config.billing.currency)
-    chore_run = ChoreRun(
-        Cycle(store, config.billing),
-        now,
-        args.dry_run,
-        progress=say,
-        concurrency=args.concurrency,
-        usage=config.usage,
-    )
+    try:
+        async with opened_desk(store, config, "chore:cards") as desk:
+            chore_run = ChoreRun(
+                Cycle(store, config.billing),
+                now,
+                args.dry_run,
+                progress=say,
+                concurrency=args.concurrency,
+                usage=config.usage,
+                cards=desk,
+            )
+            reports = await _run(chore_run, args.name)
+    finally:
+        await store.close()
+    if config.metrics.chores_textfile_dir and not args.dry_run:
+        write_textfiles(Path(config.metrics.chores_textfile_dir), reports)
+    return EXIT_REFUSED if any(r.errors for r in reports) else EXIT_OK
+
+
+async def _run(chore_run: ChoreRun, name: str) -> list[ChoreReport]:
     loop = asyncio.get_running_loop()
     # SIGTERM (systemd stop): finish the accounts in hand, release the lock, report.
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGTERM, chore_run.stop.set)
     try:
-        reports = await run_chores(chore_run, args.name)
+        return await run_chores(chore_run, name)
     finally:
         with contextlib.suppress(NotImplementedError):
             loop.remove_signal_handler(signal.SIGTERM)
-        await store.close()
-    if config.metrics.chores_textfile_dir and not args.dry_run:
-        write_textfiles(Path(config.metrics.chores_textfile_dir), reports)
-    return EXIT_REFUSED if any(r.errors for r in reports) else EXIT_OK

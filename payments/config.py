@@ -170,6 +170,19 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class CardsConfig:
+    """Saved cards (Stripe): paying invoices with them, automatic top-ups (docs/payments.md)."""
+
+    retry_days: tuple[int, ...] = (1, 3, 5)  # days after an invoice opened to try the cards again
+    min_charge: Money = Money(5_000)  # noqa: RUF009 (immutable); the least one card charge is (Stripe's minimum)
+    autotopup_cooldown: int = 60  # minutes: at most one automatic top-up in this time
+    autotopup_monthly_cap: Money = Money(5_000_000)  # noqa: RUF009 (immutable); automatic top-ups a month, at most
+    autotopup_max_failures: int = 3  # declines in a row that turn automatic top-up off
+    expiry_warning_days: int = 30  # a card expiring within this many days is flagged
+    poll_seconds: int = 5  # how often the web service looks for card work due (0: never)
+
+
+@dataclass(frozen=True)
 class PlanDecl:
     """One ``[[plans]]`` table: a plan of the catalog, applied at start (a change is a
     new version; subscribers keep the version they bought)."""
@@ -214,6 +227,7 @@ class Config:
     usage: UsageConfig = UsageConfig()
     log: LogConfig = LogConfig()
     metrics: MetricsConfig = MetricsConfig()
+    cards: CardsConfig = CardsConfig()
     plans: tuple[PlanDecl, ...] = ()  # [[plans]]: the catalog this deployment declares
     packs: tuple[PackDecl, ...] = ()  # [[packs]]
     invoice: InvoiceConfig = InvoiceConfig()
@@ -247,6 +261,7 @@ def load_config(
     _check_secrets(config)
     _check_usage(config.usage)
     _check_catalog(config)
+    _check_cards(config.cards)
     return config
 
 
@@ -302,8 +317,10 @@ def _convert(
     item = get_args(kind)[0] if origin is tuple else None
     if isinstance(item, type) and is_dataclass(item):  # [[plans]], [[packs]]
         return _tables(item, value, path[-1], currency, env)
+    if origin is tuple and item is int:  # e.g. [cards] retry_days = [1, 3, 5]
+        return tuple(_to_scalar(int, v, where) for v in _listed(value, where, "integers"))
     if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if not all(isinstance(v, str) for v in _listed(value, where, "strings")):
             raise ConfigError(f"{where}: expected a list of strings")
         return tuple(value)
     if origin is Mapping:  # a table of whole numbers, e.g. { sms = 20 }
@@ -311,6 +328,12 @@ def _convert(
             raise ConfigError(f"{where}: expected a table like {{ sms = 20 }}")
         return {str(k): _to_scalar(int, v, f"{where}.{k}") for k, v in value.items()}
     return _to_scalar(kind, value, where)
+
+
+def _listed(value: Any, where: str, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of {what}")
+    return value
 
 
 def _tables(
@@ -399,6 +422,14 @@ def _check_usage(usage: UsageConfig) -> None:
             )
     if usage.credit_days < 1 or usage.max_events < 1 or usage.max_quantity < 1:
         raise ConfigError("[usage] credit_days, max_events and max_quantity: at least 1")
+
+
+def _check_cards(cards: CardsConfig) -> None:
+    days = cards.retry_days
+    if any(d < 1 for d in days) or list(days) != sorted(set(days)):
+        raise ConfigError("[cards] retry_days: expected increasing whole days, like [1, 3, 5]")
+    if not cards.min_charge.units:
+        raise ConfigError("[cards] min_charge: expected an amount above zero")
 
 
 def _check_catalog(config: Config) -> None:

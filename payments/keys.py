@@ -274,3 +274,51 @@ def pack_versions(pack_id: str) -> str:
 # Global sorted sets of JIDs read by the usage chores.
 USAGE_UNSETTLED: Final = f"{PREFIX}usage_unsettled"  # score: batches counted since settled
 CREDIT_EXPIRIES: Final = f"{PREFIX}credit_expiries"  # score: the earliest grant expiry
+
+
+# --- saved cards: invoices paid by card, automatic top-ups, refunds, disputes -----------
+
+
+def cards(jid: str) -> str:
+    """Hash: payment method id (``pm_…``) -> the saved card (brand, last 4, expiry, fingerprint)."""
+    return _account("cards", jid)
+
+
+def card_profile(jid: str) -> str:
+    """Hash: the account's Stripe customer, its default card, its automatic top-up."""
+    return _account("card_profile", jid)
+
+
+def card_charge(jid: str) -> str:
+    """Hash: the one off-session card charge in flight (key, purpose, amount, card, started)."""
+    return _account("card_charge", jid)
+
+
+def card_attempts(jid: str) -> str:
+    """Hash: invoice period -> the last scheduled card attempt made for it."""
+    return _account("card_attempts", jid)
+
+
+def card_payments(jid: str) -> str:
+    """Hash: PaymentIntent id -> a card payment credited (amount, refunded, disputed, when)."""
+    return _account("card_payments", jid)
+
+
+def card_refunds(jid: str) -> str:
+    """Hash: an operator's refund ref -> how it was spread over card payments."""
+    return _account("card_refunds", jid)
+
+
+def card_disputes(jid: str) -> str:
+    """Hash: dispute id (``dp_…``) -> payment, amount, status (open, won, lost), when."""
+    return _account("card_disputes", jid)
+
+
+def card_owner(payment_intent: str) -> str:
+    """String: the JID a card payment (PaymentIntent) credited. Global: a webhook that names
+    only the payment (a refund, a dispute) finds the account by it."""
+    return f"{PREFIX}card_owner-{payment_intent}"
+
+
+CARD_DUE: Final = f"{PREFIX}card_due"  # sorted set: JID -> when card work is due for it
+AUTOTOPUPS: Final = f"{PREFIX}autotopups"  # set: the JIDs with automatic top-up on

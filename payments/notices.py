@@ -41,6 +41,13 @@ class NoticeKind(StrEnum):
     RESOURCE_BLOCKED = "resource_blocked"  # 100%: allowance and credits used up
     LEAF_BLOCKED = "leaf_blocked"  # to a main: a leaf it pays for is blocked
     CREDITS_EXPIRING = "credits_expiring"
+    # saved cards
+    CARD_SAVED = "card_saved"
+    CARD_PAYMENT = "card_payment"  # a card paid an invoice, or an automatic top-up
+    CARD_DECLINED = "card_declined"  # every card failed on an invoice (an SCA link when asked)
+    AUTOTOPUP_OFF = "autotopup_off"  # turned off after declines in a row
+    CARD_REFUND = "card_refund"  # money refunded to a card
+    DISPUTE = "dispute"  # a card payment disputed, or its dispute closed (the account, operators)
 
 
 @dataclass(frozen=True, slots=True)

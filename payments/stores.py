@@ -8,6 +8,8 @@ from payments.accounts.freeze_store import FreezeStore
 from payments.accounts.number_store import NumberStore
 from payments.accounts.store import AccountStore
 from payments.billing.store import BillingStore
+from payments.cards.returns_store import CardReturnsStore
+from payments.cards.store import CardStore
 from payments.catalog.store import PackCatalog, PlanCatalog
 from payments.groups.store import GroupStore
 from payments.ledger.store import LedgerStore
@@ -52,6 +54,8 @@ class Store:
         self.usage = UsageStore(redis, self.scripts, currency)
         self.credits = CreditStore(redis, self.scripts, currency)
         self.page_forms = PageFormStore(redis)
+        self.cards = CardStore(redis, self.scripts, currency)
+        self.card_returns = CardReturnsStore(redis, self.scripts, currency)
 
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import account, admin, billing, credits, groups, payments, user
+from bot.commands import account, admin, billing, cards, credits, groups, payments, user
 from bot.commands.model import Command, Registry
 
 
@@ -13,6 +13,7 @@ def all_commands() -> list[Command]:
         *payments.COMMANDS,
         *groups.COMMANDS,
         *credits.COMMANDS,
+        *cards.COMMANDS,
         *account.COMMANDS,
         *admin.COMMANDS,
     ]

@@ -27,6 +27,7 @@ class FreezeKind(StrEnum):
     BILLING = "billing"  # set and lifted by the chores and by payment
     VIOLATION = "violation"  # operator kinds: only an operator lifts them
     LEGAL = "legal"
+    DISPUTE = "dispute"  # a card payment disputed (a chargeback): an operator looks, then lifts
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,12 +45,14 @@ async def settle_invoices(
     """Pay open invoices in full, smallest first, while the balances cover them; the last
     one paid lifts the billing freeze in the same step (``settle.lua``)."""
     paid: list[Settled] = []
+    missing = None
     if open_invoices is None:
         open_invoices = await cycle.store.billing.open_invoices(jid)
     for period, _due in open_invoices:
         settled = await cycle.store.billing.settle(jid, period, at=now, actor=cycle.actor)
         if settled.missing.units:
-            return paid, settled.missing
+            missing = settled.missing
+            break
         if settled.paid:
             paid.append(settled)
             await cycle.store.credits.schedule_grants(jid)  # recurring packs granted once paid
@@ -58,7 +60,9 @@ async def settle_invoices(
             await cycle.store.outbox.notify(notices.invoice_paid(jid, period, amount))
         if settled.lifted is not None:
             await after_unfreeze(cycle, jid, settled.lifted, now)
-    return paid, None
+    if paid:  # money taken: below the threshold of an automatic top-up?
+        await cycle.store.cards.watch_spending([jid], now)
+    return paid, missing
 
 
 async def after_credit(cycle: Cycle, jid: str, now: datetime) -> Settlement:

@@ -283,7 +283,12 @@ async def _finish(
     for jid, _period, renewal in done:
         if any(is_pack_line(line) for line, _ in renewal.lines):
             await store.credits.schedule_grants(jid)
+    await store.cards.watch_spending([jid for jid, _, _ in done], now)  # automatic top-ups
     owing = [(jid, period) for jid, period, renewal in done if renewal.due.units]
+    # Accounts with saved cards: their cards pay what is owed, and the card work tells them
+    # (payments/cards/work.py), so no "renewal failed" while a card may still pay it.
+    by_card = await store.cards.holders([jid for jid, _ in owing])
+    await store.cards.schedule_many(sorted(by_card), now)
     found = await store.billing.invoices_of(owing)
     invoices = {jid: invoice for (jid, _), invoice in zip(owing, found, strict=True)}
     outcomes: dict[str, RenewOutcome] = {}
@@ -295,7 +300,7 @@ async def _finish(
         )
         outcomes[jid] = outcome
         notice = await _notice(cycle, outcome, renewal, invoices.get(jid), now)
-        if notice is not None:
+        if notice is not None and jid not in by_card:
             told.append(notice)
     await store.outbox.notify_many(told)
     return outcomes

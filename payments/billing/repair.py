@@ -15,8 +15,8 @@ it from the account's own state, without waiting for a user to act:
 - a trial holding the activation amount and owing nothing: activated;
 - a schedule entry missing for what the account is due for (a renewal, a
   debt, a freeze to close, a trial to end, credits to expire, usage to
-  settle): written (never later than due; stale extra entries are dropped
-  by the chores that read them).
+  settle, an open invoice to try on its saved cards): written (never later
+  than due; stale extra entries are dropped by the chores that read them).
 
 ``repair_fixes`` decides from a ``RepairView`` (one pipelined read of an
 account's keys) what to do, with no I/O; ``repair_account`` does it.
@@ -82,6 +82,8 @@ def _expected(view: RepairView, now: datetime) -> list[tuple[str, datetime]]:
         expected.append((keys.RENEWALS, renewal))
     if view.open_invoices:
         expected.append((keys.UNPAID, parse_instant(account.get("unpaid_since")) or now))
+    if view.open_invoices and view.cards:  # its cards are tried as the retry schedule says
+        expected.append((keys.CARD_DUE, parse_instant(account.get("unpaid_since")) or now))
     billing = view.freezes.get(FreezeKind.BILLING.value)
     if billing and not (kind == AccountKind.LEAF and view.main and view.main != view.jid):
         expected.append((keys.BILLING_FROZEN, FreezeRecord.decode("billing", billing).when))

@@ -23,3 +23,4 @@ class RepairView:
     grants: tuple[datetime, ...]  # expiry of each live grant
     usage_open: int  # months holding usage not yet settled
     scheduled: Mapping[str, float | None] = field(default_factory=dict)  # schedule -> score
+    cards: int = 0  # saved cards (an open invoice is tried on them: ``payment-card_due``)

@@ -193,6 +193,7 @@ class BillingStore:
             keys.TRIAL_ENDS,
             keys.CREDIT_EXPIRIES,
             keys.USAGE_UNSETTLED,
+            keys.CARD_DUE,
         )
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.account(jid))
@@ -204,10 +205,11 @@ class BillingStore:
             pipe.get(keys.balance_prepaid(jid))
             pipe.hgetall(keys.credit_grants(jid))
             pipe.scard(keys.usage_open(jid))
+            pipe.hlen(keys.cards(jid))
             for schedule in schedules:
                 pipe.zscore(schedule, jid)
             replies = await pipe.execute()
-        account, freezes, owed, move, joins, group, prepaid, grants, usage, *scores = replies
+        account, freezes, owed, move, joins, group, prepaid, grants, usage, cards, *scores = replies
         main: Any = await self._redis.lindex(keys.leaf_jids(group), 0) if group else ""
         live = [g.expires_at for g in decode_grants(grants, self.currency) if g.left > 0]
         return RepairView(
@@ -223,6 +225,7 @@ class BillingStore:
             tuple(sorted(live))[:1],
             int(usage),
             dict(zip(schedules, scores, strict=True)),
+            int(cards),
         )
 
     async def snapshot(self, jid: str, yyyymm: str) -> Snapshot | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from payments.chores import billing, repair, usage
+from payments.chores import billing, cards, repair, usage
 from payments.chores.runner import Chore, ChoreReport, ChoreRun, run_chore
 
 CHORES: Final[dict[str, Chore]] = {
     "repair": repair.repair,
     "renew": billing.renew,
+    "cards": cards.cards,
     "freeze": billing.freeze,
     "close": billing.close,
     "remind": billing.remind,
@@ -18,8 +19,11 @@ CHORES: Final[dict[str, Chore]] = {
     "expire-credits": usage.expire_credits,
 }
 # The order of ``chore all``: repair first (what a crash left half done is finished and
-# every schedule is whole before the others read them); usage is settled before credits expire.
-ALL: Final = ("repair", "renew", "freeze", "close", "remind", "settle-usage", "expire-credits")
+# every schedule is whole before the others read them); cards pay what a renewal left open
+# before anything is frozen; usage is settled before credits expire.
+ALL: Final = (
+    "repair", "renew", "cards", "freeze", "close", "remind", "settle-usage", "expire-credits",
+)  # fmt: skip
 
 
 async def run_chores(run: ChoreRun, name: str) -> list[ChoreReport]:

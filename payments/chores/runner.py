@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Final
 
 from payments.billing.cycle import Cycle
+from payments.cards.desk import Desk
 from payments.config import UsageConfig
 from payments.errors import PaymentsError
 from payments.money import Money, format_exact
@@ -51,6 +52,7 @@ class ChoreRun:
     lock_ttl_ms: int = DEFAULT_TTL_MS
     stop: asyncio.Event = field(default_factory=asyncio.Event)  # SIGTERM, or the lock lost
     usage: UsageConfig = field(default_factory=UsageConfig)  # [usage]: settle-usage, expire-credits
+    cards: Desk | None = None  # saved cards (the ``cards`` chore): None when no card provider
 
 
 @dataclass

@@ -19,10 +19,11 @@ class Balance(StrEnum):
 class EntryKind(StrEnum):
     CREDIT = "credit"  # an operator added money
     DEBIT = "debit"  # an operator took money
-    REFUND = "refund"  # an operator gave money back to its owner, outside the service
+    REFUND = "refund"  # money given back: to a card (through the provider), or outside the service
     PAYMENT = "payment"  # a payment provider's webhook
     VOUCHER = "voucher"  # a voucher code redeemed
     CHARGE = "charge"  # the product charged the account (plan, leaf, pack)
+    DISPUTE = "dispute"  # a card payment disputed (taken back), or given back (dispute won)
     EXPIRED = "expired"  # credit or voucher balance that expired (credits: amount 0)
     # Credits of packs are not money: these entries have amount 0 and carry
     # `resource` and `quantity` fields (see keys.md). A purchase is a CHARGE.

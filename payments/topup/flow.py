@@ -15,6 +15,7 @@ from datetime import datetime
 
 from payments.accounts.records import AccountKind
 from payments.billing.payment import CreditOutcome, credit_account
+from payments.cards.records import CardPayment
 from payments.clock import utcnow
 from payments.codes import VOUCHER_CODES, CodeRefused
 from payments.config import BillingConfig, Config, ConfigError
@@ -91,6 +92,8 @@ async def receive_payment(
     after a crash between the two completes what is missing.
     """
     jid, amount = await resolve(store, event, provider)
+    if event.payment_intent:  # a card payment: refunds and disputes find it (before the credit)
+        await store.cards.note_owner(event.payment_intent, jid)
 
     async def receipt(_applied: Applied) -> Notice:
         return await _receipt(store, jid, event.ref, amount, policy)
@@ -109,6 +112,8 @@ async def receive_payment(
         receipt=receipt,
     )
     await store.payments_in.mark_credited(provider, event.provider_id, now or utcnow())
+    if event.payment_intent:
+        await _keep_card_payment(store, jid, event, amount, now or utcnow())
     balances = await store.ledger.balances(jid)
     return Received(jid, amount, outcome.applied.applied, balances.total)
 
@@ -146,6 +151,15 @@ async def operator_credit(
         policy=policy,
         receipt=receipt,
     )
+
+
+async def _keep_card_payment(
+    store: Store, jid: str, event: PaymentEvent, amount: Money, at: datetime
+) -> None:
+    """A top-up paid by card may be refunded (``admin refund``) or disputed: keep it."""
+    zero = Money.zero(amount.currency)
+    paid = CardPayment(event.payment_intent, amount, zero, zero, at, "card", event.ref)
+    await store.card_returns.record_payment(jid, paid)
 
 
 async def _receipt(

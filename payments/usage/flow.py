@@ -294,6 +294,7 @@ async def buy_pack(meter: Meter, jid: str, pack_id: str, now: datetime, *, actor
         raise InsufficientFunds(missing=bought.balance)
     if bought.status in REFUSALS:
         raise BuyRefused(REFUSALS[bought.status])
+    await meter.store.cards.watch_spending([jid], now)  # below an automatic top-up's threshold?
     return Purchase(grant, bought)
 
 

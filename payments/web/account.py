@@ -31,10 +31,10 @@ from payments.web.account_page import Note, PageLinks, account_page, settle_acti
 from payments.web.account_view import MONTHS_SHOWN, covered, gather, top_up_for
 from payments.web.forms import FIELD, NONCE_RE, form_nonce, form_token
 from payments.web.invoice_page import confirm_page, form_page, invoice_page
-from payments.web.links import AccountLink, BadLink, read_account_link, topup_url
+from payments.web.links import AccountLink, BadLink, card_url, read_account_link, topup_url
 from payments.web.page_actions import ACTIONS, Action, Confirm, Outcome, Submission, run_action
 from payments.web.pages import message_page
-from payments.web.state import CONFIG, STORE
+from payments.web.state import CARDS, CONFIG, STORE
 
 log = logging.getLogger("accountbot.web.account")
 
@@ -92,7 +92,11 @@ def _links(request: web.Request, link: AccountLink) -> PageLinks:
         return topup_url(config, link.jid, utcnow(), preset)
 
     return PageLinks(
-        page_url(config, request), partial(form_token, secret, link), top_up, link.operator
+        page_url(config, request),
+        partial(form_token, secret, link),
+        top_up,
+        link.operator,
+        card_url(config, link.jid, utcnow()) if CARDS in request.app else "",
     )
 
 

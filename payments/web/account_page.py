@@ -22,6 +22,7 @@ from payments.money import Money, format_money
 from payments.usage.credits import AUTOBUY_PREFIX
 from payments.usage.rules import ResourceMonth
 from payments.usage.texts import usage_line, used_summary
+from payments.web.account_cards import cards_section
 from payments.web.account_html import (
     Column,
     button,
@@ -45,6 +46,7 @@ class PageLinks:
     token: Callable[[str], str]  # a form token for an action
     top_up: Callable[[Money | None], str]  # a new top-up link of this account
     operator: str = ""  # who acts, on an operator's link
+    add_card: str = ""  # the page that saves a card
 
     def action(self, name: str) -> str:
         return f"{self.page}/{name}"
@@ -78,12 +80,18 @@ def account_page(view: AccountView, links: PageLinks, note: Note | None = None) 
         ),
         _ledger(view, links),
         _members(view.members) if view.members else "",
-        # Saved cards and notification choices go here once payments/ has them
-        # (SPEC §6): a section each, reading its capability like the ones above.
+        _cards(view, links),
+        # Notification choices go here once payments/ has them (SPEC §6).
         _operator(view, links) if links.operator else "",
     ]
     title = f"Account of {view.jid}" if links.operator else "Your account"
     return document(title, "".join(sections))
+
+
+def _cards(view: AccountView, links: PageLinks) -> str:
+    if view.cards is None:
+        return ""
+    return cards_section(view.cards, links.add_card, operator=bool(links.operator))
 
 
 def _side_by_side(first: str, second: str) -> str:
@@ -129,6 +137,7 @@ def _contents(view: AccountView, links: PageLinks) -> str:
     targets += [("invoices", "Invoices")] if view.invoices or view.owed else []
     targets += [("ledger", "Ledger")]
     targets += [("accounts", "Accounts you pay for")] if view.members else []
+    targets += [("cards-section", "Cards")] if view.cards is not None else []
     targets += [("operator", "Operator actions")] if links.operator else []
     items = "".join(f'<li><a href="#{a}">{escape(t)}</a></li>' for a, t in targets)
     return f'<nav aria-label="On this page"><ul>{items}</ul></nav>'

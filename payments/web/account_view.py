@@ -29,6 +29,7 @@ from payments.topup.providers.amounts import payable_ceiling
 from payments.usage.credits import AutoBuy, Grant, by_expiry
 from payments.usage.flow import Meter, MonthView, month_usage
 from payments.usage.history import UsageMonth, usage_by_month
+from payments.web.account_cards import SavedCards, saved_cards
 
 MONTHS_SHOWN: Final = 12
 INVOICES_SHOWN: Final = 24
@@ -86,6 +87,7 @@ class AccountView:
     members: tuple[MemberUsage, ...]  # a main's accounts (itself first); () otherwise
     paid_by: tuple[str, str]  # a leaf's main and its number
     resources: tuple[str, ...]
+    cards: SavedCards | None = None  # a payer's saved cards, when the service saves cards
 
     @property
     def jid(self) -> str:
@@ -143,7 +145,12 @@ async def gather(store: Store, config: Config, jid: str, now: datetime) -> Accou
         members=await _members(store, meter, sub, now),
         paid_by=await _paid_by(store, sub),
         resources=config.usage.resources,
+        cards=await saved_cards(store, config, jid, now) if _pays(account) else None,
     )
+
+
+def _pays(account: Account) -> bool:
+    return account.kind is not AccountKind.LEAF and not account.closed
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,14 +20,17 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from redis.exceptions import RedisError
 
+from payments.cards.desk import Desk
 from payments.config import Config
 from payments.stores import Store
 from payments.topup.flow import topup_presets
 from payments.topup.providers import enabled_providers
+from payments.topup.providers.stripe_cards import StripeCards
 from payments.web.account import add_account_page
+from payments.web.cards import add_card_pages, card_worker
 from payments.web.gateway import add_gateway
 from payments.web.metrics import Metrics
-from payments.web.state import CONFIG, MAX_BODY, METRICS, PRESETS, PROVIDERS, STORE
+from payments.web.state import CARDS, CONFIG, MAX_BODY, METRICS, PRESETS, PROVIDERS, STORE
 from payments.web.topup import done, show_topup, submit_topup
 from payments.web.webhooks import KNOWN, webhook
 
@@ -46,6 +49,7 @@ def build_app(config: Config) -> web.Application:
     app[PRESETS] = topup_presets(config)
     app[METRICS] = Metrics(sorted(KNOWN))
     app.cleanup_ctx.append(lifespan)
+    app.cleanup_ctx.append(card_worker)  # after the lifespan: it uses the store and the provider
     app.add_routes(
         [
             web.get("/topup/done", done),
@@ -58,6 +62,7 @@ def build_app(config: Config) -> web.Application:
     )
     add_gateway(app, config.usage)  # /api/v1/authorize, /api/v1/usage
     add_account_page(app)  # /account/{token}...
+    add_card_pages(app)  # /cards/{token}: save a card
     return app
 
 
@@ -67,6 +72,9 @@ async def lifespan(app: web.Application) -> AsyncIterator[None]:
     http = aiohttp.ClientSession(timeout=PROVIDER_TIMEOUT)
     app[STORE] = store
     providers = app[PROVIDERS] = enabled_providers(config, http)
+    if config.providers.stripe.enabled:  # saved cards are Stripe's
+        cards = StripeCards(config.providers.stripe, config.billing.currency, http)
+        app[CARDS] = Desk(store, config, cards, "web")
     log.info("web service up; providers: %s", ", ".join(providers) or "none")
     try:
         yield

@@ -18,6 +18,7 @@ from typing import Final
 
 from aiohttp import web
 
+from payments.cards.standing import standing_of
 from payments.clock import utcnow
 from payments.config import UsageConfig
 from payments.jid import BadJID, normalise_jid
@@ -89,10 +90,27 @@ async def authorize_route(request: web.Request) -> web.Response:
         return refuse(
             request, "authorize", 400, "unknown_resource", resources=list(gateway.policy.resources)
         )
-    decision = await authorize(gateway.meter(request.app), jid, resource, gateway.clock())
+    now = gateway.clock()
+    decision = await authorize(gateway.meter(request.app), jid, resource, now)
     reason = decision.reason.value if decision.reason else "allowed"
     request.app[METRICS].authorizations.inc(resource=resource, decision=reason)
-    return web.json_response(decision.as_json(jid, resource))
+    answer = decision.as_json(jid, resource)
+    # On request only: it reads the cards and the next renewal, several times the reads of
+    # the decision itself, which the gateway asks on every call (docs/usage.md).
+    if request.query.get("standing") == "1":
+        answer["standing"] = await standing_answer(request.app, jid, now)
+    return web.json_response(answer)
+
+
+async def standing_answer(app: web.Application, jid: str, now: datetime) -> dict[str, object]:
+    """Good standing (a valid card, or balances that cover the next renewal), and what is
+    missing when neither holds: it decides nothing here (grace and freezes do)."""
+    store = app[STORE]
+    payer = await store.groups.main_of(jid) or jid  # a leaf stands as its main does
+    standing = await standing_of(store, app[CONFIG], payer, now)
+    if standing is None:
+        return {"good": False, "missing": "no account"}
+    return {"good": standing.good, "missing": standing.missing() or None}
 
 
 async def usage_route(request: web.Request) -> web.Response:

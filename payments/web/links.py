@@ -36,6 +36,7 @@ MAX_TOKEN: Final = 1024
 class LinkKind(StrEnum):
     TOPUP = "topup"
     ACCOUNT = "account"
+    CARD = "card"  # the page that saves a card
 
     @property
     def domain(self) -> bytes:
@@ -120,6 +121,18 @@ def topup_url(config: Config, jid: str, now: datetime, amount: Money | None = No
     link = TopupLink(jid, epoch(expires), amount.units if amount else 0)
     token = sign_link(config.web.link_secret.reveal(), link)
     return f"{config.web.public_url.rstrip('/')}/topup/{token}"
+
+
+def card_url(config: Config, jid: str, now: datetime) -> str:
+    """The personal link to the page that saves a card, valid ``[web] link_ttl_minutes``."""
+    expires = now + timedelta(minutes=config.web.link_ttl_minutes)
+    token = _sign(config.web.link_secret.reveal(), LinkKind.CARD, {"j": jid, "e": epoch(expires)})
+    return f"{config.web.public_url.rstrip('/')}/cards/{token}"
+
+
+def read_card_link(secret: str, token: str, now: int) -> str:
+    """The JID of a card link; BadLink when it is not ours or has expired."""
+    return str(_verified(secret, LinkKind.CARD, token, now)["j"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ button{width:100%;margin-top:1.3rem;padding:.9rem;font-size:1.1rem;font-weight:6
 color:#fff;background:#1a5fd0;border:0;border-radius:.6rem;cursor:pointer}
 .error{background:#fde8e8;border:1px solid #e9a6a6;border-radius:.6rem;padding:.6rem .8rem}
 .hint{color:#555;font-size:.9rem}
+.save{margin-top:.8rem}
 """
 
 
@@ -65,8 +66,10 @@ def topup_page(
     maximum: Money,
     error: str = "",
     other: str = "",
+    offer_saving: bool = False,
 ) -> str:
-    """The top-up form; ``selected`` is checked (added first when it is not a preset)."""
+    """The top-up form; ``selected`` is checked (added first when it is not a preset).
+    ``offer_saving``: a card payment may save its card (saved cards are on)."""
     amounts = list(presets)
     if selected is not None and selected not in amounts:
         amounts.insert(0, selected)
@@ -86,6 +89,7 @@ def topup_page(
         f"{escape(format_money(maximum))}. An amount typed here is used instead of "
         "the choice above.</p>",
         _methods(methods),
+        _save_card() if offer_saving else "",
         '<button type="submit">Continue to payment</button>',
         "</form>",
     ]
@@ -102,6 +106,13 @@ def _amounts(amounts: Sequence[Money], checked: Money | None) -> str:
     return f'<fieldset><legend>Amount</legend><div class="choices">{items}</div></fieldset>'
 
 
+def _save_card() -> str:
+    return (
+        '<label class="choice save"><input type="checkbox" name="save_card" value="1">'
+        "Save this card: it pays renewals when my balance does not (card payments only)</label>"
+    )
+
+
 def _methods(methods: Sequence[Method]) -> str:
     items = "".join(
         f'<label class="choice"><input type="radio" name="method" '
@@ -111,3 +122,17 @@ def _methods(methods: Sequence[Method]) -> str:
     return (
         f'<fieldset><legend>Pay with</legend><div class="choices methods">{items}</div></fieldset>'
     )
+
+
+def card_page(*, jid: str, saved: Sequence[str], provider: str) -> str:
+    """Add a card: what is saved already, and off to the provider's page to type it."""
+    listed = "".join(f"<li>{escape(line)}</li>" for line in saved)
+    parts = [
+        "<h1>Add a card</h1>",
+        f'<p class="who">{escape(jid)}</p>',
+        f"<p>Saved now:</p><ul>{listed}</ul>" if saved else "<p>No card is saved yet.</p>",
+        f"<p>You type the card on {escape(provider)}'s page; it is kept there, not here. "
+        "It pays your renewals when your balance does not, and what you owe now.</p>",
+        '<form method="post"><button type="submit">Continue to add a card</button></form>',
+    ]
+    return _page("Add a card", "".join(parts))

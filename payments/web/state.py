@@ -6,6 +6,7 @@ from typing import Final
 
 from aiohttp import web
 
+from payments.cards.desk import Desk
 from payments.config import Config
 from payments.money import Money
 from payments.stores import Store
@@ -19,3 +20,4 @@ STORE: Final = web.AppKey("store", Store)
 PROVIDERS: Final = web.AppKey("providers", dict[str, Provider])
 METRICS: Final = web.AppKey("metrics", Metrics)
 PRESETS: Final = web.AppKey("presets", list[Money])
+CARDS: Final = web.AppKey("cards", Desk)  # saved cards: set only when Stripe is enabled

@@ -17,6 +17,7 @@ from typing import Final
 from aiohttp import web
 from multidict import CIMultiDict, MultiDictProxy
 
+from payments.cards.saving import customer_of
 from payments.clock import utcnow
 from payments.money import InvalidAmount, Money
 from payments.topup.checkout import PendingPayment
@@ -24,7 +25,7 @@ from payments.topup.flow import topup_amount, topup_refusal
 from payments.topup.providers import InstantProvider, PaymentRequest, Provider, ProviderError
 from payments.web.links import BadLink, LinkProblem, TopupLink, read_link
 from payments.web.pages import Method, message_page, topup_page
-from payments.web.state import CONFIG, PRESETS, PROVIDERS, STORE
+from payments.web.state import CARDS, CONFIG, PRESETS, PROVIDERS, STORE
 from payments.web.webhooks import process_webhook
 
 log = logging.getLogger("accountbot.web.topup")
@@ -100,6 +101,7 @@ def _form(
         maximum=config.billing.max_amount,
         error=error,
         other=other,
+        offer_saving=CARDS in request.app,
     )
     return html(page, status)
 
@@ -122,8 +124,9 @@ async def submit_topup(request: web.Request) -> web.Response:
     except LookupError:
         selected = link.amount(request.app[CONFIG].billing.currency)
         return _form(request, link, selected, error="Choose a way to pay.", status=400)
+    saving = _field(form, "save_card") == "1" and provider.name == "stripe"
     try:
-        url = await start_payment(request, provider, link.jid, amount)
+        url = await start_payment(request, provider, link.jid, amount, save_card=saving)
     except ProviderError as exc:
         log.error("creating a %s payment failed: %s", provider.name, exc)
         text = "The payment provider did not answer. Nothing was charged; please try again."
@@ -155,15 +158,22 @@ def _chosen_provider(request: web.Request, form: Form) -> Provider:
     return providers[name]  # KeyError (a LookupError) for an unknown or disabled method
 
 
-async def start_payment(request: web.Request, provider: Provider, jid: str, amount: Money) -> str:
-    """Create and record the payment; the address to send the user to."""
+async def start_payment(
+    request: web.Request, provider: Provider, jid: str, amount: Money, *, save_card: bool = False
+) -> str:
+    """Create and record the payment; the address to send the user to. ``save_card``: paid
+    as the account's customer at the provider, which keeps the card (saved cards)."""
     base = request.app[CONFIG].web.public_url.rstrip("/")
+    desk = request.app.get(CARDS)
+    customer = await customer_of(desk, jid) if save_card and desk is not None else ""
     order = PaymentRequest(
         jid=jid,
         amount=amount,
         order_id=f"top_{secrets.token_hex(12)}",
         return_url=f"{base}/topup/done",
         cancel_url=f"{base}/topup/{request.match_info['token']}",
+        customer=customer,
+        save_card=bool(customer),
     )
     checkout = await provider.create_payment(order)
     pending = PendingPayment(provider.name, checkout.provider_id, jid, amount, utcnow())

@@ -16,7 +16,8 @@ from typing import Final
 from aiohttp import web
 
 from payments.topup.flow import Received, receive_payment
-from payments.topup.providers import Provider, Refusal, WebhookRefused
+from payments.topup.providers import Provider, ProviderError, Refusal, WebhookRefused
+from payments.web.card_webhooks import card_webhook
 from payments.web.state import CONFIG, MAX_BODY, METRICS, PROVIDERS, STORE
 
 log = logging.getLogger("accountbot.web.webhooks")
@@ -41,10 +42,14 @@ async def webhook(request: web.Request) -> web.Response:
             raise WebhookRefused(Refusal.DISABLED, "no such provider enabled")
         body = await _read_body(request)
         received = await process_webhook(request.app, provider, request.headers, body)
+        cards = await card_webhook(request.app, name, body)  # saved cards: Stripe's other events
     except WebhookRefused as refused:
         return refuse(request, name, refused)
+    except ProviderError as exc:  # the card provider's API, asked about the event, failed
+        log.error("webhook %s: the provider's API failed: %s", name, exc)
+        return web.json_response({"error": "provider_unavailable"}, status=502)
     if received is None:
-        return web.json_response({"status": "ignored"})
+        return web.json_response({"status": cards or "ignored"})
     return web.json_response({"status": "credited" if received.applied else "already credited"})
 
 

@@ -89,6 +89,7 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(cli: Cli) -> None:
     assert [line.split(":")[0] for line in summaries] == [
         "repair",
         "renew",
+        "cards",
         "freeze",
         "close",
         "remind",

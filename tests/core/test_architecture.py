@@ -16,8 +16,8 @@ PACKAGES = ("payments", "bot", "accountbot")
 # The small core of payments/: every other entry of payments/ is a capability package.
 CORE = {"money", "jid", "errors", "config", "keys", "clock", "codes", "notices", "stores"}
 CAPABILITIES = {
-    "accounts", "billing", "catalog", "chores", "groups", "ledger", "store", "topup", "usage",
-    "web",
+    "accounts", "billing", "cards", "catalog", "chores", "groups", "ledger", "store", "topup",
+    "usage", "web",
 }  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from payments.topup.providers.base import PaymentEvent
 from payments.topup.vouchers import VoucherBatch
 from payments.usage import flow as metering
 from payments.usage.rules import UsageEvent
+from tests.simulator import card_actions as cards
 from tests.simulator.oracle import Violation
 from tests.simulator.world import DOMAIN, PACK, PLANS, Payment, UsageSent, World, usd
 
@@ -52,6 +53,8 @@ async def top_up(w: World) -> None:
     jid = w.pick()
     if await w.store.accounts.get(jid) is None:
         return
+    if await w.store.cards.cards(jid) and w.rng.random() < 0.5:
+        return  # who saved a card mostly lets it pay
     amount = usd(w.rng.choice((5, 10, 20, 25, 40)))
     payment = Payment(w.next_id("sim:pay"), jid, amount)
     w.payments.append(payment)
@@ -216,6 +219,16 @@ ACTIONS: Final[dict[Action, int]] = {
     operator: 2,
     chores: 8,
     tick: 14,
+    cards.add_card: 6,
+    cards.forget_card: 1,
+    cards.autotopup: 4,
+    cards.card_work: 4,
+    cards.card_event: 5,
+    cards.provider_side: 3,
+    cards.operator_cards: 3,
 }
 # What races well with what: the interleavings the product must survive.
-RACERS: Final = (top_up, provider_retry, choose_plan, pay, join, leave, usage, operator, chores)
+RACERS: Final = (
+    top_up, provider_retry, choose_plan, pay, join, leave, usage, operator, chores,
+    cards.add_card, cards.card_work, cards.card_event, cards.operator_cards, buy,
+)  # fmt: skip

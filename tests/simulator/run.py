@@ -8,13 +8,21 @@ from dataclasses import dataclass, field
 
 from payments.accounts.store import Registered
 from payments.billing.registration import register as register_account
+from payments.cards.charging import STALE
 from payments.errors import PaymentsError
+from payments.topup.providers.base import ProviderError
 from tests.simulator import oracle
 from tests.simulator.actions import ACTIONS, RACERS, Action, chores, deliver
+from tests.simulator.card_actions import card_work
+from tests.simulator.card_actions import deliver as deliver_card_event
+from tests.simulator.card_oracle import check_cards_settled
 from tests.simulator.faults import CURRENT, Actor, Fuse, SimulatedCrash
 from tests.simulator.world import World, open_world
 
 CRASH_RATE = 0.12  # of actions run with a fuse
+# What an action may end with besides success: a domain refusal, or a provider that did
+# not answer (the user is told to try again; nothing is half done).
+REFUSALS = (PaymentsError, ProviderError)
 RACE_RATE = 0.2  # of steps that run two actions at once
 
 
@@ -45,6 +53,7 @@ async def history(redis_url: str, seed: int, steps: int = 200, accounts: int = 8
         accounts_now = await oracle.check(world)
         oracle.check_deadlines(world, accounts_now)
         await oracle.check_settled(world, accounts_now)
+        await check_cards_settled(world)
         await _reopen_closed_with_money(world, accounts_now)
     except oracle.Violation as exc:
         outcome.violation = str(exc)
@@ -81,7 +90,7 @@ async def _step(w: World, outcome: Outcome) -> None:
             await w.forget_locks()
             if actor.name == "chores":
                 w.chores_current = False
-        elif isinstance(result, PaymentsError):
+        elif isinstance(result, REFUSALS):
             outcome.refusals += 1
             w.say(f"refused: {actor.name}: {type(result).__name__}: {result}")
         elif isinstance(result, BaseException):
@@ -105,7 +114,7 @@ async def _alone(actor: Actor, job: Callable[[], Awaitable[None]]) -> BaseExcept
     token = CURRENT.set(actor)
     try:
         await job()
-    except (SimulatedCrash, PaymentsError) as exc:
+    except (SimulatedCrash, *REFUSALS) as exc:
         return exc
     finally:
         CURRENT.reset(token)
@@ -119,8 +128,20 @@ async def _settle(w: World) -> None:
         if not payment.acknowledged:
             await deliver(w, payment)
     await w.forget_locks()
+    w.now += STALE * 2  # charges a crash left in flight may be resumed now
     for _ in range(2):
+        await _deliver_card_events(w)
+        await card_work(w)
         await chores(w)
+    await _deliver_card_events(w)
+
+
+async def _deliver_card_events(w: World) -> None:
+    """The provider delivers what it holds (an event refused now is tried once more)."""
+    for _ in range(2 * len(w.cards.pending)):
+        if not w.cards.pending:
+            return
+        await deliver_card_event(w, 0)
 
 
 async def _reopen_closed_with_money(w: World, accounts: dict[str, oracle.Snapshot]) -> None:

@@ -18,19 +18,34 @@ from redis.asyncio import BlockingConnectionPool
 
 from payments import keys
 from payments.billing.cycle import Cycle, default_policy
+from payments.cards.desk import Desk
 from payments.chores.registry import run_chores
 from payments.chores.runner import ChoreReport, ChoreRun
-from payments.config import BillingConfig, UsageConfig
+from payments.config import (
+    BillingConfig,
+    CardsConfig,
+    Config,
+    OperatorsConfig,
+    Secret,
+    UsageConfig,
+    WebConfig,
+)
 from payments.groups.flow import GroupFlow
 from payments.money import Money
 from payments.stores import Store
 from payments.usage.flow import Meter
+from tests.simulator.cards import SimCards
 from tests.simulator.faults import Conductor, SimRedis
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 DOMAIN = "sim.example"
 PLANS = {"basic": 10, "pro": 25}  # whole dollars a month
 PACK = "sms100"
+OPERATOR = "ops@sim.example"
+CARDS = CardsConfig(
+    retry_days=(1, 2), autotopup_cooldown=60, autotopup_monthly_cap=Money(2_000_000),
+    autotopup_max_failures=2, poll_seconds=0,
+)  # fmt: skip
 
 
 def usd(whole: int) -> Money:
@@ -73,6 +88,9 @@ class World:
     chores_current: bool = False  # this step was a `chore all` that ran alone to its end
     crashes: int = 0
     steps: int = 0
+    cards: SimCards = field(default_factory=lambda: SimCards(random.Random(0), lambda: T0))
+    dispute_lifted: set[str] = field(default_factory=set)  # operators lifted it in this step
+    disputed: set[str] = field(default_factory=set)  # carried a dispute freeze last step
 
     @property
     def policy(self) -> BillingConfig:
@@ -86,8 +104,18 @@ class World:
     def usage(self) -> UsageConfig:
         return UsageConfig(trial_allowances={"sms": 5})
 
+    @property
+    def config(self) -> Config:
+        """The whole config the card flows read (the billing rules as above)."""
+        web = WebConfig(public_url="https://sim.example", link_secret=Secret("sim"))
+        return Config(billing=self.policy, usage=self.usage, cards=CARDS, web=web,
+                      operators=OperatorsConfig((OPERATOR,)))  # fmt: skip
+
     def cycle(self, actor: str = "sim") -> Cycle:
         return Cycle(self.store, self.policy, actor)
+
+    def desk(self, actor: str = "sim") -> Desk:
+        return Desk(self.store, self.config, self.cards, actor)
 
     def groups(self, actor: str = "sim") -> GroupFlow:
         return GroupFlow(self.store, self.policy, actor)
@@ -106,7 +134,9 @@ class World:
         self.log.append(f"[{self.steps}] {self.now:%Y-%m-%d %H:%M} {line}")
 
     async def chores(self, name: str = "all") -> list[ChoreReport]:
-        run = ChoreRun(self.cycle("chore"), self.now, concurrency=1, usage=self.usage)
+        run = ChoreRun(
+            self.cycle("chore"), self.now, concurrency=1, usage=self.usage, cards=self.desk()
+        )
         return await run_chores(run, name)
 
     async def forget_locks(self) -> None:
@@ -125,9 +155,13 @@ async def open_world(redis_url: str, seed: int, accounts: int) -> World:
     redis = SimRedis.from_pool(pool)
     assert isinstance(redis, SimRedis)  # from_pool builds a cls but is typed as the base Redis
     await redis.flushdb()
+    # Scripts outlive FLUSHDB: a history that found them loaded would send fewer commands
+    # (no NOSCRIPT, no SCRIPT LOAD) than its replay alone, and crash elsewhere.
+    await redis.script_flush()
     conductor = Conductor(random.Random(seed * 7919 + 1))
     redis.conductor = conductor
     world = World(Store(redis), conductor, random.Random(seed))
+    world.cards = SimCards(random.Random(seed * 31 + 7), lambda: world.now, world.say)
     world.jids = [f"u{i}@{DOMAIN}" for i in range(accounts)]
     for plan, price in PLANS.items():
         allowances = {"sms": 50, "voice_minutes": 100} if plan == "pro" else {"sms": 10}

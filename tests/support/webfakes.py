@@ -25,8 +25,10 @@ from aiohttp import web
 
 from payments.config import (
     BtcpayConfig,
+    CardsConfig,
     Config,
     InvoiceConfig,
+    OperatorsConfig,
     ProvidersConfig,
     RedisConfig,
     Secret,
@@ -36,14 +38,16 @@ from payments.config import (
 )
 from payments.topup.providers import btcpay, stripe
 from payments.web.app import build_app
+from tests.support.fake_stripe_cards import STRIPE_KEY as STRIPE_KEY
+from tests.support.fake_stripe_cards import STRIPE_WHSEC as STRIPE_WHSEC
+from tests.support.fake_stripe_cards import CardsApi
 
-STRIPE_KEY = "sk_test_fake_key"
-STRIPE_WHSEC = "whsec_test_secret"
 BTCPAY_KEY = "btcpay-api-key"
 BTCPAY_WHSEC = "btcpay-webhook-secret"
 BTCPAY_STORE = "StoreAbc123"
 LINK_SECRET = "link-secret-for-tests"
 NO_SELLER = InvoiceConfig()  # the default [invoice] section
+QUIET_CARDS = CardsConfig(poll_seconds=0)  # no card worker: a test runs the card work itself
 
 
 def bound_socket() -> socket.socket:
@@ -76,11 +80,15 @@ def make_config(
     btcpay_base: str = "",
     test: bool = True,
     invoice: InvoiceConfig = NO_SELLER,
+    cards: CardsConfig = QUIET_CARDS,
+    operators: tuple[str, ...] = (),
     **web_options: Any,
 ) -> Config:
     return Config(
         redis=RedisConfig(url=redis_url),
         invoice=invoice,
+        cards=cards,
+        operators=OperatorsConfig(operators),
         web=WebConfig(public_url=public_url, link_secret=Secret(LINK_SECRET), **web_options),
         providers=ProvidersConfig(
             stripe=StripeConfig(
@@ -108,6 +116,8 @@ async def running_service(
     stripe_base: str = "",
     btcpay_base: str = "",
     invoice: InvoiceConfig = NO_SELLER,
+    cards: CardsConfig = QUIET_CARDS,
+    operators: tuple[str, ...] = (),
     **options: Any,
 ) -> AsyncIterator[tuple[str, web.Application]]:
     """Our web service on a real port, with its public URL being that port."""
@@ -119,6 +129,8 @@ async def running_service(
         stripe_base=stripe_base,
         btcpay_base=btcpay_base,
         invoice=invoice,
+        cards=cards,
+        operators=operators,
         **options,
     )
     app = build_app(config)
@@ -176,19 +188,16 @@ def stripe_headers(
 
 
 @dataclass
-class FakeStripe:
-    """Stripe's Checkout Sessions API, as far as we use it."""
+class FakeStripe(CardsApi):
+    """Stripe's API as far as we use it: Checkout Sessions here, saved cards in ``CardsApi``."""
 
-    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, str]] = field(default_factory=list)
-    webhook_url: str = ""
-    base: str = ""
-    api_key: str = STRIPE_KEY
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/checkout/sessions", self.create)
         app.router.add_get("/c/pay/{id}", self.page)
+        self.add_card_routes(app)
         return app
 
     async def create(self, request: web.Request) -> web.Response:
@@ -200,6 +209,8 @@ class FakeStripe:
         self.requests.append(
             {**form, "Idempotency-Key": request.headers.get("Idempotency-Key", "")}
         )
+        if form.get("mode") == "setup":
+            return await self.replayed(request, form, self.create_setup)
         required = (
             "mode", "success_url", "cancel_url", "line_items[0][price_data][currency]",
             "line_items[0][price_data][unit_amount]", "line_items[0][quantity]",
@@ -207,6 +218,8 @@ class FakeStripe:
         missing = [k for k in required if not form.get(k)]
         if missing or form["mode"] != "payment":
             return web.json_response({"error": {"message": f"missing {missing}"}}, status=400)
+        if form.get("customer") and form["customer"] not in self.customers:
+            return web.json_response({"error": {"message": "No such customer"}}, status=400)
         session_id = f"cs_test_{secrets.token_hex(12)}"
         session = {
             "id": session_id,
@@ -222,9 +235,20 @@ class FakeStripe:
             "payment_status": "unpaid",
             "status": "open",
             "success_url": form["success_url"],
+            "mode": "payment",
+            "customer": form.get("customer"),
+            "payment_intent": None,
+            "saves_card": form.get("payment_intent_data[setup_future_usage]") == "off_session",
         }
         self.sessions[session_id] = session
         return web.json_response(session)
+
+    def create_setup(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if form.get("customer") not in self.customers or not form.get("success_url"):
+            return 400, {"error": {"message": "setup mode needs a customer and success_url"}}
+        session = self.setup_session(form, self.base)
+        self.sessions[session["id"]] = session
+        return 200, session
 
     async def page(self, request: web.Request) -> web.Response:
         session = self.sessions.get(request.match_info["id"])
@@ -232,8 +256,17 @@ class FakeStripe:
             return web.Response(status=404)
         return web.Response(text=f"Stripe checkout for {session['amount_total']} cents")
 
-    def completed_event(self, session_id: str) -> bytes:
-        session = {**self.sessions[session_id], "payment_status": "paid", "status": "complete"}
+    def completed_event(self, session_id: str, card: str = "4242424242424242") -> bytes:
+        """The user paid on the session's page with ``card``: its PaymentIntent exists now
+        (the card saved to the customer when the session asked for it)."""
+        found = self.sessions[session_id]
+        if found["payment_intent"] is None:
+            customer = found["customer"] if found["saves_card"] else None
+            found["payment_intent"] = self.paid_intent(
+                customer, found["amount_total"], found["currency"], card
+            )
+        public = {k: v for k, v in found.items() if k != "saves_card"}
+        session = {**public, "payment_status": "paid", "status": "complete"}
         event = {
             "id": f"evt_{secrets.token_hex(8)}",
             "object": "event",
@@ -242,9 +275,11 @@ class FakeStripe:
         }
         return json.dumps(event).encode()
 
-    async def pay(self, session_id: str, http: aiohttp.ClientSession) -> int:
+    async def pay(
+        self, session_id: str, http: aiohttp.ClientSession, card: str = "4242424242424242"
+    ) -> int:
         """The user paid: Stripe posts the signed event to the webhook endpoint."""
-        body = self.completed_event(session_id)
+        body = self.completed_event(session_id, card)
         async with http.post(self.webhook_url, data=body, headers=stripe_headers(body)) as r:
             return r.status
 

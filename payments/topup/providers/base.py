@@ -50,6 +50,8 @@ class PaymentRequest:
     order_id: str  # our id of the attempt: the provider's idempotency key and metadata
     return_url: str  # where the provider sends the user once paid
     cancel_url: str  # where the provider sends the user who gives up
+    customer: str = ""  # the provider's customer of the account (saved cards), when known
+    save_card: bool = False  # "save this card": keep the card for renewals and top-ups
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class PaymentEvent:
     provider_id: str
     jid: str | None = None
     amount: Money | None = None
+    payment_intent: str = ""  # a card payment's id at the provider (refunds, disputes)
 
 
 class Provider(Protocol):

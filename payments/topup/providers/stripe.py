@@ -69,6 +69,8 @@ class StripeProvider:
             "line_items[0][price_data][currency]": self._currency.lower(),
             "line_items[0][price_data][unit_amount]": str(to_minor_units(request.amount)),
             "line_items[0][price_data][product_data][name]": PRODUCT_NAME,
+            "payment_intent_data[metadata][jid]": request.jid,
+            **_saving(request),
         }
         headers = {
             "Authorization": f"Bearer {self._config.api_key.reveal()}",
@@ -107,7 +109,21 @@ class StripeProvider:
         amount = from_minor_units(int_field(session, "amount_total"), currency)
         if amount.units <= 0:
             raise WebhookRefused(Refusal.MALFORMED, "amount_total must be positive")
-        return PaymentEvent(f"stripe:{session_id}", session_id, _jid_of(session), amount)
+        intent = session.get("payment_intent")
+        paid_by = intent if isinstance(intent, str) else ""
+        return PaymentEvent(f"stripe:{session_id}", session_id, _jid_of(session), amount, paid_by)
+
+
+def _saving(request: PaymentRequest) -> dict[str, str]:
+    """A top-up that saves its card: paid as the account's customer, kept for off-session
+    charges (the card is added when the session completes: ``stripe_cards.SAVE_CARD``)."""
+    if not (request.save_card and request.customer):
+        return {"customer": request.customer} if request.customer else {}
+    return {
+        "customer": request.customer,
+        "payment_intent_data[setup_future_usage]": "off_session",
+        "metadata[save_card]": "1",
+    }
 
 
 def _jid_of(session: Mapping[str, Any]) -> str:

@@ -1,0 +1,1 @@
+"""Saved cards: invoices paid by card, automatic top-ups, refunds and disputes."""
