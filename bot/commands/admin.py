@@ -58,6 +58,7 @@ async def credit(ctx: Context, args: Mapping[str, Any]) -> Reply:
         actor=ctx.jid,
         at=ctx.now,
     )
+    await ctx.store.durability.confirm([jid])  # "credited" only once it is safe
     after = outcome.applied.balance_after
     await ctx.store.outbox.notify(
         Notice(
@@ -75,6 +76,7 @@ async def debit(ctx: Context, args: Mapping[str, Any]) -> Reply:
     applied = await ctx.store.ledger.debit(
         jid, amount, reason=args["reason"], kind=EntryKind.DEBIT, actor=ctx.jid, at=ctx.now
     )
+    await ctx.store.durability.confirm([jid])
     after = format_money(applied.balance_after)
     return Reply(f"Debited {format_money(amount)} from {jid}. Balance: {after}.")
 

@@ -31,6 +31,9 @@ T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 DOMAIN = "sim.example"
 PLANS = {"basic": 10, "pro": 25}  # whole dollars a month
 PACK = "sms100"
+# Fewer shards than a deployment's 16: each chore walks them all, and a history runs
+# hundreds of chores; four are enough for two hosts to share them.
+SHARDS = 4
 
 
 def usd(whole: int) -> Money:
@@ -119,6 +122,7 @@ class World:
 
 
 async def open_world(redis_url: str, seed: int, accounts: int) -> World:
+    """A world on one redis-server, every command through the conductor's gate."""
     pool = BlockingConnectionPool.from_url(
         redis_url, max_connections=64, timeout=10, decode_responses=True
     )
@@ -127,7 +131,13 @@ async def open_world(redis_url: str, seed: int, accounts: int) -> World:
     await redis.flushdb()
     conductor = Conductor(random.Random(seed * 7919 + 1))
     redis.conductor = conductor
-    world = World(Store(redis), conductor, random.Random(seed))
+    return await new_world(Store(redis, shards=SHARDS), conductor, seed, accounts)
+
+
+async def new_world(store: Store, conductor: Conductor, seed: int, accounts: int) -> World:
+    """A world over an empty store (a plain client, e.g. of a cluster: no crash, no race
+    is then steered, but every action runs and the oracle holds the books)."""
+    world = World(store, conductor, random.Random(seed))
     world.jids = [f"u{i}@{DOMAIN}" for i in range(accounts)]
     for plan, price in PLANS.items():
         allowances = {"sms": 50, "voice_minutes": 100} if plan == "pro" else {"sms": 10}

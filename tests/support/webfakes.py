@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from payments.config import (
+    AUTO_REPLICAS,
     BtcpayConfig,
     Config,
     InvoiceConfig,
@@ -76,10 +77,13 @@ def make_config(
     btcpay_base: str = "",
     test: bool = True,
     invoice: InvoiceConfig = NO_SELLER,
+    wait_replicas: int = AUTO_REPLICAS,
+    wait_timeout_ms: int = 1000,
     **web_options: Any,
 ) -> Config:
+    redis = RedisConfig(redis_url, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
     return Config(
-        redis=RedisConfig(url=redis_url),
+        redis=redis,
         invoice=invoice,
         web=WebConfig(public_url=public_url, link_secret=Secret(LINK_SECRET), **web_options),
         providers=ProvidersConfig(
