@@ -87,6 +87,8 @@ async def test_a_single_node_deployment_moves_to_the_cluster(
         assert await cluster.schedules.unsharded() == []
         reconcile = accountbot(config, "admin", "reconcile")
         assert reconcile.returncode == 0, reconcile.stdout
+        checked = int(reconcile.stdout.split("reconcile: ")[1].split()[0])
+        assert checked >= ACCOUNTS, reconcile.stdout  # every master scanned, not one
         assert await still_due(cluster) == ACCOUNTS
         renew = accountbot(config, "chore", "renew", "--now", RENEWAL_DUE.isoformat())
         assert renew.returncode == 0 and f"renew: {ACCOUNTS} due" in renew.stdout, renew.stdout
