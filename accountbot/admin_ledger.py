@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from accountbot.admin_cards import refund_to_card
 from accountbot.common import EXIT_OK, EXIT_REFUSED, Commands, common, config_of, opened, operator
+from payments.errors import NotYetDurable
 from payments.jid import normalise_jid
 from payments.ledger.records import Balance, EntryKind, LedgerEntry
 from payments.money import format_exact, parse_money
+from payments.stores import Store
 from payments.topup.flow import operator_credit
 
 
@@ -97,6 +100,8 @@ async def credit(args: argparse.Namespace) -> int:
             balance=_balance(args),
             policy=config.billing,
         )
+        if not await confirmed(store, jid, args.ref):
+            return EXIT_REFUSED
     applied, where = outcome.applied, _balance(args).value
     if not applied.applied:
         print(f"already applied (ref {args.ref}): {where} balance {applied.balance_after}")
@@ -128,12 +133,30 @@ async def _take(
         applied = await store.ledger.debit(
             jid, amount, reason=args.reason, kind=kind, ref=ref, actor=operator(), balance=balance
         )
+        if not await confirmed(store, jid, args.ref):
+            return EXIT_REFUSED
     where = f"{balance.value} balance {applied.balance_after}"
     if not applied.applied:
         print(f"already {verb} (ref {args.ref}): {where}")
     else:
         print(f"{verb} {amount} from {jid}: {where}")
     return EXIT_OK
+
+
+async def confirmed(store: Store, jid: str, ref: str) -> bool:
+    """Success is reported only once the change is on ``[redis] wait_replicas`` replicas;
+    else say so (on stderr), and how to finish it safely."""
+    try:
+        await store.durability.confirm([jid])
+    except NotYetDurable as exc:
+        again = (
+            f"run the same command again: --ref {ref} applies it once"
+            if ref
+            else f"check 'accountbot admin show {jid}' before running it again"
+        )
+        print(f"accountbot: {exc}; {again}", file=sys.stderr)
+        return False
+    return True
 
 
 async def reconcile_all(args: argparse.Namespace) -> int:

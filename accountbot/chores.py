@@ -1,11 +1,13 @@
 """``accountbot chore NAME [--now ISO8601] [--dry-run]``: the billing and usage chores.
 
 Run by systemd timers (``systemd/``) on one or more hosts; a Redis lock per
-chore lets only one run at a time. Prints progress, then one summary line
-per chore (printed as each ends), and with ``[metrics] chores_textfile_dir`` a
-node-exporter textfile per chore (``accountbot/chore_metrics.py``). Exit codes:
-0 done (or skipped: another host holds the lock), 1 some accounts could not be
-handled (named in the output), 2 bad arguments.
+chore and shard lets each shard be done by one host at a time (the hosts
+share the shards). Prints progress, then one summary line per chore (printed
+as each ends), and with ``[metrics] chores_textfile_dir`` a node-exporter
+textfile per chore (``accountbot/chore_metrics.py``). Exit codes: 0 done (or
+skipped: other hosts hold the shards), 1 some accounts could not be handled
+(named in the output) or Redis failed (a failover: run it again), 2 bad
+arguments.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import contextlib
 import signal
 from datetime import datetime
 from pathlib import Path
+
+from redis.exceptions import RedisError
 
 from accountbot.chore_metrics import write_textfiles
 from accountbot.common import EXIT_OK, EXIT_REFUSED, CliError, Commands, common, config_of
@@ -60,7 +64,7 @@ async def run(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
     if args.concurrency < 1:
         raise CliError("--concurrency: at least 1")
-    store = Store.from_url(config.redis.url, currency=config.billing.currency)
+    store = Store.open(config.redis, currency=config.billing.currency)
     try:
         async with opened_desk(store, config, "chore:cards") as desk:
             chore_run = ChoreRun(
@@ -73,6 +77,9 @@ async def run(args: argparse.Namespace) -> int:
                 cards=desk,
             )
             reports = await _run(chore_run, args.name)
+    except RedisError as exc:  # an outage, a failover under way: each step is idempotent
+        say(f"{args.name}: stopped, Redis failed ({type(exc).__name__}: {exc}); run it again")
+        return EXIT_REFUSED
     finally:
         await store.close()
     if config.metrics.chores_textfile_dir and not args.dry_run:

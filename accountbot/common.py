@@ -38,7 +38,7 @@ def operator() -> str:
 
 @asynccontextmanager
 async def opened(config: Config) -> AsyncIterator[Store]:
-    store = Store.from_url(config.redis.url, currency=config.billing.currency)
+    store = Store.open(config.redis, currency=config.billing.currency)
     try:
         yield store
     finally:

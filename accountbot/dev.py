@@ -29,6 +29,11 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     sub = dev.add_subparsers(dest="dev_command", required=True, metavar="ACTION")
     up_cmd = sub.add_parser("up", help="start Redis, XMPP and the services in the background")
     server_option(up_cmd)
+    up_cmd.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a local Redis Cluster (3 masters, 3 replicas) instead of one redis-server",
+    )
     up_cmd.set_defaults(handler=up)
     sub.add_parser("down", help="stop what 'up' started").set_defaults(handler=down)
     adduser = sub.add_parser("adduser", help="create an XMPP user; prints JID PASSWORD")
@@ -46,7 +51,7 @@ def up(args: argparse.Namespace) -> int:
         info = {}
     if any(pid_alive(int(pid)) for pid in info.get("pids", {}).values()):
         raise CliError(f"a local stack is already running ({local}/stack.json): 'make down' first")
-    stack = Stack(local / "stack", persistent=True, server=args.server)
+    stack = Stack(local / "stack", persistent=True, server=args.server, cluster=args.cluster)
     try:
         start_all(stack, detached=True, operators=(f"{DEMO_OPERATOR}@{stack.xmpp.domain}",))
     except (StackError, ConfigError) as exc:

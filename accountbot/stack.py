@@ -18,50 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accountbot.processes import (
-    Child,
-    StackError,
-    free_port,
-    pid_alive,
-    stop_pid,
-    talk,
-    wait_reaped,
-    wait_until,
-)
+from accountbot.processes import Child, StackError, free_port, pid_alive, stop_pid, wait_reaped
+from accountbot.redis_servers import LocalCluster, RedisServer
 from accountbot.xmpp_servers import XmppServer, make_server
 
-__all__ = ["Child", "RedisServer", "Stack", "StackError", "free_port", "pid_alive"]
+__all__ = [
+    "Child",
+    "LocalCluster",
+    "RedisServer",
+    "Stack",
+    "StackError",
+    "free_port",
+    "pid_alive",
+]
 
 STACK_JSON = "stack.json"  # written beside the stack's folder: .local/stack.json
-
-
-@dataclass
-class RedisServer:
-    root: Path
-    persistent: bool = False  # AOF for the demo; nothing on disk for tests
-    port: int = field(default_factory=free_port)
-    child: Child | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, *, detached: bool = False) -> None:
-        data = self.root / "redis"
-        data.mkdir(parents=True, exist_ok=True)
-        conf = self.root / "redis.conf"
-        persistence = (
-            'appendonly yes\nappendfsync everysec\nsave ""\n'
-            if self.persistent
-            else 'appendonly no\nsave ""\n'
-        )
-        conf.write_text(
-            f"bind 127.0.0.1\nport {self.port}\nprotected-mode yes\ndaemonize no\n"
-            f"dir {data}\n{persistence}"
-        )
-        self.child = Child("redis", ["redis-server", str(conf)], self.root / "redis.log", detached)
-        self.child.start()
-        wait_until(lambda: talk(self.port, b"PING\r\n", b"+PONG"), "redis-server", self.child)
 
 
 @dataclass
@@ -70,7 +41,8 @@ class Stack:
 
     root: Path
     persistent: bool = False
-    redis: RedisServer = field(init=False)
+    cluster: bool = False  # a local Redis Cluster (3 masters, 3 replicas) instead of one node
+    redis: RedisServer | LocalCluster = field(init=False)
     server: str = "prosody"  # or "ejabberd"
     xmpp: XmppServer = field(init=False)
     apps: list[Child] = field(default_factory=list)
@@ -82,7 +54,11 @@ class Stack:
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
-        self.redis = RedisServer(self.root, persistent=self.persistent)
+        self.redis = (
+            LocalCluster(self.root)
+            if self.cluster
+            else RedisServer(self.root, persistent=self.persistent)
+        )
         self.xmpp = make_server(self.server, self.root)
         self.config_path = self.root / "config.toml"
 
@@ -157,13 +133,13 @@ class Stack:
         return child
 
     def stop(self) -> None:
-        for child in [*reversed(self.apps), self.xmpp.child, self.redis.child]:
+        for child in [*reversed(self.apps), self.xmpp.child, *self.redis.children]:
             if child is not None:
                 child.stop()
         self.apps.clear()
 
     def describe(self) -> dict[str, Any]:
-        children = [c for c in [self.redis.child, self.xmpp.child, *self.apps] if c]
+        children = [c for c in [*self.redis.children, self.xmpp.child, *self.apps] if c]
         return {
             "xmpp_host": "127.0.0.1",
             "xmpp_server": self.xmpp.name,
@@ -175,6 +151,7 @@ class Stack:
             "bot_metrics_url": self.bot_metrics_url,
             "chores_textfile_dir": str(self.textfile_dir),
             "redis_url": self.redis.url,
+            "redis_cluster": self.cluster,
             "config": str(self.config_path),
             **self.xmpp.describe(),
             "root": str(self.root),

@@ -36,7 +36,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from redis.asyncio import Redis
 
 from accountbot.stack import RedisServer, free_port
 from bench.support import wait_ready
@@ -300,7 +299,7 @@ async def run() -> list[dict[str, Any]]:
 
 
 async def _counted(url: str) -> int:
-    redis: Redis = open_redis(url)
+    redis = open_redis(url)
     try:
         total = 0
         async for key in redis.scan_iter(match="payment-usage_events_*{gw*", count=1000):

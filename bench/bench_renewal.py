@@ -1,4 +1,5 @@
-"""Renewals per second against a real redis-server, next to one pipelined INCRBY per account.
+"""Renewals per second against a real redis-server and a Redis Cluster, next to one
+pipelined INCRBY per account.
 
 ``BENCH_RENEWAL_N`` paid accounts (default 100,000) are due at the same
 instant; the ``renew`` chore bills them all (``BENCH_RENEWAL_C`` accounts at
@@ -9,19 +10,25 @@ notification, move the renewal date on and reschedule it. The baseline, in
 the same run on the same server, is one INCRBY per account sent in
 pipelines of 1,000: the cheapest possible "touch every account once".
 The accounts are written directly (pipelined) in their activated state.
+
+On a local Redis Cluster (3 masters, 3 replicas, ``BENCH_RENEWAL_CLUSTER_N``
+accounts, default 30,000): the same chore in this process, then ``accountbot
+chore renew`` on one host, then on three hosts at once (they share the shards).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from accountbot.stack import RedisServer
+from accountbot.stack import LocalCluster, RedisServer, free_port
+from bench.support import config_text
 from payments import keys
 from payments.billing.cycle import Cycle, default_policy
 from payments.chores.billing import renew
@@ -66,7 +73,7 @@ async def _write_accounts(store: Store, n: int) -> None:
                     mapping={"plan": "basic", "version": "1", "price": str(PRICE), "kind": "paid"},
                 )
                 pipe.set(keys.balance_prepaid(who), 0 if i % 10 == 0 else 2 * PRICE)
-                pipe.zadd(keys.RENEWALS, {who: epoch(DUE)})
+                pipe.zadd(store.shards.key(keys.RENEWALS, who), {who: epoch(DUE)})
             await pipe.execute()
 
 
@@ -84,7 +91,8 @@ async def _renewals(store: Store, n: int, concurrency: int) -> tuple[float, Chor
     run = ChoreRun(Cycle(store, default_policy("USD"), "chore:renew"), DUE, concurrency=concurrency)
     report = ChoreReport("renew")
     started = time.perf_counter()
-    await renew(run, report)
+    for shard in range(store.shards.count):
+        await renew(run, report, shard)
     elapsed = time.perf_counter() - started
     billed = report.counts["renewed"] + report.counts["invoiced"]
     if billed != n or report.errors:
@@ -104,7 +112,12 @@ async def run() -> list[dict[str, Any]]:
             baseline = await _baseline(store, n)
             elapsed, report = await _renewals(store, n, c)
             left = await store.schedules.count(keys.RENEWALS)
-            due_left = len(await store.schedules.due(keys.RENEWALS, DUE, 10))
+            due_left = sum(
+                [
+                    len(await store.schedules.due(keys.RENEWALS, s, DUE, 10))
+                    for s in range(store.shards.count)
+                ]
+            )
         finally:
             await store.close()
             if redis.child is not None:
@@ -113,12 +126,63 @@ async def run() -> list[dict[str, Any]]:
         raise RuntimeError(f"{due_left} accounts still due after the chore")
     base_rate, our_rate = n / baseline, n / elapsed
     common = {"accounts": n, "concurrency": c}
+    on_cluster = await _cluster_rows(int(os.environ.get("BENCH_RENEWAL_CLUSTER_N", "30000")), c)
     return [
         {"case": "baseline: one pipelined INCRBY per account", **common, "per_second": base_rate,
          "vs_baseline": 1.0},
         {"case": f"renew chore: {report.counts['invoiced']} invoiced, rest paid", **common,
          "per_second": our_rate, "vs_baseline": our_rate / base_rate},
+        *({**row, "vs_baseline": row["per_second"] / base_rate} for row in on_cluster),
     ]  # fmt: skip
+
+
+async def _cluster_rows(n: int, c: int) -> list[dict[str, Any]]:
+    """The renew chore on a local Redis Cluster (3 masters, 3 replicas): in this process as
+    above, then as ``accountbot chore renew`` on one host, then on three hosts at once
+    (three processes sharing the shards). Each process run counts its start-up."""
+    with tempfile.TemporaryDirectory(prefix="bench-renewal-cluster-") as tmp:
+        cluster = LocalCluster(Path(tmp) / "cluster")
+        cluster.start()
+        store = Store(open_redis(cluster.url))
+        try:
+            config = Path(tmp) / "config.toml"
+            config.write_text(config_text(cluster.url, free_port()))
+            await _write_accounts(store, n)
+            in_process, _ = await _renewals(store, n, c)
+            hosts = {count: await _hosts(store, config, n, c, count) for count in (1, 3)}
+        finally:
+            await store.close()
+            cluster.stop()
+    common = {"accounts": n, "concurrency": c}
+    return [
+        {"case": "renew chore on a Redis Cluster (3+3 nodes)", **common,
+         "per_second": n / in_process},
+        *({"case": f"accountbot chore renew on the cluster, {count} host(s) at once", **common,
+           "per_second": n / seconds} for count, seconds in hosts.items()),
+    ]  # fmt: skip
+
+
+async def _hosts(store: Store, config: Path, n: int, c: int, count: int) -> float:
+    """Seconds for ``count`` chore processes started at once to renew ``n`` fresh accounts."""
+    await store.redis.flushdb()
+    await _write_accounts(store, n)
+    argv = ["-m", "accountbot", "--config", str(config), "chore", "renew"]
+    argv += ["--now", DUE.isoformat(), "--concurrency", str(c)]
+    started = time.perf_counter()
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        for _ in range(count)
+    ]
+    outs = [(await proc.communicate())[0].decode() for proc in procs]
+    elapsed = time.perf_counter() - started
+    if any(proc.returncode for proc in procs) or await store.schedules.count(keys.RENEWALS) != n:
+        raise RuntimeError("a chore process failed:\n" + "\n".join(outs))
+    for shard in range(store.shards.count):
+        if await store.schedules.due(keys.RENEWALS, shard, DUE, 1):
+            raise RuntimeError(f"shard {shard} still has accounts due:\n" + "\n".join(outs))
+    return elapsed
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, get_args, get_origin
 
+from payments.keys import DEFAULT_SHARDS
 from payments.money import InvalidAmount, Money, parse_money
 
 ENV_CONFIG: Final = "ACCOUNTBOT_CONFIG"
@@ -67,9 +68,18 @@ class XmppConfig:
     plain_auth_on_loopback: bool = False  # client mode without TLS: loopback test stacks only
 
 
+# ``[redis] wait_replicas`` left out: 1 on a Redis Cluster that has replicas, 0 otherwise.
+AUTO_REPLICAS: Final = -1
+MAX_SHARDS: Final = 1024
+REDIS_SCHEMES: Final = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+
+
 @dataclass(frozen=True)
 class RedisConfig:
-    url: str = "redis://127.0.0.1:6379/0"
+    url: str = "redis://127.0.0.1:6379/0"  # one node, or redis+cluster://host:port[,host:port]
+    shards: int = DEFAULT_SHARDS  # keys each schedule and registry is split into: fixed for good
+    wait_replicas: int = AUTO_REPLICAS  # replicas money must reach before it is acknowledged
+    wait_timeout_ms: int = 1000  # how long to wait for them before answering "not yet safe"
 
 
 @dataclass(frozen=True)
@@ -259,6 +269,7 @@ def load_config(
     values = _build(Config, raw, (), env, currency.upper())
     config: Config = Config(**{**values, "path": str(Path(where).resolve())})
     _check_secrets(config)
+    _check_redis(config.redis)
     _check_usage(config.usage)
     _check_catalog(config)
     _check_cards(config.cards)
@@ -399,6 +410,16 @@ def _check_secrets(config: Config) -> None:
             )
     if btcpay.enabled and not (btcpay.api_base and btcpay.store_id):
         raise ConfigError("[providers.btcpay] api_base and store_id: required when enabled")
+
+
+def _check_redis(redis: RedisConfig) -> None:
+    scheme = redis.url.partition("://")[0]
+    if scheme not in REDIS_SCHEMES:
+        raise ConfigError(
+            "[redis] url: expected redis://host:port/db or redis+cluster://host:port[,host:port]"
+        )
+    if not 1 <= redis.shards <= MAX_SHARDS:
+        raise ConfigError(f"[redis] shards: expected 1 to {MAX_SHARDS}")
 
 
 def _check_usage(usage: UsageConfig) -> None:

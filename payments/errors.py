@@ -25,3 +25,16 @@ class UnknownAccount(PaymentsError):
 
 class CorruptRecord(PaymentsError):
     """A Redis value that does not decode into the record it should be."""
+
+
+class NotYetDurable(PaymentsError):
+    """A write is done but not yet on the replicas ``[redis] wait_replicas`` asks for: it
+    must not be acknowledged yet. Doing it again is safe where it carries a ref."""
+
+    def __init__(self, acknowledged: int, wanted: int, timeout_ms: int) -> None:
+        super().__init__(
+            f"written, but not yet safe: on {acknowledged} of {wanted} replicas "
+            f"after {timeout_ms} ms"
+        )
+        self.acknowledged = acknowledged
+        self.wanted = wanted

@@ -8,6 +8,7 @@ keep the two in step.
 
 from __future__ import annotations
 
+import zlib
 from typing import Final
 
 PREFIX: Final = "payment-"
@@ -160,19 +161,49 @@ def invoices_open(jid: str) -> str:
     return _account("invoices_open", jid)
 
 
-ACCOUNTS: Final = f"{PREFIX}accounts"  # set: every JID that has (or had) an account
+ACCOUNTS: Final = f"{PREFIX}accounts"  # set (sharded): every JID that has (or had) an account
+
+
+# --- shards: the global schedules and registries, split by JID ----------------------
+#
+# Each global sorted set or set of JIDs is split into ``[redis] shards`` keys, one per
+# shard, named ``NAME-{sNN}``: the keys of one shard share a Redis Cluster hash slot,
+# the shards spread over the cluster's masters, and the chores of several hosts
+# take different shards (``chore_lock``). A JID's shard is a stable hash of it, so
+# the count is fixed for the life of a deployment.
+
+DEFAULT_SHARDS: Final = 16
+
+
+def shard_of(jid: str, shards: int) -> int:
+    """The shard of a JID: CRC-32 of its UTF-8 bytes, modulo the deployment's count."""
+    return zlib.crc32(jid.encode("utf-8")) % shards
+
+
+def shard(name: str, number: int) -> str:
+    """One shard of a global schedule or registry: ``payment-renewals-{s07}``."""
+    return f"{name}-{{s{number:02d}}}"
+
+
+def durable(jid: str) -> str:
+    """String: written just before a WAIT, so that the WAIT measures the account's writes."""
+    return _account("durable", jid)
 
 
 # Global sorted sets of JIDs, scored by a Unix time: the chores read only what is due.
+# Each is sharded (``shard(RENEWALS, n)``); the plain name is a deployment's key from
+# before shards, which the repair chore moves into them.
 RENEWALS: Final = f"{PREFIX}renewals"  # next renewal of every paid main account
 TRIAL_ENDS: Final = f"{PREFIX}trial_ends"  # end of every trial
 UNPAID: Final = f"{PREFIX}unpaid"  # first unpaid renewal of every account that owes
 BILLING_FROZEN: Final = f"{PREFIX}billing_frozen"  # when each account got its billing freeze
 
 
-def chore_lock(name: str) -> str:
-    """String: the token of the host running a chore (SET NX PX, compare-and-delete)."""
-    return f"{PREFIX}chore_lock-{name}"
+def chore_lock(name: str, number: int | None = None) -> str:
+    """String: the token of the host running a chore on one shard (SET NX PX,
+    compare-and-delete); without a shard, a lock of its own (``catalog``)."""
+    lock = f"{PREFIX}chore_lock-{name}"
+    return lock if number is None else shard(lock, number)
 
 
 # --- payer groups (groups manage them, billing reads them) --------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from payments.accounts.freeze_store import FreezeStore
 from payments.accounts.number_store import NumberStore
 from payments.accounts.store import AccountStore
@@ -11,16 +9,20 @@ from payments.billing.store import BillingStore
 from payments.cards.returns_store import CardReturnsStore
 from payments.cards.store import CardStore
 from payments.catalog.store import PackCatalog, PlanCatalog
+from payments.config import RedisConfig
 from payments.groups.store import GroupStore
+from payments.keys import DEFAULT_SHARDS
 from payments.ledger.store import LedgerStore
 from payments.store.botstate import BotStateStore
 from payments.store.code_attempts import CodeAttemptStore
-from payments.store.connection import open_redis
+from payments.store.connection import RedisClient, open_redis
+from payments.store.durability import Durability, DurabilityPolicy
 from payments.store.locks import LockStore
 from payments.store.outbox import OutboxStore
 from payments.store.page_forms import PageFormStore
 from payments.store.schedules import ScheduleStore
 from payments.store.scripts import Scripts
+from payments.store.shards import Shards
 from payments.topup.store import PaymentsInStore
 from payments.topup.voucher_store import VoucherStore
 from payments.usage.credit_store import CreditStore
@@ -32,27 +34,36 @@ __all__ = ["Store"]
 class Store:
     """Every sub-store of one Redis client; build one per process."""
 
-    def __init__(self, redis: Redis, *, currency: str = "USD") -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        *,
+        currency: str = "USD",
+        shards: int = DEFAULT_SHARDS,
+        durability: DurabilityPolicy | None = None,
+    ) -> None:
         self.redis = redis
         self.currency = currency
+        self.shards = sharded = Shards(shards)
         self.scripts = Scripts(redis)
+        self.durability = Durability(redis, durability or DurabilityPolicy())
         self.ledger = LedgerStore(redis, self.scripts, currency)
-        self.accounts = AccountStore(redis, self.scripts)
+        self.accounts = AccountStore(redis, self.scripts, sharded)
         self.plans = PlanCatalog(redis, self.scripts, currency)
         self.packs = PackCatalog(redis, self.scripts, currency)
         self.outbox = OutboxStore(redis, self.scripts)
-        self.billing = BillingStore(redis, self.scripts, currency)
-        self.schedules = ScheduleStore(redis)
+        self.billing = BillingStore(redis, self.scripts, currency, sharded)
+        self.schedules = ScheduleStore(redis, self.scripts, sharded)
         self.freezes = FreezeStore(redis, self.scripts)
-        self.groups = GroupStore(redis, self.scripts, currency)
+        self.groups = GroupStore(redis, self.scripts, currency, sharded)
         self.numbers = NumberStore(redis, self.scripts)
         self.locks = LockStore(redis, self.scripts)
         self.payments_in = PaymentsInStore(redis, self.scripts, currency)
         self.vouchers = VoucherStore(redis, self.scripts, currency)
         self.code_attempts = CodeAttemptStore(redis)
         self.botstate = BotStateStore(redis)
-        self.usage = UsageStore(redis, self.scripts, currency)
-        self.credits = CreditStore(redis, self.scripts, currency)
+        self.usage = UsageStore(redis, self.scripts, currency, sharded)
+        self.credits = CreditStore(redis, self.scripts, currency, sharded)
         self.page_forms = PageFormStore(redis)
         self.cards = CardStore(redis, self.scripts, currency)
         self.card_returns = CardReturnsStore(redis, self.scripts, currency)
@@ -60,6 +71,14 @@ class Store:
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:
         return cls(open_redis(url), currency=currency)
+
+    @classmethod
+    def open(cls, settings: RedisConfig, *, currency: str = "USD") -> Store:
+        """The store of a deployment's ``[redis]`` section: its URL, shards and durability."""
+        policy = DurabilityPolicy(settings.wait_replicas, settings.wait_timeout_ms)
+        return cls(
+            open_redis(settings.url), currency=currency, shards=settings.shards, durability=policy
+        )
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

@@ -4,6 +4,12 @@ that needs it.
 A store test starts redis-server only; Prosody starts with the first test that
 asks for ``stack`` (the XMPP tests). If a server cannot start, the fixture
 raises: the tests that need it fail loudly, they are never skipped.
+
+``ACCOUNTBOT_TEST_REDIS=cluster`` runs the session on a local Redis Cluster
+(3 masters, 3 replicas) instead of one redis-server: ``make test`` runs the
+store, flow and chore suites that way too. Tests of the cluster itself ask for
+``redis_cluster``: the session's cluster, or one of its own in a single-node
+session.
 """
 
 from __future__ import annotations
@@ -18,22 +24,22 @@ from pathlib import Path
 import aiohttp
 import fakeredis
 import pytest
-from redis.asyncio import Redis
 
-from accountbot.stack import Child, RedisServer, Stack, StackError, free_port
-from payments.store.connection import open_redis
+from accountbot.stack import Child, LocalCluster, RedisServer, Stack, StackError, free_port
+from payments.store.connection import RedisClient, open_redis
 from payments.stores import Store
 from tests.support import ROOT
 from tests.support.waits import eventually
 
 OPERATORS = ("admin@localhost",)
+CLUSTER = os.environ.get("ACCOUNTBOT_TEST_REDIS") == "cluster"
 
 
 @pytest.fixture(scope="session")
 def session_stack() -> Iterator[Stack]:
     """The session's stack, nothing started: the fixtures below start what tests ask for."""
     root = ROOT / ".local" / f"test-{secrets.token_hex(4)}"
-    stack = Stack(root)
+    stack = Stack(root, cluster=CLUSTER)
     try:
         yield stack
     finally:
@@ -43,10 +49,26 @@ def session_stack() -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def redis_server(session_stack: Stack) -> RedisServer:
-    """The session's redis-server, and nothing else."""
+def redis_server(session_stack: Stack) -> RedisServer | LocalCluster:
+    """The session's redis-server (or cluster), and nothing else."""
     session_stack.redis.start()
     return session_stack.redis
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(request: pytest.FixtureRequest, session_stack: Stack) -> Iterator[LocalCluster]:
+    """A local Redis Cluster: the session's, or one started for the cluster's own tests."""
+    if CLUSTER:
+        server = request.getfixturevalue("redis_server")
+        assert isinstance(server, LocalCluster)
+        yield server
+        return
+    cluster = LocalCluster(session_stack.root / "cluster")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +121,7 @@ async def serving(child: Child, base: str) -> None:
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
+def redis_url(redis_server: RedisServer | LocalCluster) -> str:
     return redis_server.url
 
 
@@ -113,10 +135,11 @@ async def real_store(redis_url: str) -> AsyncIterator[Store]:
         await store.close()
 
 
-@pytest.fixture(params=["fakeredis", "redis-server"])
+@pytest.fixture(params=["redis-cluster"] if CLUSTER else ["fakeredis", "redis-server"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    """The same test body against fakeredis and against the real redis-server."""
-    client: Redis
+    """The same test body against fakeredis and against the real redis-server (or, in a
+    cluster session, against the cluster only: the single-node session ran fakeredis)."""
+    client: RedisClient
     if request.param == "fakeredis":
         client = fakeredis.FakeAsyncRedis(decode_responses=True)
     else:

@@ -56,6 +56,7 @@ async def credit(ctx: Context, args: Mapping[str, Any]) -> Reply:
         policy=ctx.config.billing,
         at=ctx.now,
     )
+    await ctx.store.durability.confirm([jid])  # "credited" only once it is safe
     after = format_exact(outcome.applied.balance_after)
     return Reply(f"Credited {format_exact(amount)} to {jid}. Balance: {after}.")
 
@@ -65,6 +66,7 @@ async def debit(ctx: Context, args: Mapping[str, Any]) -> Reply:
     applied = await ctx.store.ledger.debit(
         jid, amount, reason=args["reason"], kind=EntryKind.DEBIT, actor=ctx.jid, at=ctx.now
     )
+    await ctx.store.durability.confirm([jid])
     after = format_exact(applied.balance_after)
     return Reply(f"Debited {format_exact(amount)} from {jid}. Balance: {after}.")
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.accounts.records import FreezeKind, FreezeRecord
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
 
@@ -37,7 +36,7 @@ _FROZEN = {1: Frozen.ADDED, 0: Frozen.ALREADY, -1: Frozen.NO_ACCOUNT, -2: Frozen
 
 
 class FreezeStore:
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts) -> None:
         self._redis = redis
         self._scripts = scripts
 

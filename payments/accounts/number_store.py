@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.accounts.numbers import NumberTaken
 from payments.errors import UnknownAccount
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
 
 class NumberStore:
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts) -> None:
         self._redis = redis
         self._scripts = scripts
 

@@ -7,12 +7,12 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.accounts.records import TRIAL_PLAN, Account, FreezeKind, FreezeRecord, trial_end
 from payments.clock import epoch, month_of
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
+from payments.store.shards import Shards
 
 REOPENED_WHY = "reopened after its closure: top up to activate it"
 
@@ -24,9 +24,10 @@ class Registered(IntEnum):
 
 
 class AccountStore:
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, shards: Shards) -> None:
         self._redis = redis
         self._scripts = scripts
+        self._shards = shards
 
     async def get(self, jid: str) -> Account | None:
         """The account, or None for a JID that is not a user."""
@@ -46,8 +47,8 @@ class AccountStore:
         # JID is no trial), never a trial that never ends or a reopening never closed.
         ends = trial_end(at, trial_days)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(keys.ACCOUNTS, jid)
-            pipe.zadd(keys.TRIAL_ENDS, {jid: epoch(ends)}, lt=True)
+            pipe.sadd(self._shards.key(keys.ACCOUNTS, jid), jid)
+            pipe.zadd(self._shards.key(keys.TRIAL_ENDS, jid), {jid: epoch(ends)}, lt=True)
             await pipe.execute()
         reopened = FreezeRecord(FreezeKind.BILLING, "register", at, REOPENED_WHY)
         status = await self._scripts.call(
@@ -56,25 +57,34 @@ class AccountStore:
             [at.isoformat(), ends.isoformat(), yyyymm, TRIAL_PLAN, reopened.encode()],
         )
         if status == Registered.REOPENED:
-            await self._redis.zadd(keys.BILLING_FROZEN, {jid: epoch(at)}, lt=True)
+            frozen = self._shards.key(keys.BILLING_FROZEN, jid)
+            await self._redis.zadd(frozen, {jid: epoch(at)}, lt=True)
         return Registered(int(status))
 
-    async def all_jids(self, page: int = 1000) -> AsyncIterator[list[str]]:
-        """Every JID of the account registry, a page at a time (SSCAN: for the repair)."""
-        if not await self._redis.exists(keys.ACCOUNTS):
-            await self._seed_registry()
-        cursor: Any = 0
+    async def all_jids(self, shard: int, page: int = 1000) -> AsyncIterator[list[str]]:
+        """Every JID of one shard of the account registry, a page at a time (SSCAN: for
+        the repair)."""
+        key, cursor = keys.shard(keys.ACCOUNTS, shard), 0
         while True:
-            cursor, jids = await self._redis.sscan(keys.ACCOUNTS, cursor, count=page)
+            cursor, jids = await self._redis.sscan(key, cursor, count=page)
             if jids:
                 yield sorted(str(jid) for jid in jids)
             if int(cursor) == 0:
                 return
 
-    async def _seed_registry(self) -> None:
-        """A deployment from before the registry: find its accounts once with SCAN."""
+    async def seed_registry(self) -> int:
+        """A deployment from before the registry: find its accounts once, with SCAN (on
+        every master of a cluster), when no shard of the registry exists yet."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in self._shards.all(keys.ACCOUNTS):
+                pipe.exists(key)
+            if any(await pipe.execute()):
+                return 0
+        seeded = 0
         async for key in self._redis.scan_iter(match=keys.account("*"), count=1000):
-            await self._redis.sadd(keys.ACCOUNTS, keys.jid_of(key))
+            jid = keys.jid_of(key)
+            seeded += int(await self._redis.sadd(self._shards.key(keys.ACCOUNTS, jid), jid))
+        return seeded
 
     async def plan_snapshot(self, jid: str) -> dict[str, str]:
         """The plan in force now: the newest ``plan_as_of`` snapshot of the account."""

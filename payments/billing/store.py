@@ -17,8 +17,6 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any, Final
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.accounts.records import Account, FreezeKind, FreezeRecord
 from payments.billing.repair_view import RepairView
@@ -34,7 +32,9 @@ from payments.billing.rules import (
 from payments.catalog.records import Plan
 from payments.clock import epoch, from_epoch, month_label, month_of, parse_instant
 from payments.money import Money
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
+from payments.store.shards import Shards
 from payments.usage.store import decode_grants
 
 MAX_INVOICES_SHOWN: Final = 24
@@ -165,10 +165,11 @@ class Settled:
 
 
 class BillingStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str, shards: Shards) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency
+        self._shards = shards
 
     def money(self, units: int) -> Money:
         return Money(units, self.currency)
@@ -207,7 +208,7 @@ class BillingStore:
             pipe.scard(keys.usage_open(jid))
             pipe.hlen(keys.cards(jid))
             for schedule in schedules:
-                pipe.zscore(schedule, jid)
+                pipe.zscore(self._shards.key(schedule, jid), jid)
             replies = await pipe.execute()
         account, freezes, owed, move, joins, group, prepaid, grants, usage, cards, *scores = replies
         main: Any = await self._redis.lindex(keys.leaf_jids(group), 0) if group else ""
@@ -299,12 +300,18 @@ class BillingStore:
     ) -> list[Renewal]:
         if not calls:
             return []
+        # The unpaid entries in a round trip of their own, before the renewals: on a
+        # cluster a pipeline's commands to different masters run in no set order.
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(keys.UNPAID, dict.fromkeys(jids, epoch(at)), lt=True)
+            for number, members in self._shards.split(jids).items():
+                pipe.zadd(
+                    keys.shard(keys.UNPAID, number), dict.fromkeys(members, epoch(at)), lt=True
+                )
+            await pipe.execute()
+        async with self._scripts.pipeline() as batch:
             for script_keys, args in calls:
-                await self._scripts.call("renew", script_keys, args, client=pipe)
-            replies = await pipe.execute()
-        return [self._renewal(reply) for reply in replies[1:]]
+                batch.call("renew", script_keys, args)
+            return [self._renewal(reply) for reply in await batch.execute()]
 
     def _renewal(self, reply: Sequence[Any]) -> Renewal:
         status, due, balance, following, since, first, *lines = reply

@@ -14,12 +14,11 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.cards.records import CardPayment, Dispute, DisputeStatus
 from payments.clock import epoch
 from payments.money import Money
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
 
@@ -47,7 +46,7 @@ class ProviderRefund:
 
 
 class CardReturnsStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency

@@ -17,8 +17,6 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any, Final
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.cards.records import (
     Card,
@@ -31,6 +29,7 @@ from payments.cards.records import (
 from payments.clock import epoch, from_epoch
 from payments.ledger.records import Applied
 from payments.money import Money
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
 OWNER_TTL: Final = 400 * 24 * 3600  # disputes come within 120 days, refunds within 180
@@ -77,7 +76,7 @@ class Credited:
 
 
 class CardStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency

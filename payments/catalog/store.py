@@ -15,11 +15,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.catalog.records import Offer, Pack, Plan, revise_pack, revise_plan
 from payments.money import Money
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
 OfferT = TypeVar("OfferT", bound=Offer)
@@ -30,7 +29,7 @@ class Catalog(Generic[OfferT]):
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         scripts: Scripts,
         *,
         current: str,
@@ -80,7 +79,7 @@ class Catalog(Generic[OfferT]):
 
 
 class PlanCatalog(Catalog[Plan]):
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
         super().__init__(
             redis,
             scripts,
@@ -106,7 +105,7 @@ class PlanCatalog(Catalog[Plan]):
 
 
 class PackCatalog(Catalog[Pack]):
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
         super().__init__(
             redis,
             scripts,

@@ -1,6 +1,6 @@
 """The billing chores: ``renew``, ``remind``, ``freeze`` and ``close``.
 
-Each reads the accounts due from its schedule and hands each one to the
+Each reads the accounts due from one shard of its schedule and hands each one to the
 billing functions (``payments/billing/``), which are idempotent per account
 and period: a run killed half-way is completed by the next.
 """
@@ -28,10 +28,11 @@ from payments.money import format_exact
 from payments.notices import Notice
 
 
-async def renew(run: ChoreRun, report: ChoreReport) -> None:
-    """Bill every paid account whose renewal date has come."""
+async def renew(run: ChoreRun, report: ChoreReport, shard: int) -> None:
+    """Bill every paid account of the shard whose renewal date has come."""
     c, now = run.cycle, run.now
-    report.charged = c.money(0)
+    if report.charged is None:  # the first shard
+        report.charged = c.money(0)
 
     async def preview(jid: str) -> str:
         outcome = await renewal.preview_renewal(c, jid, now)
@@ -49,7 +50,7 @@ async def renew(run: ChoreRun, report: ChoreReport) -> None:
             _report_renewal(run, report, outcome)
         return [outcome.result.value for outcome in outcomes]
 
-    when = await due_at(c, keys.RENEWALS, now)
+    when = await due_at(c, keys.RENEWALS, shard, now)
     if run.dry_run:
         await each(run, report, list(when), preview)
     else:
@@ -71,7 +72,7 @@ def _report_renewal(run: ChoreRun, report: ChoreReport, outcome: RenewOutcome) -
             )
 
 
-async def remind(run: ChoreRun, report: ChoreReport) -> None:
+async def remind(run: ChoreRun, report: ChoreReport, shard: int) -> None:
     """Weekly reminders while unpaid, closure warnings, low balance, trials ending."""
     c, now, send = run.cycle, run.now, not run.dry_run
     ahead = now + timedelta(days=c.policy.low_balance_days)
@@ -98,12 +99,13 @@ async def remind(run: ChoreRun, report: ChoreReport) -> None:
     async def trial(c: Cycle, jid: str, at: datetime) -> list[Notice]:
         return await reminders.warn_trial_ending(c, jid, at, send=send)
 
-    await each(run, report, await due(c, keys.UNPAID, now), sender(unpaid))
-    await each(run, report, await due(c, keys.RENEWALS, ahead, since=now), sender(low))
-    await each(run, report, await due(c, keys.TRIAL_ENDS, ahead, since=now), sender(trial))
+    await each(run, report, await due(c, keys.UNPAID, shard, now), sender(unpaid))
+    await each(run, report, await due(c, keys.RENEWALS, shard, ahead, since=now), sender(low))
+    trials = await due(c, keys.TRIAL_ENDS, shard, ahead, since=now)
+    await each(run, report, trials, sender(trial))
 
 
-async def freeze(run: ChoreRun, report: ChoreReport) -> None:
+async def freeze(run: ChoreRun, report: ChoreReport, shard: int) -> None:
     """Freeze accounts whose grace is over (leaves with their main), and ended trials."""
     c, now = run.cycle, run.now
 
@@ -121,11 +123,11 @@ async def freeze(run: ChoreRun, report: ChoreReport) -> None:
         return "trial_" + result.value
 
     grace_from = now - timedelta(days=c.policy.grace_days)
-    await each(run, report, await due(c, keys.UNPAID, grace_from), unpaid)
-    await each(run, report, await due(c, keys.TRIAL_ENDS, now), trial)
+    await each(run, report, await due(c, keys.UNPAID, shard, grace_from), unpaid)
+    await each(run, report, await due(c, keys.TRIAL_ENDS, shard, now), trial)
 
 
-async def close(run: ChoreRun, report: ChoreReport) -> None:
+async def close(run: ChoreRun, report: ChoreReport, shard: int) -> None:
     """Close accounts billing-frozen for ``close_after_days``."""
     c, now = run.cycle, run.now
 
@@ -139,7 +141,7 @@ async def close(run: ChoreRun, report: ChoreReport) -> None:
         return closure.result.value
 
     frozen_from = now - timedelta(days=c.policy.close_after_days)
-    await each(run, report, await due(c, keys.BILLING_FROZEN, frozen_from), handle)
+    await each(run, report, await due(c, keys.BILLING_FROZEN, shard, frozen_from), handle)
 
 
 def _would(run: ChoreRun, due: bool, line: str, what: str) -> str:

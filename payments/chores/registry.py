@@ -9,14 +9,14 @@ from payments.chores import billing, cards, repair, usage
 from payments.chores.runner import Chore, ChoreReport, ChoreRun, run_chore
 
 CHORES: Final[dict[str, Chore]] = {
-    "repair": repair.repair,
-    "renew": billing.renew,
-    "cards": cards.cards,
-    "freeze": billing.freeze,
-    "close": billing.close,
-    "remind": billing.remind,
-    "settle-usage": usage.settle_usage,
-    "expire-credits": usage.expire_credits,
+    "repair": Chore(repair.repair, before=repair.unshard),
+    "renew": Chore(billing.renew),
+    "cards": Chore(cards.cards),
+    "freeze": Chore(billing.freeze),
+    "close": Chore(billing.close),
+    "remind": Chore(billing.remind),
+    "settle-usage": Chore(usage.settle_usage),
+    "expire-credits": Chore(usage.expire_credits),
 }
 # The order of ``chore all``: repair first (what a crash left half done is finished and
 # every schedule is whole before the others read them); cards pay what a renewal left open

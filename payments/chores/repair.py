@@ -1,6 +1,7 @@
 """The repair chore: every account of the registry looked at, what a crash left half
 done finished, and the schedules rebuilt from the accounts' own state
-(``payments/billing/repair.py`` says what and why)."""
+(``payments/billing/repair.py`` says what and why). It also moves the entries of
+a deployment's unsharded schedules into their shards (``unshard``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,25 @@ from payments.billing.repair import repair_account
 from payments.chores.runner import ChoreReport, ChoreRun, each
 
 
-async def repair(run: ChoreRun, report: ChoreReport) -> None:
+async def unshard(run: ChoreRun, report: ChoreReport) -> None:
+    """Before the shards: a deployment's schedules and registry from before shards are
+    moved into them (idempotent, so no lock: several hosts may do it at once), and a
+    deployment from before the registry gets one."""
+    schedules = run.cycle.store.schedules
+    if run.dry_run:
+        for left in await schedules.unsharded():
+            report.counts[f"unsharded {left.key.removeprefix('payment-')}"] += left.entries
+            run.progress(f"would move {left.entries} entries of {left.key} into its shards")
+        return
+    for moved in await schedules.move_unsharded():
+        report.counts[f"unsharded {moved.key.removeprefix('payment-')}"] += moved.entries
+        run.progress(f"moved {moved.entries} entries of {moved.key} into its shards")
+    seeded = await run.cycle.store.accounts.seed_registry()
+    if seeded:
+        report.counts["registered"] += seeded
+
+
+async def repair(run: ChoreRun, report: ChoreReport, shard: int) -> None:
     """Finish half-done sequences and write missing schedule entries, account by account."""
 
     async def handle(jid: str) -> str:
@@ -24,5 +43,5 @@ async def repair(run: ChoreRun, report: ChoreReport) -> None:
                 run.progress(f"would {fix.value.replace('_', ' ')}: {jid}")
         return ""
 
-    async for page in run.cycle.store.accounts.all_jids():
+    async for page in run.cycle.store.accounts.all_jids(shard):
         await each(run, report, page, handle)

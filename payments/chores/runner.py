@@ -2,12 +2,15 @@
 
 A chore reads what is due from a schedule in Redis (never a scan of every
 key) and handles those accounts a few at a time (``each``), counting what
-it did in a ``ChoreReport``. Before it runs it takes a Redis lock of its own
-name (SET NX PX with a token, extended while it runs, released by
-compare-and-delete), so two hosts may start it at once: the second reports
-that it skipped. ``--dry-run`` takes no lock and changes nothing: it reports
-what would change. The chores themselves are in ``billing.py`` and
-``usage.py``; ``registry.py`` lists them.
+it did in a ``ChoreReport``. The schedules are split into shards
+(``[redis] shards``), and a chore runs shard by shard: before each it takes
+the Redis lock of that chore and shard (SET NX PX with a token, extended
+while it runs, released by compare-and-delete). Several hosts may start it
+at once: each skips the shards another holds and takes the next free one,
+so they share the work, and every shard is done once. ``--dry-run`` takes
+no lock and changes nothing: it reports what would change. The chores
+themselves are in ``billing.py``, ``usage.py`` and ``repair.py``;
+``registry.py`` lists them.
 """
 
 from __future__ import annotations
@@ -62,12 +65,19 @@ class ChoreReport:
     counts: Counter[str] = field(default_factory=Counter)
     errors: int = 0
     charged: Money | None = None
-    skipped_by: str = ""  # the lock holder, when another host runs this chore
+    shards: int = 0  # shards this run did
+    skipped: dict[int, str] = field(default_factory=dict)  # shard -> the run that holds it
     stopped: bool = False
     elapsed: float = 0.0
 
+    @property
+    def skipped_by(self) -> str:
+        """The runs (``host:pid`` of the lock holders) that had shards of this chore, ''
+        when none had."""
+        return ", ".join(sorted({":".join(t.split(":")[:2]) for t in self.skipped.values()}))
+
     def summary(self, dry_run: bool) -> str:
-        if self.skipped_by:
+        if self.skipped and not self.shards:
             return f"{self.name}: skipped, another run holds the lock ({self.skipped_by})"
         parts = [f"{self.due} due"]
         parts += [f"{n} {what}" for what, n in sorted(self.counts.items())]
@@ -76,6 +86,8 @@ class ChoreReport:
         parts.append(f"{self.errors} errors")
         parts.append(f"{self.elapsed:.2f}s")
         tail = "; dry run: nothing changed" if dry_run else ""
+        if self.skipped:
+            tail += f"; {len(self.skipped)} shards left to other runs ({self.skipped_by})"
         tail += "; stopped before the end (run it again)" if self.stopped else ""
         return f"{self.name}: " + ", ".join(parts) + tail
 
@@ -84,28 +96,48 @@ Handler = Callable[[str], Awaitable[str]]  # handles one JID, returns what it di
 BatchHandler = Callable[[list[str]], Awaitable[list[str]]]  # the same for many JIDs at once
 
 
-Chore = Callable[[ChoreRun, ChoreReport], Awaitable[None]]
+OnShard = Callable[[ChoreRun, ChoreReport, int], Awaitable[None]]  # one shard's work
+Before = Callable[[ChoreRun, ChoreReport], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Chore:
+    on_shard: OnShard
+    # Once per run, before the shards and under no lock: idempotent work that is not
+    # a shard's (the repair moving a deployment's unsharded keys into shards).
+    before: Before | None = None
 
 
 async def run_chore(run: ChoreRun, name: str, chore: Chore) -> ChoreReport:
-    """Run ``chore`` under its lock (none for a dry run); its report, also printed."""
+    """Run ``chore`` on every shard, each under its lock (none for a dry run); its report,
+    also printed."""
     report = ChoreReport(name)
     run = replace(run, cycle=replace(run.cycle, actor=f"chore:{name}"))
     started = time.monotonic()
     run.progress(f"{name}: started as of {run.now.isoformat()}" + (" (dry run)" * run.dry_run))
-    if run.dry_run:
-        await chore(run, report)
-    else:
-        lock = run.cycle.store.locks.chore(name, run.lock_ttl_ms)
-        async with _holding(lock, run) as held:
-            if not held:
-                report.skipped_by = await lock.holder() or "unknown"
-            else:
-                await chore(run, report)
+    if chore.before is not None:
+        await chore.before(run, report)
+    for shard in range(run.cycle.store.shards.count):
+        if run.stop.is_set():
+            break
+        await _run_shard(run, report, chore, shard)
     report.stopped = run.stop.is_set()
     report.elapsed = time.monotonic() - started
     run.progress(report.summary(run.dry_run))
     return report
+
+
+async def _run_shard(run: ChoreRun, report: ChoreReport, chore: Chore, shard: int) -> None:
+    if run.dry_run:
+        await chore.on_shard(run, report, shard)
+        return
+    lock = run.cycle.store.locks.chore(report.name, run.lock_ttl_ms, shard=shard)
+    async with _holding(lock, run) as held:
+        if not held:
+            report.skipped[shard] = await lock.holder() or "unknown"
+            return
+        await chore.on_shard(run, report, shard)
+        report.shards += 1
 
 
 @contextlib.asynccontextmanager
@@ -134,20 +166,20 @@ async def _keep(lock: ChoreLock, run: ChoreRun) -> None:
 
 
 async def due(
-    c: Cycle, schedule: str, until: datetime, *, since: datetime | None = None
+    c: Cycle, schedule: str, shard: int, until: datetime, *, since: datetime | None = None
 ) -> list[str]:
-    """Every JID of a schedule due in ``(since, until]``, read before acting on any."""
-    return list(await due_at(c, schedule, until, since=since))
+    """Every JID of a schedule's shard due in ``(since, until]``, read before acting on any."""
+    return list(await due_at(c, schedule, shard, until, since=since))
 
 
 async def due_at(
-    c: Cycle, schedule: str, until: datetime, *, since: datetime | None = None
+    c: Cycle, schedule: str, shard: int, until: datetime, *, since: datetime | None = None
 ) -> dict[str, datetime]:
     """``due``, with the time each JID has in the schedule."""
     found: dict[str, datetime] = {}
     read = 0
     while True:
-        page = await c.store.schedules.due(schedule, until, PAGE, since=since, offset=read)
+        page = await c.store.schedules.due(schedule, shard, until, PAGE, since=since, offset=read)
         found.update(page)
         read += len(page)
         if len(page) < PAGE:

@@ -3,7 +3,7 @@
 ``settle-usage`` turns usage counted since the last run into ledger entries
 and credits used, once per account and slot (four slots a day: 00, 06, 12,
 18 UTC; a second run in the same slot changes nothing). It visits only the
-accounts of ``payment-usage_unsettled``. ``expire-credits`` visits the
+accounts of ``payment-usage_unsettled`` (shard by shard). ``expire-credits`` visits the
 accounts whose earliest grant expires within the notice period: it removes
 expired grants (written to the ledger as expired) and warns of those about
 to expire. Both run under the framework's lock, ``--now`` and ``--dry-run``
@@ -22,10 +22,10 @@ def meter_of(run: ChoreRun) -> Meter:
     return Meter(run.cycle.store, run.usage, run.cycle.actor)
 
 
-async def settle_usage(run: ChoreRun, report: ChoreReport) -> None:
+async def settle_usage(run: ChoreRun, report: ChoreReport, shard: int) -> None:
     """Settle counted usage into the ledger: usage entries and credits used, once per slot."""
     meter = meter_of(run)
-    due = dict(await run.cycle.store.usage.unsettled())
+    due = dict(await run.cycle.store.usage.unsettled(shard))
 
     async def handle(jid: str) -> str:
         if run.dry_run:
@@ -40,7 +40,7 @@ async def settle_usage(run: ChoreRun, report: ChoreReport) -> None:
     await each(run, report, list(due), handle)
 
 
-async def expire_credits(run: ChoreRun, report: ChoreReport) -> None:
+async def expire_credits(run: ChoreRun, report: ChoreReport, shard: int) -> None:
     """Remove expired credits (written to the ledger) and warn of credits expiring soon."""
     meter = meter_of(run)
     horizon = run.now + timedelta(days=run.usage.expiry_notice_days)
@@ -58,4 +58,4 @@ async def expire_credits(run: ChoreRun, report: ChoreReport) -> None:
                 run.progress(f"would warn {jid}: {warned.left} {warned.resource} credits expire")
         return "expired" if outcome.expired else "unchanged"
 
-    await each(run, report, await store.credits.expiring(horizon), handle)
+    await each(run, report, await store.credits.expiring(horizon, shard), handle)

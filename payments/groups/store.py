@@ -17,16 +17,16 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any, Final
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.accounts.records import FreezeRecord
 from payments.catalog.records import Plan
 from payments.clock import epoch, month_of
 from payments.groups.rules import CodeClaim, CodeUse, Group, GroupCode, Move
 from payments.money import Money
+from payments.store.connection import RedisClient
 from payments.store.locks import holder_is_dead
 from payments.store.scripts import Scripts
+from payments.store.shards import Shards
 
 __all__ = ["Group", "GroupStore"]
 
@@ -69,10 +69,11 @@ class JoinCharged:
 
 
 class GroupStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str = "USD") -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str, shards: Shards) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency
+        self._shards = shards
 
     def money(self, units: int) -> Money:
         return Money(units, self.currency)
@@ -180,7 +181,7 @@ class GroupStore:
         """The leaf's side of a join: kind leaf, the snapshot its main pays (``join_group.lua``);
         a new JID enters the account registry first."""
         yyyymm = month_of(at)
-        await self._redis.sadd(keys.ACCOUNTS, leaf)
+        await self._redis.sadd(self._shards.key(keys.ACCOUNTS, leaf), leaf)
         status = await self._scripts.call(
             "join_group",
             [

@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Final
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.clock import utcnow
 from payments.errors import InsufficientFunds
@@ -21,6 +19,7 @@ from payments.ledger.records import (
     sum_by_balance,
 )
 from payments.money import Money
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
 # Lua numbers are doubles: keep every amount far below 2**53 units.
@@ -31,7 +30,7 @@ _PAGE: Final = 500
 
 
 class LedgerStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency
@@ -125,9 +124,10 @@ class LedgerStore:
         slot), so entries appended while we sum do not cause false alarms.
         """
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.mget(keys.balance_prepaid(jid), keys.balance_voucher(jid))
+            pipe.get(keys.balance_prepaid(jid))  # not MGET: a cluster pipeline refuses it
+            pipe.get(keys.balance_voucher(jid))
             pipe.xrevrange(keys.transactions(jid), count=1)
-            (prepaid, voucher), last = await pipe.execute()
+            prepaid, voucher, last = await pipe.execute()
         stored = {Balance.PREPAID: int(prepaid or 0), Balance.VOUCHER: int(voucher or 0)}
         if not last:
             sums = {b: self.money(0) for b in Balance}

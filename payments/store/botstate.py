@@ -7,16 +7,15 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from redis.asyncio import Redis
-
 from payments import keys
+from payments.store.connection import RedisClient
 
 CONFIRM_SECONDS: Final = 120
 TOLD_SECONDS: Final = 300
 
 
 class BotStateStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def hit(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from redis.asyncio import Redis
-
 from payments import keys
+from payments.store.connection import RedisClient
 
 ATTEMPT_WINDOW_SECONDS: Final = 3600
 
@@ -14,7 +13,7 @@ ATTEMPT_WINDOW_SECONDS: Final = 3600
 class CodeAttemptStore:
     """Failed code attempts (vouchers, referral and invitation codes) per sender, per hour."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def failures(self, jid: str) -> int:

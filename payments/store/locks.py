@@ -1,4 +1,4 @@
-"""Chore locks: one host at a time runs a chore (SET NX PX, compare-and-delete).
+"""Chore locks: one host at a time runs a chore on a shard (SET NX PX, compare-and-delete).
 
 The token names the holder (``host:pid:start time:random``). A lock outlives a holder
 that was killed until its TTL runs out, except on the holder's own host:
@@ -13,9 +13,8 @@ import secrets
 import socket
 from typing import Any, Final
 
-from redis.asyncio import Redis
-
 from payments import keys
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
 DEFAULT_TTL_MS: Final = 60_000
@@ -54,10 +53,12 @@ def _started(pid: int) -> str:
 
 
 class ChoreLock:
-    def __init__(self, redis: Redis, scripts: Scripts, name: str, ttl_ms: int) -> None:
+    def __init__(
+        self, redis: RedisClient, scripts: Scripts, name: str, ttl_ms: int, shard: int | None
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
-        self.key = keys.chore_lock(name)
+        self.key = keys.chore_lock(name, shard)
         self.ttl_ms = ttl_ms
         self.token = new_token()
 
@@ -84,9 +85,13 @@ class ChoreLock:
 
 
 class LockStore:
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts) -> None:
         self._redis = redis
         self._scripts = scripts
 
-    def chore(self, name: str, ttl_ms: int = DEFAULT_TTL_MS) -> ChoreLock:
-        return ChoreLock(self._redis, self._scripts, name, ttl_ms)
+    def chore(
+        self, name: str, ttl_ms: int = DEFAULT_TTL_MS, *, shard: int | None = None
+    ) -> ChoreLock:
+        """The lock of a chore on one shard (several hosts share a chore by shard), or
+        without a shard, of a one-off task (the catalog applied at start)."""
+        return ChoreLock(self._redis, self._scripts, name, ttl_ms, shard)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from payments import keys
 from payments.notices import Notice
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
 DEDUPE_SECONDS: Final = 30 * 24 * 3600
@@ -24,7 +24,7 @@ STALE_MS: Final = 60_000
 
 
 class OutboxStore:
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts) -> None:
         self._redis = redis
         self._scripts = scripts
 
@@ -37,14 +37,12 @@ class OutboxStore:
         """``notify`` of many notices in one round trip; how many were queued."""
         if not notes:
             return 0
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self._scripts.pipeline() as batch:
             for note in notes:
                 marker = keys.outbox_dedupe(note.key) if note.key else keys.OUTBOX
                 fields = [part for pair in note.fields().items() for part in pair]
-                await self._scripts.call(
-                    "notify", [marker, keys.OUTBOX], [DEDUPE_SECONDS, *fields], client=pipe
-                )
-            queued = await pipe.execute()
+                batch.call("notify", [marker, keys.OUTBOX], [DEDUPE_SECONDS, *fields])
+            queued = await batch.execute()
         return sum(int(q) for q in queued)
 
     async def ensure_group(self) -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
-
 from payments import keys
+from payments.store.connection import RedisClient
 
 
 class PageFormStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def take(self, jid: str, nonce: str, ttl_seconds: int) -> str | None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from redis.asyncio import Redis
-
 from payments import keys
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 from payments.topup.checkout import PendingPayment
 
@@ -20,7 +19,7 @@ CHECKOUT_TTL_SECONDS: Final = 90 * 24 * 3600
 
 
 class PaymentsInStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency

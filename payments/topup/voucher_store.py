@@ -10,12 +10,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.clock import epoch
 from payments.errors import PaymentsError
 from payments.money import Money
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 from payments.topup.vouchers import Claim, VoucherBatch
 
@@ -28,7 +27,7 @@ class BatchExists(PaymentsError):
 
 
 class VoucherStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
-
 from payments import keys
 from payments.clock import epoch
 from payments.money import Money
+from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
+from payments.store.shards import Shards
 from payments.usage.credits import AutoBuy, Grant, earliest_expiry
 from payments.usage.store import decode_grants
 
@@ -47,10 +47,11 @@ class ExpiredGrant:
 
 
 class CreditStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str, shards: Shards) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency
+        self._shards = shards
 
     def money(self, units: int) -> Money:
         return Money(units, self.currency)
@@ -123,25 +124,27 @@ class CreditStore:
 
     async def schedule_expiry(self, jid: str, expires_at: datetime) -> None:
         """After a grant is written: the schedule holds at most its expiry (ZADD LT)."""
-        await self._redis.zadd(keys.CREDIT_EXPIRIES, {jid: epoch(expires_at)}, lt=True)
+        schedule = self._shards.key(keys.CREDIT_EXPIRIES, jid)
+        await self._redis.zadd(schedule, {jid: epoch(expires_at)}, lt=True)
 
     async def _reschedule_expiry(self, jid: str, earliest: int) -> None:
+        schedule = self._shards.key(keys.CREDIT_EXPIRIES, jid)
         if earliest >= 0:
-            await self._redis.zadd(keys.CREDIT_EXPIRIES, {jid: earliest})
+            await self._redis.zadd(schedule, {jid: earliest})
         else:
-            await self._redis.zrem(keys.CREDIT_EXPIRIES, jid)
+            await self._redis.zrem(schedule, jid)
         # A purchase may have landed between the script and this write: read the
         # grants again, so that its own (earlier) schedule write is not undone.
         latest = earliest_expiry(await self.grants(jid))
         if latest is not None and (earliest < 0 or epoch(latest) < earliest):
             await self.schedule_expiry(jid, latest)
 
-    async def expiring(self, until: datetime) -> list[str]:
-        """JIDs whose earliest grant expires by ``until`` (expire now, or warn)."""
-        found: list[str] = []
+    async def expiring(self, until: datetime, shard: int) -> list[str]:
+        """JIDs of one shard whose earliest grant expires by ``until`` (expire now, or warn)."""
+        key, found = keys.shard(keys.CREDIT_EXPIRIES, shard), list[str]()
         while True:
             page: Any = await self._redis.zrangebyscore(
-                keys.CREDIT_EXPIRIES, "-inf", epoch(until), start=len(found), num=1000
+                key, "-inf", epoch(until), start=len(found), num=1000
             )
             found += list(page)
             if len(page) < 1000:

@@ -118,6 +118,7 @@ async def authorize(meter: Meter, jid: str, resource: str, now: datetime) -> Dec
 @dataclass(frozen=True, slots=True)
 class Ingested:
     statuses: tuple[str, ...]  # per event, in the batch's order: counted / duplicate / unknown
+    touched: tuple[str, ...] = ()  # the accounts written (and the mains drawn on)
 
     def count(self, status: str) -> int:
         return self.statuses.count(status)
@@ -160,7 +161,8 @@ async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> I
             statuses[index] = COUNTED if fresh else DUPLICATE
 
     await asyncio.gather(*map(after, accounts, refs, work, counted))
-    return Ingested(tuple(statuses[i] for i in range(len(events))))
+    touched = dict.fromkeys(j for item in work for j in (item.jid, item.main) if j)
+    return Ingested(tuple(statuses[i] for i in range(len(events))), tuple(touched))
 
 
 async def _after_count(

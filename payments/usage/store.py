@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
-
 from payments import keys
 from payments.clock import epoch, month_start, shift_month
-from payments.store.scripts import Scripts, load_script
+from payments.store.connection import RedisClient
+from payments.store.scripts import Scripts
+from payments.store.shards import Shards
 from payments.usage.credits import Grant
 from payments.usage.rules import UsageEvent, event_key
 
@@ -114,11 +112,11 @@ def decode_grants(raw: Mapping[str, str], currency: str) -> tuple[Grant, ...]:
 
 
 class UsageStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str, shards: Shards) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currency = currency
-        self._counter: AsyncScript | None = None
+        self._shards = shards
 
     # --- reads ----------------------------------------------------------------
 
@@ -239,34 +237,16 @@ class UsageStore:
 
         With a ``main``, what goes beyond the allowance is recorded as a transfer
         to the main's credits (``apply_transfers``), else drawn on the account's own.
-        Every account (and main) is marked for the settle chore first: Redis runs
-        a pipeline in order, so usage is never counted without the chore knowing.
+        Every account (and main) is marked for the settle chore first, in a round trip
+        of its own, so usage is never counted without the chore knowing.
         """
-        script = self._count_script()
         calls = [self._count_call(item, this_month, now) for item in batch]
-        marked = list(dict.fromkeys(j for item in batch for j in (item.jid, item.main) if j))
-        for attempt in (1, 2):
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for who in marked:
-                        pipe.zincrby(keys.USAGE_UNSETTLED, 1, who)
-                    for script_keys, args in calls:
-                        pipe.evalsha(script.sha, len(script_keys), *script_keys, *args)
-                    replies = await pipe.execute()
-                break
-            except NoScriptError:  # Redis restarted: its script cache is empty
-                if attempt == 2:
-                    raise
-                await self._redis.script_load(script.script)
-        return [
-            _counted(reply, item.resources)
-            for item, reply in zip(batch, replies[len(marked) :], strict=True)
-        ]
-
-    def _count_script(self) -> AsyncScript:
-        if self._counter is None:
-            self._counter = load_script(self._redis, "usage_count")
-        return self._counter
+        await self.mark_unsettled(*(j for item in batch for j in (item.jid, item.main) if j))
+        async with self._scripts.pipeline() as pipeline:
+            for script_keys, args in calls:
+                pipeline.call("usage_count", script_keys, args)
+            replies = await pipeline.execute()
+        return [_counted(reply, item.resources) for item, reply in zip(batch, replies, strict=True)]
 
     def _count_call(
         self, item: ToCount, this_month: str, now: datetime
@@ -367,7 +347,7 @@ class UsageStore:
         value: Any = await self._redis.get(keys.usage_slot(jid))
         return int(value) if value else None
 
-    # --- the settle chore's schedule (a global sorted set of JIDs) -------------
+    # --- the settle chore's schedule (a sharded sorted set of JIDs) -----------
 
     async def mark_unsettled(self, *jids: str) -> None:
         """Before counting: the account (and a leaf's main) has something to settle.
@@ -377,14 +357,15 @@ class UsageStore:
         """
         async with self._redis.pipeline(transaction=False) as pipe:
             for jid in dict.fromkeys(jids):
-                pipe.zincrby(keys.USAGE_UNSETTLED, 1, jid)
+                pipe.zincrby(self._shards.key(keys.USAGE_UNSETTLED, jid), 1, jid)
             await pipe.execute()
 
-    async def unsettled(self) -> list[tuple[str, int]]:
-        found: list[tuple[str, int]] = []
+    async def unsettled(self, shard: int) -> list[tuple[str, int]]:
+        """Every account of one shard with something to settle, and its count of batches."""
+        key, found = keys.shard(keys.USAGE_UNSETTLED, shard), list[tuple[str, int]]()
         while True:
             page: Any = await self._redis.zrange(
-                keys.USAGE_UNSETTLED, len(found), len(found) + PAGE - 1, withscores=True
+                key, len(found), len(found) + PAGE - 1, withscores=True
             )
             found += [(jid, int(score)) for jid, score in page]
             if len(page) < PAGE:
@@ -392,7 +373,8 @@ class UsageStore:
 
     async def settled(self, jid: str, seen: int) -> bool:
         """Drop ``jid`` from the schedule unless a batch was marked since its score was ``seen``."""
-        removed = await self._scripts.call("zrem_if_score", [keys.USAGE_UNSETTLED], [jid, seen])
+        schedule = self._shards.key(keys.USAGE_UNSETTLED, jid)
+        removed = await self._scripts.call("zrem_if_score", [schedule], [jid, seen])
         return bool(removed)
 
 

@@ -4,7 +4,9 @@ Both take ``Authorization: Bearer <[gateway] token>``, compared in constant
 time; a wrong or missing token is 401 before anything is read. ``usage``
 validates the whole batch before counting any of it (a refusal is a 4xx
 with nothing changed) and answers 200 only once every count is written in
-Redis. ``docs/usage.md`` documents the JSON shapes for integrators.
+Redis and on ``[redis] wait_replicas`` replicas (else 503: send the same batch
+again; its event ids make it count nothing twice). ``docs/usage.md`` documents
+the JSON shapes for integrators.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aiohttp import web
 from payments.cards.standing import standing_of
 from payments.clock import utcnow
 from payments.config import UsageConfig
+from payments.errors import NotYetDurable
 from payments.jid import BadJID, normalise_jid
 from payments.usage.flow import (
     COUNTED,
@@ -130,6 +133,13 @@ async def usage_route(request: web.Request) -> web.Response:
         where = {} if exc.index is None else {"index": exc.index}
         return refuse(request, "usage", exc.status, "bad_batch", detail=str(exc), **where)
     done = await ingest(gateway.meter(request.app), events, now)
+    try:
+        await request.app[STORE].durability.confirm(done.touched)
+    except NotYetDurable as exc:  # counted, not yet safe: the same batch again counts nothing
+        log.warning("usage batch not acknowledged: %s", exc)
+        return web.json_response(
+            {"error": "not_yet_durable", "retry": True}, status=503, headers={"Retry-After": "5"}
+        )
     metrics = request.app[METRICS]
     for status in (COUNTED, DUPLICATE, UNKNOWN, OUT_OF_WINDOW):
         if done.count(status):

@@ -199,6 +199,7 @@ async def do_credit(sub: Submission) -> Outcome:
         at=sub.now,
         policy=sub.config.billing,
     )
+    await sub.store.durability.confirm([sub.jid])  # "credited" only once it is safe
     said = [f"Credited {format_exact(amount)} to {sub.jid}."]
     said += [f"It paid invoice {month_label(s.period)}." for s in outcome.settlement.settled]
     balance = (await sub.store.ledger.balances(sub.jid)).total

@@ -19,6 +19,7 @@ from multidict import CIMultiDict, MultiDictProxy
 
 from payments.cards.saving import customer_of
 from payments.clock import utcnow
+from payments.errors import NotYetDurable
 from payments.money import InvalidAmount, Money
 from payments.topup.checkout import PendingPayment
 from payments.topup.flow import topup_amount, topup_refusal
@@ -181,7 +182,10 @@ async def start_payment(
     log.info("%s payment %s of %s for %s", provider.name, checkout.provider_id, amount, jid)
     if isinstance(provider, InstantProvider):
         headers, body = provider.completion(checkout)
-        await process_webhook(request.app, provider, CIMultiDict(headers), body)
+        try:
+            await process_webhook(request.app, provider, CIMultiDict(headers), body)
+        except NotYetDurable:  # written; the bot confirms it once it is told
+            return f"{base}/topup/done"
         return f"{base}/topup/done?status=paid"
     return checkout.url
 

@@ -2,8 +2,11 @@
 
 Order matters: the size is checked before reading, the signature before
 parsing, and 200 is sent only once ``receive_payment`` has returned (the
-credit is written in Redis). Every refusal is a 4xx with nothing credited,
-one log line and a count in ``/metrics``.
+credit is written in Redis) and the credit is on ``[redis] wait_replicas``
+replicas. When that wait times out the answer is 503 with ``Retry-After``:
+the provider delivers the event again, and its ref makes the retry credit
+nothing (it waits for the replicas again). Every refusal is a 4xx with
+nothing credited, one log line and a count in ``/metrics``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Final
 
 from aiohttp import web
 
+from payments.errors import NotYetDurable
 from payments.topup.flow import Received, receive_payment
 from payments.topup.providers import Provider, ProviderError, Refusal, WebhookRefused
 from payments.web.card_webhooks import card_webhook
@@ -23,6 +27,7 @@ from payments.web.state import CONFIG, MAX_BODY, METRICS, PROVIDERS, STORE
 log = logging.getLogger("accountbot.web.webhooks")
 
 KNOWN: Final = frozenset({"stripe", "btcpay", "test"})
+RETRY_AFTER: Final = "5"  # seconds: a replica catching up, or a failover under way
 STATUS: Final = {
     Refusal.DISABLED: 404,
     Refusal.TOO_LARGE: 413,
@@ -48,6 +53,11 @@ async def webhook(request: web.Request) -> web.Response:
     except ProviderError as exc:  # the card provider's API, asked about the event, failed
         log.error("webhook %s: the provider's API failed: %s", name, exc)
         return web.json_response({"error": "provider_unavailable"}, status=502)
+    except NotYetDurable as exc:
+        log.warning("webhook %s not acknowledged: %s", name, exc)
+        return web.json_response(
+            {"error": "not_yet_durable"}, status=503, headers={"Retry-After": RETRY_AFTER}
+        )
     if received is None:
         return web.json_response({"status": cards or "ignored"})
     return web.json_response({"status": "credited" if received.applied else "already credited"})
@@ -62,6 +72,7 @@ async def process_webhook(
     if event is None:
         return None
     received = await receive_payment(app[STORE], event, provider.name, app[CONFIG].billing)
+    await app[STORE].durability.confirm([received.jid])
     counter = app[METRICS].credits if received.applied else app[METRICS].replays
     counter.inc(provider=provider.name)
     if received.applied:

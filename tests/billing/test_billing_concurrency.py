@@ -1,8 +1,10 @@
-"""Two renew chores at the same moment charge nobody twice: the lock, and idempotency under it."""
+"""Two renew chores at the same moment charge nobody twice: the shard locks split the work,
+and idempotency under them."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 
@@ -51,11 +53,15 @@ def test_two_hosts_start_renew_at_the_same_moment(redis_stack: Stack) -> None:
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     summaries = sorted(out.strip().splitlines()[-1] for out in outs)
-    worked = [s for s in summaries if s.startswith(f"renew: {ACCOUNTS} due")]
-    # The other one skipped (it met the lock), or started when nothing was left to do.
-    idle = [s for s in summaries if "skipped, another run holds" in s or "renew: 0 due" in s]
-    assert (len(worked), len(idle)) == (1, 1), summaries
+    # Each shard was done by one of them (the other skipped it, or found it done).
+    dues = [int(m[1]) if (m := re.match(r"renew: (\d+) due", s)) else 0 for s in summaries]
+    assert sum(dues) == ACCOUNTS, summaries
     asyncio.run(verify(redis_stack.redis.url, jids))
+
+
+async def renew_every_shard(run: ChoreRun, report: ChoreReport) -> None:
+    for shard in range(run.cycle.store.shards.count):
+        await renew(run, report, shard)
 
 
 def test_without_the_lock_concurrent_renewals_still_charge_once(redis_stack: Stack) -> None:
@@ -67,7 +73,8 @@ def test_without_the_lock_concurrent_renewals_still_charge_once(redis_stack: Sta
         try:
             runs = [ChoreRun(cycle_of(s), RENEWAL_DUE, concurrency=8) for s in stores]
             reports = [ChoreReport("renew") for _ in runs]
-            await asyncio.gather(*(renew(run, r) for run, r in zip(runs, reports, strict=True)))
+            pairs = zip(runs, reports, strict=True)
+            await asyncio.gather(*(renew_every_shard(run, r) for run, r in pairs))
             return reports
         finally:
             await asyncio.gather(*(s.close() for s in stores))
@@ -78,19 +85,22 @@ def test_without_the_lock_concurrent_renewals_still_charge_once(redis_stack: Sta
     asyncio.run(verify(redis_stack.redis.url, jids))
 
 
-def test_a_second_run_waits_for_the_lock_holder(redis_stack: Stack) -> None:
+def test_a_run_skips_the_shards_another_run_holds(redis_stack: Stack) -> None:
     async def body() -> None:
         store = Store(open_redis(redis_stack.redis.url))
         try:
             await store.redis.flushdb()
-            holder = store.locks.chore("renew")
-            assert await holder.acquire()
+            shards = range(store.shards.count)
+            holders = [store.locks.chore("renew", shard=shard) for shard in shards]
+            assert all([await holder.acquire() for holder in holders])
             (report,) = await run_chores(ChoreRun(cycle_of(store), RENEWAL_DUE), "renew")
-            assert report.skipped_by == holder.token
+            assert set(report.skipped) == set(shards) and report.shards == 0
             assert report.summary(False).startswith("renew: skipped, another run holds the lock")
-            assert await holder.release()
+            assert await holders[3].release()
             (report,) = await run_chores(ChoreRun(cycle_of(store), RENEWAL_DUE), "renew")
-            assert not report.skipped_by and await store.locks.chore("renew").acquire()
+            assert set(report.skipped) == set(shards) - {3} and report.shards == 1
+            assert "15 shards left to other runs" in report.summary(False)
+            assert await holders[3].acquire()  # released after the run
         finally:
             await store.close()
 

@@ -23,8 +23,10 @@ from accountbot.stack import Stack
 from payments import keys
 from payments.clock import epoch
 from payments.store.connection import open_redis
+from payments.store.shards import Shards
 from payments.stores import Store
 from tests.support.billing import RENEWAL_DUE, charged_once, many_due_accounts
+from tests.support.stores import sync_redis
 
 ACCOUNTS, KILLS = 6000, 50
 
@@ -40,7 +42,7 @@ def kill_at_random(stack: Stack, rng: random.Random, before: int) -> str:
     accounts (up to a few batches): mid-work, wherever it is then."""
     target = before - rng.randint(1, 100)
     proc = renew(stack)
-    watch = redis.Redis.from_url(stack.redis.url)
+    watch = sync_redis(stack.redis.url)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # "renew: started ...": it is working now
@@ -61,14 +63,20 @@ def kill_at_random(stack: Stack, rng: random.Random, before: int) -> str:
     return first
 
 
-def left_due(watch: redis.Redis) -> int:
-    return int(watch.zcount(keys.RENEWALS, "-inf", epoch(RENEWAL_DUE)))
+def left_due(watch: redis.Redis | redis.RedisCluster) -> int:
+    with watch.pipeline(transaction=False) as pipe:  # one round trip for every shard
+        for key in Shards().all(keys.RENEWALS):
+            pipe.zcount(key, "-inf", epoch(RENEWAL_DUE))
+        return sum(int(count) for count in pipe.execute())
 
 
 async def remaining(url: str) -> int:
     store = Store(open_redis(url))
     try:
-        return len(await store.schedules.due(keys.RENEWALS, RENEWAL_DUE, 10_000))
+        shards = range(store.shards.count)
+        return sum(
+            [len(await store.schedules.due(keys.RENEWALS, s, RENEWAL_DUE, 10_000)) for s in shards]
+        )
     finally:
         await store.close()
 

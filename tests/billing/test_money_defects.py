@@ -185,7 +185,8 @@ async def test_an_owing_account_is_frozen_even_when_its_unpaid_entry_was_lost(
 ) -> None:
     store = real_store
     due = await owing(store)
-    await store.redis.zrem(keys.UNPAID, A)  # a crash right after the renewal, before the index
+    # A crash right after the renewal, before the index:
+    await store.schedules.remove(keys.UNPAID, A)
     await run_chores(ChoreRun(cycle_of(store), due + GRACE + days(1)), "all")
     account = await store.accounts.get(A)
     assert account is not None and FreezeKind.BILLING in account.freezes
@@ -241,7 +242,7 @@ async def test_recurring_credits_wait_until_their_renewal_line_is_paid(
     await top_up(store, A, "13", due + days(1), ref="pay")
     grants = await store.credits.grants(A)
     assert [g.id for g in grants] == ["auto-202602-sms100"]
-    assert await store.redis.zscore(keys.CREDIT_EXPIRIES, A) is not None
+    assert await store.schedules.at(keys.CREDIT_EXPIRIES, A) is not None
 
 
 async def test_a_leaf_leaving_a_frozen_main_is_paid_only_to_the_end_of_what_was_paid(

@@ -149,7 +149,7 @@ async def test_autobuy_is_charged_at_every_renewal_at_the_snapshotted_price(stor
     charged = [e.reason for e in of_kind(entries, EntryKind.CHARGE)]
     assert "credits 2026-04 for pack sms1000" in charged
     assert await store.ledger.check(A) == []
-    assert await store.redis.zscore(keys.CREDIT_EXPIRIES, A) is not None
+    assert await store.schedules.at(keys.CREDIT_EXPIRIES, A) is not None
 
 
 async def test_history_shows_purchases_usage_and_credits_used_by_month(store: Store) -> None:

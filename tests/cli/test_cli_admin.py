@@ -17,6 +17,7 @@ import redis
 from accountbot.stack import Stack
 from payments import keys
 from payments.stores import Store
+from tests.support.stores import sync_redis
 
 ALICE = "alice@localhost"
 
@@ -26,7 +27,7 @@ class Cli:
     """``accountbot --config CONFIG ...`` as a subprocess, and the Redis it writes to."""
 
     config: Path
-    redis: redis.Redis
+    redis: redis.Redis | redis.RedisCluster
     url: str
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +42,7 @@ class Cli:
 
 @pytest.fixture
 def cli(redis_stack: Stack) -> Iterator[Cli]:
-    client = redis.Redis.from_url(redis_stack.redis.url, decode_responses=True)
+    client = sync_redis(redis_stack.redis.url)
     client.flushdb()
     yield Cli(redis_stack.config_path, client, redis_stack.redis.url)
     client.close()
@@ -146,3 +147,28 @@ def test_refund_gives_money_back_once_never_more_than_is_there(cli: Cli) -> None
     fields = entries[0][1]
     assert (fields["kind"], fields["amount"], fields["ref"]) == ("refund", "-150000", "refund:t-9")
     assert "0 mismatches" in cli("admin", "reconcile").stdout
+
+
+def test_a_credit_not_yet_on_its_replica_says_so_and_how_to_finish(
+    cli: Cli, redis_stack: Stack, tmp_path: Path
+) -> None:
+    """With a replica asked for and none in sync, the credit is written but not reported
+    done: exit 1 and what to do; run again with its ref, it applies nothing more."""
+    strict = redis_stack.write_config(
+        path=tmp_path / "strict.toml",
+        redis={"url": redis_stack.redis.url, "wait_replicas": 1, "wait_timeout_ms": 20},
+    )
+    credit = ["admin", "credit", ALICE, "20", "--reason", "test"]
+    behind = Cli(strict, cli.redis, cli.url)(*credit, "--ref", "r7")
+    assert behind.returncode == 1 and behind.stdout == ""
+    assert behind.stderr.strip() == (
+        "accountbot: written, but not yet safe: on 0 of 1 replicas after 20 ms; "
+        "run the same command again: --ref r7 applies it once"
+    )
+    no_ref = Cli(strict, cli.redis, cli.url)(*credit)
+    assert "check 'accountbot admin show alice@localhost' before running it again" in (
+        no_ref.stderr
+    )
+    again = cli(*credit, "--ref", "r7")
+    assert again.returncode == 0 and "already applied" in again.stdout
+    assert cli.redis.get(keys.balance_prepaid(ALICE)) == "400000"  # r7 once, and the no-ref one

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-import redis
 
 from accountbot.stack import Stack
 from payments import keys
+from tests.support.stores import sync_redis
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 ALICE, BOB = "alice@localhost", "bob@localhost"
@@ -19,7 +19,7 @@ ALICE, BOB = "alice@localhost", "bob@localhost"
 
 @pytest.fixture
 def cli(redis_stack: Stack) -> Iterator[Run]:
-    client = redis.Redis.from_url(redis_stack.redis.url, decode_responses=True)
+    client = sync_redis(redis_stack.redis.url)
     client.flushdb()
     at = datetime(2026, 1, 5, tzinfo=UTC).isoformat()
     for jid in (ALICE, BOB):

@@ -111,14 +111,14 @@ async def test_the_usage_chores_take_their_lock_and_a_dry_run_changes_nothing(
     assert any(line.startswith(f"would settle {A}: sms 2026-03: 30 used") for line in lines)
     assert any(line.startswith(f"would expire 100 sms credits of {A}") for line in lines)
     assert [r.name for r in reports][-2:] == ["settle-usage", "expire-credits"]
-    # Two hosts at once: one settles, the other finds the lock taken.
+    # Two hosts at once share the shards: a shard's lock keeps the other host out while
+    # one works on it, so A's shard is settled by one of them, once.
     first, second = await asyncio.gather(
         run_chores(run_at(T0), "settle-usage"), run_chores(run_at(T0), "settle-usage")
     )
-    skipped = [r for r in (first[0], second[0]) if r.skipped_by]
-    done = [r for r in (first[0], second[0]) if not r.skipped_by]
-    assert len(done) == 1 and done[0].counts["settled"] == 1
-    assert len(skipped) == 1 and skipped[0].counts == {}
+    reports = [first[0], second[0]]
+    assert [r.counts["settled"] for r in reports] in ([1, 0], [0, 1]), reports
+    assert [r.errors for r in reports] == [0, 0]
     counters = await real_store.usage.month(A, "202603")
     assert counters["settled:sms"] == counters["used:sms"] == "30"  # settled once
 

@@ -4,19 +4,24 @@ domain functions; a refusal (PaymentsError) is a normal outcome."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Final
 
+from payments import keys
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing.activation import activate_if_due
 from payments.billing.freezes import operator_freeze, operator_unfreeze
 from payments.billing.payment import credit_account, pay_invoices
 from payments.billing.registration import register as register_account
+from payments.clock import epoch
 from payments.codes import VOUCHER_CODES
 from payments.groups import flow as groups
 from payments.groups.rules import CodeUse
 from payments.ledger.records import EntryKind
+from payments.store.durability import Durability, DurabilityPolicy
+from payments.store.schedules import TIMED
 from payments.topup.flow import create_vouchers, receive_payment, redeem_voucher
 from payments.topup.providers.base import PaymentEvent
 from payments.topup.vouchers import VoucherBatch
@@ -40,11 +45,14 @@ async def register(w: World, jid: str = "") -> None:
         raise Violation(f"{jid}: closed holding {money}, and `register` cannot reopen it")
 
 
-async def deliver(w: World, payment: Payment) -> None:
-    """The provider's webhook: acknowledged once the call returns."""
+async def deliver(w: World, payment: Payment, durability: Durability | None = None) -> None:
+    """The provider's webhook: acknowledged once the credit is written and on the replicas
+    the deployment asks for (``durability``; this world's redis-server has none and asks
+    for none)."""
     payment.deliveries += 1
     event = PaymentEvent(payment.ref, payment.ref, payment.jid, payment.amount)
     await receive_payment(w.store, event, "sim", w.policy, now=w.now)
+    await (durability or w.store.durability).confirm([payment.jid])
     payment.acknowledged = True
 
 
@@ -60,6 +68,20 @@ async def top_up(w: World) -> None:
     w.payments.append(payment)
     w.say(f"top up {jid} {amount} ({payment.ref})")
     await deliver(w, payment)
+
+
+async def top_up_not_yet_safe(w: World) -> None:
+    """A payment whose credit is written but not on its replica when the wait ends (a
+    deployment asking for one replica, none in sync): the webhook answers 503, the
+    provider retries later, and the ref makes the retry credit nothing."""
+    jid = w.pick()
+    if await w.store.accounts.get(jid) is None:
+        return
+    payment = Payment(w.next_id("sim:pay"), jid, usd(w.rng.choice((10, 20))))
+    w.payments.append(payment)
+    w.say(f"top up {jid} {payment.amount} ({payment.ref}), its replica behind")
+    strict = Durability(w.store.redis, DurabilityPolicy(replicas=1, timeout_ms=1))
+    await deliver(w, payment, strict)
 
 
 async def provider_retry(w: World) -> None:
@@ -196,6 +218,33 @@ async def chores(w: World) -> None:
     w.chores_current = not any(r.skipped_by or r.stopped or r.errors for r in reports)
 
 
+async def chores_on_two_hosts(w: World) -> None:
+    """Two hosts start ``chore all`` at once: each takes the shards the other does not hold.
+    (What is due is not checked after: a shard's repair may land after another host
+    renewed that shard.)"""
+    w.say("chore all, on two hosts at once")
+    w.chores_current = False
+    await asyncio.gather(w.chores(), w.chores())
+
+
+async def unsharded_entry(w: World) -> None:
+    """An entry written by a version from before shards (a deployment upgraded while it
+    ran): in the unsharded schedule or registry, not in its shard. The repair moves it."""
+    jid = w.pick()
+    schedule = w.rng.choice((*TIMED, keys.ACCOUNTS))
+    shard = w.store.shards.key(schedule, jid)
+    if schedule == keys.ACCOUNTS:
+        if await w.store.redis.srem(shard, jid):
+            await w.store.redis.sadd(schedule, jid)
+            w.say(f"{jid} left in the unsharded {schedule}")
+        return
+    at = await w.store.schedules.at(schedule, jid)
+    if at is not None:
+        await w.store.redis.zadd(schedule, {jid: epoch(at)})
+        await w.store.schedules.remove(schedule, jid)
+        w.say(f"{jid} left in the unsharded {schedule} at {at:%Y-%m-%d %H:%M}")
+
+
 async def tick(w: World) -> None:
     """Time passes: mostly hours, sometimes days; the hourly chores usually run."""
     hours = w.rng.choice((1, 2, 6, 12, 24, 24, 72, 24 * 8))
@@ -208,6 +257,7 @@ ACTIONS: Final[dict[Action, int]] = {
     register: 8,
     top_up: 10,
     provider_retry: 5,
+    top_up_not_yet_safe: 2,
     voucher: 3,
     choose_plan: 4,
     pay: 3,
@@ -218,6 +268,8 @@ ACTIONS: Final[dict[Action, int]] = {
     buy: 3,
     operator: 2,
     chores: 8,
+    chores_on_two_hosts: 2,
+    unsharded_entry: 2,
     tick: 14,
     cards.add_card: 6,
     cards.forget_card: 1,
@@ -231,4 +283,5 @@ ACTIONS: Final[dict[Action, int]] = {
 RACERS: Final = (
     top_up, provider_retry, choose_plan, pay, join, leave, usage, operator, chores,
     cards.add_card, cards.card_work, cards.card_event, cards.operator_cards, buy,
+    top_up_not_yet_safe, chores_on_two_hosts, unsharded_entry,
 )  # fmt: skip

@@ -53,12 +53,13 @@ async def snapshot(w: World, jid: str) -> Snapshot:
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.account(jid))
         pipe.hgetall(keys.freezes(jid))
-        pipe.mget(keys.balance_prepaid(jid), keys.balance_voucher(jid))
+        pipe.get(keys.balance_prepaid(jid))
+        pipe.get(keys.balance_voucher(jid))
         pipe.zrange(keys.invoices_open(jid), 0, -1, withscores=True)
         pipe.zrange(keys.invoices(jid), 0, -1)
         pipe.hgetall(keys.credit_grants(jid))
         pipe.get(keys.leaf_jids_index(jid))
-        account, freezes, (prepaid, voucher), open_, periods, grants, group = await pipe.execute()
+        account, freezes, prepaid, voucher, open_, periods, grants, group = await pipe.execute()
     async with redis.pipeline(transaction=False) as pipe:
         for period in periods:
             pipe.hgetall(keys.invoice(jid, period))
@@ -187,7 +188,11 @@ def check_deadlines(w: World, accounts: dict[str, Snapshot]) -> None:
 
 
 async def check_settled(w: World, accounts: dict[str, Snapshot]) -> None:
-    """Nothing half done: no move in flight, every schedule agrees with the accounts."""
+    """Nothing half done: no move in flight, every schedule agrees with the accounts, and
+    nothing is left in the schedules from before shards."""
+    left = await w.store.schedules.unsharded()
+    if left:
+        fail(w, f"entries left outside the shards after the chores: {left}")
     redis: Any = w.store.redis
     for snap in accounts.values():
         if await redis.exists(keys.group_move(snap.jid)):
@@ -198,22 +203,21 @@ async def check_settled(w: World, accounts: dict[str, Snapshot]) -> None:
 
 
 async def _scheduled(w: World, snap: Snapshot) -> None:
-    redis: Any = w.store.redis
     if not snap.active:
         return
     renewal = snap.when("next_renewal_at")
     if snap.kind == "paid" and renewal is not None and not snap.account.get("renewal_held"):
-        score = await redis.zscore(keys.RENEWALS, snap.jid)
-        if score is None or score > renewal.timestamp():
-            fail(w, f"{snap.jid}: renews {renewal}, scheduled at {score}")
-    if snap.open_invoices and await redis.zscore(keys.UNPAID, snap.jid) is None:
+        at = await w.store.schedules.at(keys.RENEWALS, snap.jid)
+        if at is None or at > renewal:
+            fail(w, f"{snap.jid}: renews {renewal}, scheduled at {at}")
+    if snap.open_invoices and await w.store.schedules.at(keys.UNPAID, snap.jid) is None:
         fail(w, f"{snap.jid}: owes, but is missing from the unpaid schedule")
     frozen = snap.freezes.get("billing", "")
     if snap.kind == "leaf" and "frozen with" in frozen:
         main = await w.store.groups.main_of(snap.jid)
         if not main or "billing" not in (await snapshot(w, main)).freezes:
             fail(w, f"{snap.jid}: frozen with its main {main or '(none)'}, which is not frozen")
-    elif frozen and await redis.zscore(keys.BILLING_FROZEN, snap.jid) is None:
+    elif frozen and await w.store.schedules.at(keys.BILLING_FROZEN, snap.jid) is None:
         fail(w, f"{snap.jid}: billing-frozen, but missing from the closure schedule")
 
 
@@ -226,6 +230,6 @@ async def describe(w: World, message: str) -> list[str]:
         lines.append(f"  freezes {snap.freezes}, prepaid {snap.prepaid}, voucher {snap.voucher}")
         lines.append(f"  open invoices {snap.open_invoices}, group {snap.group!r}")
         for schedule in (keys.RENEWALS, keys.UNPAID, keys.TRIAL_ENDS, keys.BILLING_FROZEN):
-            score = await w.store.redis.zscore(schedule, jid)
-            lines.append(f"  {schedule}: {score}")
+            at = await w.store.schedules.at(schedule, jid)
+            lines.append(f"  {schedule}: {at}")
     return lines

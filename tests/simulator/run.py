@@ -39,8 +39,12 @@ class Outcome:
 
 
 async def history(redis_url: str, seed: int, steps: int = 200, accounts: int = 8) -> Outcome:
+    return await play(await open_world(redis_url, seed, accounts), seed, steps)
+
+
+async def play(world: World, seed: int, steps: int) -> Outcome:
+    """Run a history in ``world``, the oracle after each step; the store is closed after."""
     started = time.monotonic()
-    world = await open_world(redis_url, seed, accounts)
     outcome = Outcome(seed)
     try:
         for step in range(steps):

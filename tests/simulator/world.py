@@ -46,6 +46,9 @@ CARDS = CardsConfig(
     retry_days=(1, 2), autotopup_cooldown=60, autotopup_monthly_cap=Money(2_000_000),
     autotopup_max_failures=2, poll_seconds=0,
 )  # fmt: skip
+# Fewer shards than a deployment's 16: each chore walks them all, and a history runs
+# hundreds of chores; four are enough for two hosts to share them.
+SHARDS = 4
 
 
 def usd(whole: int) -> Money:
@@ -149,6 +152,7 @@ class World:
 
 
 async def open_world(redis_url: str, seed: int, accounts: int) -> World:
+    """A world on one redis-server, every command through the conductor's gate."""
     pool = BlockingConnectionPool.from_url(
         redis_url, max_connections=64, timeout=10, decode_responses=True
     )
@@ -160,7 +164,13 @@ async def open_world(redis_url: str, seed: int, accounts: int) -> World:
     await redis.script_flush()
     conductor = Conductor(random.Random(seed * 7919 + 1))
     redis.conductor = conductor
-    world = World(Store(redis), conductor, random.Random(seed))
+    return await new_world(Store(redis, shards=SHARDS), conductor, seed, accounts)
+
+
+async def new_world(store: Store, conductor: Conductor, seed: int, accounts: int) -> World:
+    """A world over an empty store (a plain client, e.g. of a cluster: no crash, no race
+    is then steered, but every action runs and the oracle holds the books)."""
+    world = World(store, conductor, random.Random(seed))
     world.cards = SimCards(random.Random(seed * 31 + 7), lambda: world.now, world.say)
     world.jids = [f"u{i}@{DOMAIN}" for i in range(accounts)]
     for plan, price in PLANS.items():

@@ -86,3 +86,37 @@ def test_adduser_without_a_stack_says_so(tmp_path: Path) -> None:
     result = accountbot("dev", "adduser", "bob", local=tmp_path)
     assert result.returncode == 2
     assert "make up" in result.stderr
+
+
+@pytest.mark.slow
+async def test_dev_up_on_a_cluster_serves_the_bot_and_the_cli_and_down_stops_it(
+    tmp_path: Path,
+) -> None:
+    """``accountbot dev up --cluster`` (``make up CLUSTER=1``): six redis-servers, AOF on,
+    joined as a cluster; the bot, the web service and the CLI on it."""
+    local = tmp_path / "local"
+    up = accountbot("dev", "up", "--cluster", local=local)
+    assert up.returncode == 0, up.stderr
+    info = json.loads((local / "stack.json").read_text())
+    assert info["redis_cluster"] is True
+    assert info["redis_url"].startswith("redis+cluster://127.0.0.1:")
+    nodes = [name for name in info["pids"] if name.startswith("redis-node")]
+    assert len(nodes) == 6 and {"prosody", "bot", "web"} <= set(info["pids"])
+    pids = list(info["pids"].values())
+    try:
+        assert all((local / "stack" / f"{node}" / "appendonlydir").is_dir() for node in nodes)
+        added = accountbot("dev", "adduser", "alice", local=local)
+        jid, password = added.stdout.split()
+        async with logged_in(jid, password, info["xmpp_host"], info["xmpp_port"]) as client:
+            client.say(info["bot_jid"], "register")
+            assert "Welcome" in (await client.next_message(15))["body"]
+        config = ("--config", info["config"])
+        credit = ["admin", "credit", jid, "20", "--reason", "welcome", "--ref", "w1", *config]
+        credited = accountbot(*credit, local=local)
+        assert credited.returncode == 0 and "credited $20.00" in credited.stdout, credited.stderr
+        reconciled = accountbot("admin", "reconcile", *config, local=local)
+        assert "0 mismatches" in reconciled.stdout, reconciled.stdout + reconciled.stderr
+    finally:
+        down = accountbot("dev", "down", local=local)
+    assert down.returncode == 0, down.stderr
+    assert not any(pid_alive(pid) for pid in pids)

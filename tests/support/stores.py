@@ -6,7 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from payments.store.connection import open_redis
+import redis
+from redis.cluster import ClusterNode
+
+from payments.store.connection import is_cluster_url, open_redis, parse_cluster_url
 from payments.stores import Store
 
 T = TypeVar("T")
@@ -23,3 +26,11 @@ def run_on_store(url: str, work: Callable[[Store], Awaitable[T]]) -> T:
             await store.close()
 
     return asyncio.run(body())
+
+
+def sync_redis(url: str) -> redis.Redis | redis.RedisCluster:
+    """A synchronous client (decoding) of the test stack's Redis: one node or the cluster."""
+    if not is_cluster_url(url):
+        return redis.Redis.from_url(url, decode_responses=True)
+    nodes = [ClusterNode(host, port) for host, port in parse_cluster_url(url).nodes]
+    return redis.RedisCluster(startup_nodes=nodes, decode_responses=True)

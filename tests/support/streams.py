@@ -8,8 +8,9 @@ broken setup, reported as such.
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
 from redis.typing import StreamRangeResponse
+
+from payments.store.connection import RedisClient
 
 Entry = tuple[str, dict[str, str]]  # a stream entry: (id, fields)
 
@@ -28,7 +29,7 @@ def entries(raw: StreamRangeResponse | None) -> list[Entry]:
 
 
 async def stream(
-    redis: Redis, key: str, *, newest_first: bool = False, count: int | None = None
+    redis: RedisClient, key: str, *, newest_first: bool = False, count: int | None = None
 ) -> list[Entry]:
     """The entries of stream ``key``, oldest first (or newest first), at most ``count``."""
     if newest_first:

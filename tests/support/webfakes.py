@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from payments.config import (
+    AUTO_REPLICAS,
     BtcpayConfig,
     CardsConfig,
     Config,
@@ -82,10 +83,13 @@ def make_config(
     invoice: InvoiceConfig = NO_SELLER,
     cards: CardsConfig = QUIET_CARDS,
     operators: tuple[str, ...] = (),
+    wait_replicas: int = AUTO_REPLICAS,
+    wait_timeout_ms: int = 1000,
     **web_options: Any,
 ) -> Config:
+    redis = RedisConfig(redis_url, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
     return Config(
-        redis=RedisConfig(url=redis_url),
+        redis=redis,
         invoice=invoice,
         cards=cards,
         operators=OperatorsConfig(operators),

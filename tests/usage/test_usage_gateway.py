@@ -85,7 +85,7 @@ async def gateway(redis_stack: Stack, real_store: Store) -> AsyncIterator[Gatewa
 async def snapshot(store: Store) -> dict[str, Any]:
     """Every key and its value: to prove a refused request changed nothing."""
     found: dict[str, Any] = {}
-    for key in sorted(map(text, await store.redis.keys("*"))):
+    for key in sorted([text(k) async for k in store.redis.scan_iter("*")]):
         kind = await store.redis.type(key)
         if kind == "hash":
             found[key] = await store.redis.hgetall(key)
