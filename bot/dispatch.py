@@ -58,9 +58,8 @@ class Dispatcher:
     async def context(self, jid: str) -> Context:
         account = await self.store.accounts.get(jid)
         role = role_of(account, jid in self.operators)
-        return Context(
-            jid, role, account, self.store, self.config, self.clock(), registry=self.registry
-        )
+        config = self.config.in_currency(account.currency) if account else self.config
+        return Context(jid, role, account, self.store, config, self.clock(), registry=self.registry)
 
     async def limited(self, jid: str) -> Reply | None:
         """None when the sender may go on; a Reply the first time it is over; else silence."""
@@ -99,7 +98,7 @@ class Dispatcher:
         if command is None or not command.allowed(ctx.role):
             return await self._with_notice(ctx, self._not_available(command, words[0]))
         try:
-            args = parse_chat_args(command, _after_words(text, used), self.config)
+            args = parse_chat_args(command, _after_words(text, used), ctx.config)
         except BadArgument as exc:
             return Reply(f"{exc}. Usage: {command.usage()}", error="bad-request")
         if command.confirm is not None:
@@ -146,7 +145,7 @@ class Dispatcher:
         if command is None or not command.allowed(ctx.role):
             return Reply(f"That command is no longer available. {HINT}")
         try:
-            args = parse_chat_args(command, _after_words(line, used), self.config)
+            args = parse_chat_args(command, _after_words(line, used), ctx.config)
         except BadArgument as exc:
             return Reply(f"{exc}. Usage: {command.usage()}", error="bad-request")
         return await self._with_notice(ctx, await self.run(command, ctx, args))

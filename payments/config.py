@@ -13,7 +13,7 @@ import os
 import tomllib
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal, get_args, get_origin
 
@@ -82,9 +82,16 @@ class WebConfig:
     min_amount: Money = Money(50_000)  # noqa: RUF009 (immutable); the least one top-up may pay
     presets: tuple[str, ...] = ("10", "25", "50", "100")  # amounts offered on the top-up page
 
+    def in_currency(self, currency: str) -> WebConfig:
+        return replace(self, min_amount=Money(self.min_amount.units, currency))
+
 
 @dataclass(frozen=True)
 class BillingConfig:
+    # [billing] currencies = ["USD", "CAD"]: what accounts may count in, the first the
+    # default. `currency` is that default (an older config's one `currency` is read as
+    # a list of one); amounts below are the same numbers in each currency.
+    currencies: tuple[str, ...] = ("USD",)
     currency: str = "USD"
     activation_amount: Money = Money(200_000)  # noqa: RUF009 (immutable); a trial is upgraded once prepaid reaches this
     trial_days: int = 30
@@ -96,6 +103,17 @@ class BillingConfig:
     invite_days: int = 7  # invitations (`add JID`) and referral codes (`invite`) expire after this
     max_amount: Money = Money(10_000_000)  # noqa: RUF009 (immutable); the most one credit or top-up may add
     default_plan: str = "basic"
+
+    def in_currency(self, currency: str) -> BillingConfig:
+        """The same policy with its amounts in ``currency`` (an account's)."""
+        if currency == self.currency:
+            return self
+        return replace(
+            self,
+            currency=currency,
+            activation_amount=Money(self.activation_amount.units, currency),
+            max_amount=Money(self.max_amount.units, currency),
+        )
 
 
 @dataclass(frozen=True)
@@ -157,14 +175,26 @@ class BotConfig:
 
 
 @dataclass(frozen=True)
+class ReferralConfig:
+    """``refer``: a newcomer's longer trial, and when the referrer's reward is paid."""
+
+    trial_days: int = 60  # the first trial of a newcomer who registers with a referral code
+    settle_days: int = 14  # its first payment counts once this old, not refunded nor disputed
+
+
+@dataclass(frozen=True)
 class PlanDecl:
     """One ``[[plans]]`` table: a plan of the catalog, applied at start (a change is a
     new version; subscribers keep the version they bought)."""
 
     id: str  # lower-case letters, digits, '-' or '_'; what users type: `plan basic`
     name: str  # what users read
-    price: Money  # a month
+    price: Money | None = None  # a month, in the default currency
     allowances: Mapping[str, int] = field(default_factory=dict)  # e.g. { sms = 100 }
+    prices: Mapping[str, Money] = field(default_factory=dict)  # { CAD = "13" }: per currency
+
+    def all_prices(self) -> dict[str, Money]:
+        return all_prices(self.price, self.prices)
 
 
 @dataclass(frozen=True)
@@ -174,7 +204,17 @@ class PackDecl:
     id: str
     resource: str  # one of [usage] resources
     quantity: int
-    price: Money
+    price: Money | None = None  # in the default currency
+    prices: Mapping[str, Money] = field(default_factory=dict)  # per currency
+
+    def all_prices(self) -> dict[str, Money]:
+        return all_prices(self.price, self.prices)
+
+
+def all_prices(price: Money | None, prices: Mapping[str, Money]) -> dict[str, Money]:
+    """An offer's prices by currency: ``price`` (the default currency's) and ``prices``."""
+    found = {price.currency: price} if price is not None else {}
+    return {**found, **prices}
 
 
 @dataclass(frozen=True)
@@ -199,6 +239,7 @@ class Config:
     gateway: GatewayConfig = GatewayConfig()
     bot: BotConfig = BotConfig()
     usage: UsageConfig = UsageConfig()
+    referral: ReferralConfig = ReferralConfig()
     plans: tuple[PlanDecl, ...] = ()  # [[plans]]: the catalog this deployment declares
     packs: tuple[PackDecl, ...] = ()  # [[packs]]
     invoice: InvoiceConfig = InvoiceConfig()
@@ -206,6 +247,14 @@ class Config:
 
     def money(self, units: int) -> Money:
         return Money(units, self.billing.currency)
+
+    def in_currency(self, currency: str) -> Config:
+        """The same config with its amounts in ``currency``: what one account sees."""
+        if currency == self.billing.currency:
+            return self
+        return replace(
+            self, billing=self.billing.in_currency(currency), web=self.web.in_currency(currency)
+        )
 
 
 def load_config(
@@ -224,10 +273,8 @@ def load_config(
         raise ConfigError(f"cannot read config file {where}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {where} is not valid TOML: {exc}") from None
-    currency = raw.get("billing", {}).get("currency", "USD")
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
-        raise ConfigError("[billing] currency: expected a 3-letter code like USD")
-    values = _build(Config, raw, (), env, currency.upper())
+    currencies = _currencies(raw)
+    values = _build(Config, raw, (), env, currencies)
     config: Config = Config(**{**values, "path": str(Path(where).resolve())})
     _check_secrets(config)
     _check_usage(config.usage)
@@ -235,8 +282,33 @@ def load_config(
     return config
 
 
+def _currencies(raw: dict[str, Any]) -> tuple[str, ...]:
+    """``[billing] currencies`` (or an older config's one ``currency``), checked; both are
+    written back into ``raw`` so that the section reads them like any key."""
+    billing = raw.get("billing", {})
+    if not isinstance(billing, dict):
+        return ("USD",)
+    if "currencies" in billing and "currency" in billing:
+        raise ConfigError(
+            "[billing] currency: give currencies = [...] only (the first is the default)"
+        )
+    codes = billing.get("currencies", [billing.get("currency", "USD")])
+    if not isinstance(codes, list) or not codes:
+        raise ConfigError('[billing] currencies: expected a list of codes like ["USD", "CAD"]')
+    for code in codes:
+        if not isinstance(code, str) or len(code) != 3 or not code.isascii() or not code.isalpha():
+            name = "currencies" if "currencies" in billing else "currency"
+            raise ConfigError(f"[billing] {name}: expected 3-letter codes like USD")
+    upper = tuple(code.upper() for code in codes)
+    if len(set(upper)) != len(upper):
+        raise ConfigError("[billing] currencies: each currency once")
+    raw["billing"] = {**billing, "currencies": list(upper)}
+    raw["billing"].pop("currency", None)
+    return upper
+
+
 def _build(
-    cls: type, raw: Any, path: tuple[str, ...], env: Mapping[str, str], cur: str
+    cls: type, raw: Any, path: tuple[str, ...], env: Mapping[str, str], cur: tuple[str, ...]
 ) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{_name(path)}: expected a table")
@@ -261,24 +333,24 @@ def _build(
     return values
 
 
-def _default(spec: Field[Any], kind: Any, key_path: tuple[str, ...], cur: str) -> Any:
-    """The value of a key left out: the deployment's currency in a default amount,
+def _default(spec: Field[Any], kind: Any, key_path: tuple[str, ...], cur: tuple[str, ...]) -> Any:
+    """The value of a key left out: the default currency, or it in a default amount,
     MISSING to let the dataclass fill it in; ConfigError if it has no default."""
     if spec.name == "currency":
-        return cur
+        return cur[0]
     if spec.default is MISSING and spec.default_factory is MISSING:
         raise ConfigError(f"{_name(key_path)}: required")
     if kind is Money:
-        return Money(spec.default.units, cur)  # type: ignore[union-attr]
+        return Money(spec.default.units, cur[0])  # type: ignore[union-attr]
     return MISSING
 
 
 def _convert(
-    kind: Any, value: Any, path: tuple[str, ...], currency: str, env: Mapping[str, str]
+    kind: Any, value: Any, path: tuple[str, ...], cur: tuple[str, ...], env: Mapping[str, str]
 ) -> Any:
     where = _name(path)
-    if kind is Money:
-        return _to_money(value, where, currency)
+    if kind is Money or kind == (Money | None):
+        return _to_money(value, where, cur[0])
     origin = get_origin(kind)
     if origin is Literal:
         if value not in get_args(kind):
@@ -286,7 +358,9 @@ def _convert(
         return value
     item = get_args(kind)[0] if origin is tuple else None
     if isinstance(item, type) and is_dataclass(item):  # [[plans]], [[packs]]
-        return _tables(item, value, path[-1], currency, env)
+        return _tables(item, value, path[-1], cur, env)
+    if origin is Mapping and get_args(kind)[1] is Money:  # prices = { USD = "10", CAD = "13" }
+        return _prices(value, where, cur)
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings")
@@ -298,8 +372,19 @@ def _convert(
     return _to_scalar(kind, value, where)
 
 
+def _prices(value: Any, where: str, cur: tuple[str, ...]) -> dict[str, Money]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f'{where}: expected a table like {{ USD = "10", CAD = "13" }}')
+    prices = {}
+    for code, amount in value.items():
+        if code not in cur:
+            raise ConfigError(f"{where}: {code!r} is not one of [billing] currencies")
+        prices[code] = _to_money(amount, f"{where}.{code}", code)
+    return prices
+
+
 def _tables(
-    kind: type, value: Any, section: str, cur: str, env: Mapping[str, str]
+    kind: type, value: Any, section: str, cur: tuple[str, ...], env: Mapping[str, str]
 ) -> tuple[Any, ...]:
     """An array of tables, each named in errors by its id: ``[plans.basic] price: ...``."""
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
@@ -399,18 +484,29 @@ def _check_catalog(config: Config) -> None:
             twice = sorted({i for i in ids if ids.count(i) > 1})
             raise ConfigError(f"[[{section}]]: id {', '.join(twice)} is declared twice")
     for plan in config.plans:
+        _check_prices(plan, "plans")
         for resource in plan.allowances:
             if resource not in resources:
                 raise ConfigError(
                     f"[plans.{plan.id}] allowances: {resource!r} is not one of [usage] resources"
                 )
     for pack in config.packs:
+        _check_prices(pack, "packs")
         if pack.resource not in resources:
             raise ConfigError(
                 f"[packs.{pack.id}] resource: {pack.resource!r} is not one of [usage] resources"
             )
         if pack.quantity < 1:
             raise ConfigError(f"[packs.{pack.id}] quantity: at least 1")
+
+
+def _check_prices(offer: PlanDecl | PackDecl, section: str) -> None:
+    """``price`` (the default currency) and ``prices`` together: at least one, no clash."""
+    if offer.price is None and not offer.prices:
+        raise ConfigError(f"[{section}.{offer.id}] price: required (or prices, per currency)")
+    own = offer.prices.get(offer.price.currency) if offer.price is not None else None
+    if own is not None and own != offer.price:
+        raise ConfigError(f"[{section}.{offer.id}] prices: two prices in {own.currency}")
 
 
 def _name(path: tuple[str, ...]) -> str:

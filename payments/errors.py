@@ -25,3 +25,12 @@ class UnknownAccount(PaymentsError):
 
 class CorruptRecord(PaymentsError):
     """A Redis value that does not decode into the record it should be."""
+
+
+class WrongCurrency(PaymentsError):
+    """Money in another currency than the account counts in (fixed by its first money)."""
+
+    def __init__(self, jid: str, currency: str, wanted: str) -> None:
+        super().__init__(f"{jid} counts in {wanted}: money in {currency} is refused")
+        self.currency = currency
+        self.wanted = wanted

@@ -14,6 +14,7 @@ from payments.ledger.store import LedgerStore
 from payments.store.botstate import BotStateStore
 from payments.store.code_attempts import CodeAttemptStore
 from payments.store.connection import open_redis
+from payments.store.currencies import Currencies
 from payments.store.locks import LockStore
 from payments.store.outbox import OutboxStore
 from payments.store.page_forms import PageFormStore
@@ -32,25 +33,26 @@ class Store:
 
     def __init__(self, redis: Redis, *, currency: str = "USD") -> None:
         self.redis = redis
-        self.currency = currency
+        self.currency = currency  # the default currency: the first of [billing] currencies
         self.scripts = Scripts(redis)
-        self.ledger = LedgerStore(redis, self.scripts, currency)
-        self.accounts = AccountStore(redis, self.scripts)
+        self.currencies = Currencies(redis, currency)
+        self.ledger = LedgerStore(redis, self.scripts, self.currencies)
+        self.accounts = AccountStore(redis, self.scripts, currency)
         self.plans = PlanCatalog(redis, self.scripts, currency)
         self.packs = PackCatalog(redis, self.scripts, currency)
         self.outbox = OutboxStore(redis, self.scripts)
-        self.billing = BillingStore(redis, self.scripts, currency)
+        self.billing = BillingStore(redis, self.scripts, self.currencies)
         self.schedules = ScheduleStore(redis)
         self.freezes = FreezeStore(redis, self.scripts)
-        self.groups = GroupStore(redis, self.scripts, currency)
+        self.groups = GroupStore(redis, self.scripts, self.currencies)
         self.numbers = NumberStore(redis, self.scripts)
         self.locks = LockStore(redis, self.scripts)
         self.payments_in = PaymentsInStore(redis, self.scripts, currency)
         self.vouchers = VoucherStore(redis, self.scripts, currency)
         self.code_attempts = CodeAttemptStore(redis)
         self.botstate = BotStateStore(redis)
-        self.usage = UsageStore(redis, self.scripts, currency)
-        self.credits = CreditStore(redis, self.scripts, currency)
+        self.usage = UsageStore(redis, self.scripts, self.currencies)
+        self.credits = CreditStore(redis, self.scripts, self.currencies)
         self.page_forms = PageFormStore(redis)
 
     @classmethod

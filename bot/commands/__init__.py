@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import account, admin, billing, credits, groups, payments, user
+from bot.commands import account, admin, billing, credits, currency, groups, payments, user
 from bot.commands.model import Command, Registry
 
 
@@ -14,6 +14,7 @@ def all_commands() -> list[Command]:
         *groups.COMMANDS,
         *credits.COMMANDS,
         *account.COMMANDS,
+        *currency.COMMANDS,
         *admin.COMMANDS,
     ]
 

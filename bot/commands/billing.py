@@ -31,7 +31,7 @@ from payments.billing.cycle import Cycle
 from payments.billing.rules import Invoice
 from payments.catalog.records import Plan
 from payments.clock import day_label, month_label
-from payments.money import format_money
+from payments.money import Money, format_money
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
 INVOICES_SHOWN = 12
@@ -48,7 +48,8 @@ KIND = Param(
 async def plan_options(ctx: Context) -> list[tuple[str, str]]:
     """The plans on offer, as a pick-list: (id, "Basic, $10.00 a month")."""
     return [
-        (p.id, f"{p.name}, {format_money(p.price)} a month") for p in await ctx.store.plans.all()
+        (p.id, f"{p.name}, {format_money(p.price)} a month")
+        for p in await ctx.store.plans.offered(ctx.currency)
     ]
 
 
@@ -71,7 +72,7 @@ def _allowances(plan: Plan, ctx: Context) -> str:
 
 
 async def plans(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    catalog = await ctx.store.plans.all()
+    catalog = await ctx.store.plans.offered(ctx.currency)
     if not catalog:
         return Reply("No plans are on offer yet.")
     mine = ctx.account.plan if ctx.account is not None else ""
@@ -96,7 +97,7 @@ async def choose_plan(ctx: Context, args: Mapping[str, Any]) -> Reply:
         return Reply(NO_ACCOUNT)
     if account.kind is AccountKind.LEAF:
         return Reply("Your plan is chosen by the account that pays for you.", error="forbidden")
-    plan = await ctx.store.plans.get(str(args["id"]).strip().lower())
+    plan = await ctx.store.plans.get_in(str(args["id"]).strip().lower(), ctx.currency)
     if plan is None:
         return Reply(
             f"There is no plan '{args['id']}'. Send 'plans' to see them.", error="item-not-found"
@@ -193,7 +194,8 @@ async def price(ctx: Context, args: Mapping[str, Any]) -> Reply:
     plan_id = str(args["id"]).strip().lower()
     if await ctx.store.plans.get(plan_id) is None:
         return Reply(f"There is no plan '{args['id']}'.", error="item-not-found")
-    plan, changed = await ctx.store.plans.put(plan_id, at=ctx.now, price=args["amount"])
+    amount = Money(args["amount"].units, ctx.store.currency)  # the default currency's price
+    plan, changed = await ctx.store.plans.put(plan_id, at=ctx.now, price=amount)
     if not changed:
         return Reply(f"{plan.id} already costs {format_money(plan.price)} a month.")
     return Reply(

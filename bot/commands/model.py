@@ -116,6 +116,11 @@ class Context:
     def money(self, units: int) -> Money:
         return self.config.money(units)
 
+    @property
+    def currency(self) -> str:
+        """The asker's currency: ``config`` is the deployment's in it (``Config.in_currency``)."""
+        return self.config.billing.currency
+
 
 Handler = Callable[[Context, Mapping[str, Any]], Awaitable[Reply]]
 Confirm = Callable[[Context, Mapping[str, Any]], Awaitable[str | Reply]]

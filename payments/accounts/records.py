@@ -41,6 +41,7 @@ class Account:
     next_plan: str = ""  # chosen with `plan ID`, applied at the next renewal
     number: str = ""  # E.164 phone number, when one is assigned
     freezes: frozenset[FreezeKind] = field(default_factory=frozenset)
+    currency: str = "USD"  # what its money counts in (payments/store/currencies.py)
 
     @property
     def frozen(self) -> bool:
@@ -51,7 +52,9 @@ class Account:
         return self.status is AccountStatus.CLOSED
 
     @classmethod
-    def decode(cls, jid: str, fields: Mapping[str, str], freezes: Mapping[str, str]) -> Account:
+    def decode(
+        cls, jid: str, fields: Mapping[str, str], freezes: Mapping[str, str], default_currency: str
+    ) -> Account:
         try:
             return cls(
                 jid=jid,
@@ -64,6 +67,7 @@ class Account:
                 next_plan=fields.get("next_plan", ""),
                 number=fields.get("number", ""),
                 freezes=frozenset(FreezeKind(k) for k in freezes),
+                currency=fields.get("currency") or default_currency,
             )
         except (KeyError, ValueError) as exc:
             raise CorruptRecord(f"account {jid}: {exc!r}") from exc

@@ -47,8 +47,8 @@ async def choose_plan(cycle: Cycle, jid: str, plan_id: str, now: datetime) -> Ch
         raise NotAllowed("You have no account yet: send 'register' to start a trial.")
     if account.kind is AccountKind.LEAF:
         raise NotAllowed("Your plan is chosen by the account that pays for you.")
-    plan = await store.plans.get(plan_id.strip().lower())
-    if plan is None:
+    plan = await store.plans.get_in(plan_id.strip().lower(), account.currency)
+    if plan is None:  # not in the catalog, or not sold in the account's currency
         raise UnknownPlan(plan_id)
     if account.kind is AccountKind.PAID and plan.id == account.plan:
         await store.billing.set_next_plan(jid, "")

@@ -59,10 +59,16 @@ class ChoreReport:
     due: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     errors: int = 0
-    charged: Money | None = None
+    charged: dict[str, Money] | None = None  # per currency (renew)
     skipped_by: str = ""  # the lock holder, when another host runs this chore
     stopped: bool = False
     elapsed: float = 0.0
+
+    def add_charged(self, amount: Money) -> None:
+        charged = self.charged if self.charged is not None else {}
+        before = charged.get(amount.currency, Money.zero(amount.currency))
+        charged[amount.currency] = before + amount
+        self.charged = charged
 
     def summary(self, dry_run: bool) -> str:
         if self.skipped_by:
@@ -70,7 +76,8 @@ class ChoreReport:
         parts = [f"{self.due} due"]
         parts += [f"{n} {what}" for what, n in sorted(self.counts.items())]
         if self.charged is not None:
-            parts.append(f"{format_money(self.charged)} charged")
+            totals = [format_money(m) for _, m in sorted(self.charged.items())]
+            parts.append(f"{' + '.join(totals) or format_money(Money(0))} charged")
         parts.append(f"{self.errors} errors")
         parts.append(f"{self.elapsed:.2f}s")
         tail = "; dry run: nothing changed" if dry_run else ""

@@ -20,6 +20,7 @@ from redis.exceptions import NoScriptError
 
 from payments import keys
 from payments.clock import epoch, month_start, shift_month
+from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts, load_script
 from payments.usage.credits import Grant
 from payments.usage.rules import UsageEvent, event_key
@@ -114,10 +115,10 @@ def decode_grants(raw: Mapping[str, str], currency: str) -> tuple[Grant, ...]:
 
 
 class UsageStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: Redis, scripts: Scripts, currencies: Currencies) -> None:
         self._redis = redis
         self._scripts = scripts
-        self.currency = currency
+        self.currencies = currencies  # of the grants' prices
         self._counter: AsyncScript | None = None
 
     # --- reads ----------------------------------------------------------------
@@ -129,7 +130,7 @@ class UsageStore:
         """Several accounts in one round trip (a pipeline of reads, not a transaction)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for jid in jids:
-                pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of"])
+                pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of", "currency"])
                 pipe.exists(keys.freezes(jid))
                 pipe.get(keys.leaf_jids_index(jid))
                 pipe.hgetall(keys.usage(jid, month))
@@ -158,7 +159,7 @@ class UsageStore:
         return found
 
     def _standing(self, jid: str, replies: Sequence[Any]) -> AccountUsage:
-        (kind, status, plan_as_of), frozen, group, counters, grants, pending = replies
+        (kind, status, plan_as_of, currency), frozen, group, counters, grants, pending = replies
         if status is None:
             return AccountUsage(jid, exists=False)
         return AccountUsage(
@@ -170,7 +171,7 @@ class UsageStore:
             plan_as_of=plan_as_of or "",
             group=group or "",
             counters=counters,
-            grants=decode_grants(grants, self.currency),
+            grants=decode_grants(grants, self.currencies.of_field(currency)),
             pending=pending,
         )
 
@@ -201,8 +202,10 @@ class UsageStore:
             pipe.exists(keys.freezes(jid))
             pipe.hgetall(keys.credit_grants(jid))
             pipe.hgetall(keys.credit_pending(jid))
-            frozen, grants, pending = await pipe.execute()
-        return CreditsOf(bool(frozen), decode_grants(grants, self.currency), pending)
+            self.currencies.queue(pipe, jid)
+            frozen, grants, pending, currency = await pipe.execute()
+        decoded = decode_grants(grants, self.currencies.of_field(currency))
+        return CreditsOf(bool(frozen), decoded, pending)
 
     async def month(self, jid: str, month: str) -> dict[str, str]:
         counters: Any = await self._redis.hgetall(keys.usage(jid, month))

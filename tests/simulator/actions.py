@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Final
 
+from payments.accounts.currency import choose_currency as pick_currency
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing.activation import activate_if_due
 from payments.billing.freezes import operator_freeze, operator_unfreeze
@@ -17,13 +18,14 @@ from payments.codes import VOUCHER_CODES
 from payments.groups import flow as groups
 from payments.groups.rules import CodeUse
 from payments.ledger.records import EntryKind
+from payments.money import Money
 from payments.topup.flow import create_vouchers, receive_payment, redeem_voucher
-from payments.topup.providers.base import PaymentEvent
+from payments.topup.providers.base import PaymentEvent, WebhookRefused
 from payments.topup.vouchers import VoucherBatch
 from payments.usage import flow as metering
 from payments.usage.rules import UsageEvent
 from tests.simulator.oracle import Violation
-from tests.simulator.world import DOMAIN, PACK, PLANS, Payment, UsageSent, World, usd
+from tests.simulator.world import CURRENCIES, DOMAIN, PACK, PLANS, Payment, UsageSent, World
 
 Action = Callable[[World], Awaitable[None]]
 CODE_ATTEMPTS: Final = 1_000  # the simulated users never hit the code rate limit
@@ -40,11 +42,25 @@ async def register(w: World, jid: str = "") -> None:
 
 
 async def deliver(w: World, payment: Payment) -> None:
-    """The provider's webhook: acknowledged once the call returns."""
+    """The provider's webhook: acknowledged once the call returns; a payment in another
+    currency than its account's is refused (4xx), and the provider stops."""
     payment.deliveries += 1
     event = PaymentEvent(payment.ref, payment.ref, payment.jid, payment.amount)
-    await receive_payment(w.store, event, "sim", w.policy, now=w.now)
+    try:
+        await receive_payment(w.store, event, "sim", w.policy, now=w.now)
+    except WebhookRefused:
+        payment.refused = True
+        w.say(f"refused: {payment.ref} in {payment.amount.currency}")
+        return
     payment.acknowledged = True
+
+
+async def currency_of(w: World, jid: str) -> str:
+    """What the user's top-up page charges in; now and then an old link in the other one."""
+    currency = await w.store.currencies.of(jid)
+    if w.rng.random() < 0.08:
+        return next(c for c in CURRENCIES if c != currency)
+    return currency
 
 
 async def top_up(w: World) -> None:
@@ -52,7 +68,7 @@ async def top_up(w: World) -> None:
     jid = w.pick()
     if await w.store.accounts.get(jid) is None:
         return
-    amount = usd(w.rng.choice((5, 10, 20, 25, 40)))
+    amount = Money.whole(w.rng.choice((5, 10, 20, 25, 40)), await currency_of(w, jid))
     payment = Payment(w.next_id("sim:pay"), jid, amount)
     w.payments.append(payment)
     w.say(f"top up {jid} {amount} ({payment.ref})")
@@ -63,7 +79,7 @@ async def provider_retry(w: World) -> None:
     """A webhook again: a retry of an unacknowledged one, or a replay of any."""
     if not w.payments:
         return
-    pending = [p for p in w.payments if not p.acknowledged]
+    pending = [p for p in w.payments if not p.acknowledged and not p.refused]
     payment = w.rng.choice(pending or w.payments)
     w.say(f"webhook again {payment.ref} ({'retry' if pending else 'replay'})")
     await deliver(w, payment)
@@ -71,7 +87,8 @@ async def provider_retry(w: World) -> None:
 
 async def voucher(w: World) -> None:
     if not w.vouchers or w.rng.random() < 0.3:
-        batch = VoucherBatch(w.next_id("b"), usd(w.rng.choice((5, 10))), 3, w.now, "sim")
+        value = Money.whole(w.rng.choice((5, 10)), w.rng.choice(CURRENCIES))
+        batch = VoucherBatch(w.next_id("b"), value, 3, w.now, "sim")
         w.vouchers += await create_vouchers(w.store, batch)
     jid, code = w.pick(), w.rng.choice(w.vouchers)
     if await w.store.accounts.get(jid) is None:  # the bot serves `redeem` to users only
@@ -81,6 +98,15 @@ async def voucher(w: World) -> None:
         w.store, jid, VOUCHER_CODES.display(code), now=w.now,
         attempts_per_hour=CODE_ATTEMPTS, policy=w.policy,
     )  # fmt: skip
+
+
+async def choose_currency(w: World) -> None:
+    """``currency CODE``: refused once money arrived, or for a leaf."""
+    jid, code = w.pick(), w.rng.choice(CURRENCIES)
+    if await w.store.accounts.get(jid) is None:
+        return
+    w.say(f"currency {jid} {code}")
+    await pick_currency(w.store, jid, code)
 
 
 async def choose_plan(w: World) -> None:
@@ -179,9 +205,10 @@ async def operator(w: World) -> None:
         await operator_unfreeze(cycle, jid, kind, w.now)
     elif await w.store.accounts.get(jid) is not None:
         ref = w.next_id("sim:credit")
-        w.say(f"operator credits {jid} $5 ({ref})")
+        amount = Money.whole(5, await w.store.currencies.of(jid))
+        w.say(f"operator credits {jid} {amount} ({ref})")
         await credit_account(
-            w.store, jid, usd(5), reason="sim", kind=EntryKind.CREDIT, ref=ref,
+            w.store, jid, amount, reason="sim", kind=EntryKind.CREDIT, ref=ref,
             actor="operator", at=w.now, policy=w.policy,
         )  # fmt: skip
 
@@ -203,6 +230,7 @@ async def tick(w: World) -> None:
 # Weights: what a day of the product looks like, squeezed.
 ACTIONS: Final[dict[Action, int]] = {
     register: 8,
+    choose_currency: 3,
     top_up: 10,
     provider_retry: 5,
     voucher: 3,
@@ -218,4 +246,6 @@ ACTIONS: Final[dict[Action, int]] = {
     tick: 14,
 }
 # What races well with what: the interleavings the product must survive.
-RACERS: Final = (top_up, provider_retry, choose_plan, pay, join, leave, usage, operator, chores)
+RACERS: Final = (
+    top_up, provider_retry, choose_currency, choose_plan, pay, join, leave, usage, operator, chores,
+)  # fmt: skip

@@ -90,6 +90,7 @@ async def check(w: World) -> dict[str, Snapshot]:
         _leaves_billed_while_open(w, snap, accounts)
     await _payments_credited_once(w)
     await _events_counted_once(w)
+    await _currencies_fixed(w, accounts)
     return accounts
 
 
@@ -150,6 +151,21 @@ async def _payments_credited_once(w: World) -> None:
         found = refs[payment.jid].count(payment.ref)
         if found > 1 or (payment.acknowledged and found != 1):
             fail(w, f"{payment.ref} to {payment.jid}: acknowledged, credited {found} times")
+        if payment.refused and found:
+            fail(w, f"{payment.ref} to {payment.jid}: refused (currency), yet credited")
+
+
+async def _currencies_fixed(w: World, accounts: dict[str, Snapshot]) -> None:
+    """An account counts in one currency from its first money on; a leaf in its main's."""
+    for snap in accounts.values():
+        currency = await w.store.currencies.of(snap.jid)
+        if await w.store.ledger.money_arrived(snap.jid):
+            seen = w.currencies.setdefault(snap.jid, currency)
+            if seen != currency:
+                fail(w, f"{snap.jid}: counted in {seen} since money arrived, now in {currency}")
+        main = await w.store.groups.main_of(snap.jid) if snap.kind == "leaf" else ""
+        if main and await w.store.currencies.of(main) != currency:
+            fail(w, f"{snap.jid}: a leaf in {currency} of {main}, who counts in another currency")
 
 
 async def _events_counted_once(w: World) -> None:

@@ -116,7 +116,7 @@ async def _settle(w: World) -> None:
     """The end of a history: providers deliver what is pending, the chores run to the end."""
     w.say("--- settling: pending webhooks delivered, chores run")
     for payment in w.payments:
-        if not payment.acknowledged:
+        if not payment.acknowledged and not payment.refused:
             await deliver(w, payment)
     await w.forget_locks()
     for _ in range(2):

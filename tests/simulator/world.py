@@ -29,12 +29,18 @@ from tests.simulator.faults import Conductor, SimRedis
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 DOMAIN = "sim.example"
-PLANS = {"basic": 10, "pro": 25}  # whole dollars a month
+PLANS = {"basic": 10, "pro": 25}  # whole dollars a month (CAD: a third more)
 PACK = "sms100"
+CURRENCIES = ("USD", "CAD")
 
 
 def usd(whole: int) -> Money:
     return Money(whole * 10_000)
+
+
+def priced(whole: int) -> list[Money]:
+    """A price in each currency: $N and CA$(N + a third)."""
+    return [Money.whole(whole, "USD"), Money(whole * 13_333 // 1000 * 1000, "CAD")]
 
 
 @dataclass
@@ -46,6 +52,7 @@ class Payment:
     amount: Money
     acknowledged: bool = False
     deliveries: int = 0
+    refused: bool = False  # in another currency than its account's: refused, never credited
 
 
 @dataclass
@@ -70,6 +77,7 @@ class World:
     vouchers: list[str] = field(default_factory=list)
     counter: int = 0
     log: list[str] = field(default_factory=list)
+    currencies: dict[str, str] = field(default_factory=dict)  # each funded account's, once seen
     chores_current: bool = False  # this step was a `chore all` that ran alone to its end
     crashes: int = 0
     steps: int = 0
@@ -78,7 +86,7 @@ class World:
     def policy(self) -> BillingConfig:
         """The deployment's rules, on a shorter calendar: a history sees whole lifecycles."""
         return replace(
-            default_policy("USD"), trial_days=10, grace_days=3, reminder_days=2,
+            default_policy(*CURRENCIES), trial_days=10, grace_days=3, reminder_days=2,
             close_after_days=15, low_balance_days=3,
         )  # fmt: skip
 
@@ -132,10 +140,10 @@ async def open_world(redis_url: str, seed: int, accounts: int) -> World:
     for plan, price in PLANS.items():
         allowances = {"sms": 50, "voice_minutes": 100} if plan == "pro" else {"sms": 10}
         await world.store.plans.put(
-            plan, at=T0 - timedelta(days=1), price=usd(price), name=plan.title(),
+            plan, at=T0 - timedelta(days=1), prices=priced(price), name=plan.title(),
             allowances=allowances,
         )  # fmt: skip
     await world.store.packs.put(
-        PACK, at=T0 - timedelta(days=1), resource="sms", quantity=100, price=usd(3)
+        PACK, at=T0 - timedelta(days=1), resource="sms", quantity=100, prices=priced(3)
     )
     return world

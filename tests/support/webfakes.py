@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from payments.config import (
+    BillingConfig,
     BtcpayConfig,
     Config,
     InvoiceConfig,
@@ -76,9 +77,11 @@ def make_config(
     btcpay_base: str = "",
     test: bool = True,
     invoice: InvoiceConfig = NO_SELLER,
+    billing: BillingConfig = BillingConfig(),  # noqa: B008 (immutable)
     **web_options: Any,
 ) -> Config:
     return Config(
+        billing=billing,
         redis=RedisConfig(url=redis_url),
         invoice=invoice,
         web=WebConfig(public_url=public_url, link_secret=Secret(LINK_SECRET), **web_options),
@@ -108,6 +111,7 @@ async def running_service(
     stripe_base: str = "",
     btcpay_base: str = "",
     invoice: InvoiceConfig = NO_SELLER,
+    billing: BillingConfig = BillingConfig(),  # noqa: B008 (immutable)
     **options: Any,
 ) -> AsyncIterator[tuple[str, web.Application]]:
     """Our web service on a real port, with its public URL being that port."""
@@ -119,6 +123,7 @@ async def running_service(
         stripe_base=stripe_base,
         btcpay_base=btcpay_base,
         invoice=invoice,
+        billing=billing,
         **options,
     )
     app = build_app(config)
