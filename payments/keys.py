@@ -108,6 +108,11 @@ def offers(jid: str) -> str:
     return f"bot-offers-{{{jid}}}"
 
 
+def notify_off(jid: str) -> str:
+    """Set: the notices this account turned off (``notify KIND off``: NoticeChoice names)."""
+    return _account("notify_off", jid)
+
+
 def told(jid: str) -> str:
     """Set: prefixes of notice keys a reply to this JID already said (5 minutes)."""
     return f"bot-told-{{{jid}}}"

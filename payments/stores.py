@@ -11,6 +11,7 @@ from payments.billing.store import BillingStore
 from payments.catalog.store import PackCatalog, PlanCatalog
 from payments.groups.store import GroupStore
 from payments.ledger.store import LedgerStore
+from payments.notifications.store import ChoiceStore
 from payments.store.botstate import BotStateStore
 from payments.store.code_attempts import CodeAttemptStore
 from payments.store.connection import open_redis
@@ -54,6 +55,7 @@ class Store:
         self.usage = UsageStore(redis, self.scripts, self.currencies)
         self.credits = CreditStore(redis, self.scripts, self.currencies)
         self.page_forms = PageFormStore(redis)
+        self.choices = ChoiceStore(redis)
 
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:

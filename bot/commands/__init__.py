@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from bot.commands import account, admin, billing, credits, currency, groups, payments, user
+from bot.commands import (
+    account,
+    admin,
+    billing,
+    credits,
+    currency,
+    groups,
+    notify,
+    payments,
+    user,
+)
 from bot.commands.model import Command, Registry
 
 
@@ -15,6 +25,7 @@ def all_commands() -> list[Command]:
         *credits.COMMANDS,
         *account.COMMANDS,
         *currency.COMMANDS,
+        *notify.COMMANDS,
         *admin.COMMANDS,
     ]
 
