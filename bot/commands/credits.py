@@ -21,6 +21,7 @@ from bot.commands.model import (
     Role,
     Table,
 )
+from bot.commands.usage_months import usage_of_month
 from bot.commands.words import resource_name
 from payments.accounts.records import AccountKind
 from payments.catalog.records import Pack, UnknownPack
@@ -149,6 +150,8 @@ def _usage_line(line: ResourceMonth) -> str:
 
 
 async def usage(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    if args.get("month") and (past := await usage_of_month(ctx, *args["month"])) is not None:
+        return past
     view: MonthView = await metering.month_usage(meter_of(ctx), ctx.jid, ctx.now)
     if not view.lines:
         return Reply(NO_ACCOUNT)
@@ -205,9 +208,18 @@ COMMANDS = [
     ),
     Command(
         "usage",
-        "what you used this month, and what is left",
+        "what you used this month, and what is left (MONTH: one of the twelve back)",
         USERS,
         usage,
+        (
+            Param(
+                "month",
+                "YYYY-MM, like 2026-03 (default: this month)",
+                ParamKind.MONTH,
+                required=False,
+                label="Month",
+            ),
+        ),
         unavailable=NO_ACCOUNT,
         label="Usage",
         first=frozenset({Role.TRIAL, Role.PAID, Role.LEAF}),

@@ -217,6 +217,8 @@ async def _tell_thresholds(
         percent = told_at(step)
         if percent is None:
             continue
+        if percent == 100:  # kept beside the month's counters: `usage YYYY-MM` says it
+            await meter.store.usage.mark_blocked(account.jid, month, resource, step.used_after)
         for notice in _threshold_notices(account.jid, ref, month, resource, percent, step):
             await meter.store.outbox.notify(notice)
 

@@ -19,7 +19,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from payments import keys
-from payments.clock import epoch, month_start, shift_month
+from payments.clock import epoch, month_of, month_start, shift_month
 from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts, load_script
 from payments.usage.credits import Grant
@@ -29,6 +29,7 @@ USAGE_MONTHS_KEPT: Final = 13  # a month's counters outlive it by a year: `histo
 EVENTS_GRACE: Final = timedelta(days=2)  # event ids are kept until last month is refused
 MIN_TTL: Final = 24 * 3600
 PAGE: Final = 1000
+MONTHS_PROBED: Final = 240  # the plan in force in a month: snapshots looked for this far back
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +219,34 @@ class UsageStore:
                 pipe.hgetall(keys.usage(jid, month))
             found: list[dict[str, str]] = await pipe.execute()
         return found
+
+    async def plan_in_force(self, jid: str, month: str) -> PlanRef | None:
+        """The plan snapshot in force in ``month`` (the newest from that month or before,
+        back to the account's registration); None for no account or none found."""
+        fields: Any = await self._redis.hmget(keys.account(jid), ["plan_as_of", "registered_at"])
+        current, registered = fields
+        if not registered:
+            return None
+        if current and current <= month:  # the usual case: no change of plan since
+            return await self._snapshots(jid, [current])
+        first = month_of(datetime.fromisoformat(registered))
+        return await self._snapshots(jid, _back(month, first, MONTHS_PROBED))
+
+    async def _snapshots(self, jid: str, months: Sequence[str]) -> PlanRef | None:
+        """The first snapshot of ``months`` that exists, as a PlanRef."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for month in months:
+                pipe.hmget(keys.plan_as_of(jid, month), ["plan", "version", "kind", "paid_by"])
+            found = await pipe.execute()
+        for plan, version, kind, paid_by in found:
+            if plan is not None:
+                return PlanRef(plan, int(version or 0), kind or "", paid_by or "")
+        return None
+
+    async def mark_blocked(self, jid: str, month: str, resource: str, used: int) -> None:
+        """A resource was used up in ``month`` at ``used`` (the first time is kept): what
+        ``usage YYYY-MM`` says was blocked."""
+        await self._redis.hsetnx(keys.usage(jid, month), f"blocked:{resource}", used)
 
     async def open_months(self, jid: str) -> list[str]:
         months: Any = await self._redis.smembers(keys.usage_open(jid))
@@ -413,3 +442,9 @@ def _events_ttl(month: str, now: datetime) -> int:
     # ids are needed until the month after next begins.
     end = month_start(shift_month(month, 2)) + EVENTS_GRACE
     return max(epoch(end) - epoch(now), MIN_TTL)
+
+
+def _back(month: str, first: str, count: int) -> list[str]:
+    """``month`` and up to ``count - 1`` months before it, newest first, not before ``first``."""
+    months = [shift_month(month, -back) for back in range(count)]
+    return [m for m in months if m >= first]
