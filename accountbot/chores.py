@@ -63,6 +63,7 @@ async def run(args: argparse.Namespace) -> int:
         progress=say,
         concurrency=args.concurrency,
         usage=config.usage,
+        referral=config.referral,
     )
     loop = asyncio.get_running_loop()
     # SIGTERM (systemd stop): finish the accounts in hand, release the lock, report.

@@ -220,6 +220,22 @@ def group_codes(main: str) -> str:
     return _account("group_codes", main)
 
 
+# --- referral rewards (`refer`) ------------------------------------------------------
+
+
+def referral_code(code: str) -> str:
+    """Hash: a paid account's referral code (its referrer, status). Global."""
+    return f"{PREFIX}referral_code-{code}"
+
+
+def referrals(jid: str) -> str:
+    """Hash (a referrer's): its code, counters, and ``new:JID`` -> each newcomer's state."""
+    return _account("referrals", jid)
+
+
+REFERRALS_DUE: Final = f"{PREFIX}referral_due"  # zset: newcomer -> when its reward is decided
+
+
 def number_owner(number: str) -> str:
     """String: the JID a phone number (E.164) is assigned to (the account's ``number``)."""
     return f"{PREFIX}number_owner-{{{number}}}"

@@ -46,6 +46,8 @@ class NoticeKind(StrEnum):
     RESOURCE_BLOCKED = "resource_blocked"  # 100%: allowance and credits used up
     LEAF_BLOCKED = "leaf_blocked"  # to a main: a leaf it pays for is blocked
     CREDITS_EXPIRING = "credits_expiring"
+    # referrals
+    REFERRAL_REWARD = "referral_reward"  # to a referrer: a newcomer's first payment settled
 
 
 class NoticeChoice(StrEnum):

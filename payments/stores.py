@@ -12,6 +12,7 @@ from payments.catalog.store import PackCatalog, PlanCatalog
 from payments.groups.store import GroupStore
 from payments.ledger.store import LedgerStore
 from payments.notifications.store import ChoiceStore
+from payments.referrals.store import ReferralStore
 from payments.store.botstate import BotStateStore
 from payments.store.code_attempts import CodeAttemptStore
 from payments.store.connection import open_redis
@@ -56,6 +57,7 @@ class Store:
         self.credits = CreditStore(redis, self.scripts, self.currencies)
         self.page_forms = PageFormStore(redis)
         self.choices = ChoiceStore(redis)
+        self.referrals = ReferralStore(redis, self.scripts, self.currencies)
 
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:

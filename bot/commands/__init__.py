@@ -11,6 +11,7 @@ from bot.commands import (
     groups,
     notify,
     payments,
+    referrals,
     user,
 )
 from bot.commands.model import Command, Registry
@@ -26,6 +27,7 @@ def all_commands() -> list[Command]:
         *account.COMMANDS,
         *currency.COMMANDS,
         *notify.COMMANDS,
+        *referrals.COMMANDS,
         *admin.COMMANDS,
     ]
 

@@ -42,6 +42,7 @@ class Account:
     number: str = ""  # E.164 phone number, when one is assigned
     freezes: frozenset[FreezeKind] = field(default_factory=frozenset)
     currency: str = "USD"  # what its money counts in (payments/store/currencies.py)
+    moved_to: str = ""  # closed by a move (payments/moves/): the JID that holds it now
 
     @property
     def frozen(self) -> bool:
@@ -68,6 +69,7 @@ class Account:
                 number=fields.get("number", ""),
                 freezes=frozenset(FreezeKind(k) for k in freezes),
                 currency=fields.get("currency") or default_currency,
+                moved_to=fields.get("moved_to", ""),
             )
         except (KeyError, ValueError) as exc:
             raise CorruptRecord(f"account {jid}: {exc!r}") from exc

@@ -24,7 +24,7 @@ account's keys) what to do, with no I/O; ``repair_account`` does it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -51,6 +51,7 @@ class Fix(StrEnum):
 class Fixes:
     fixes: tuple[Fix, ...] = ()
     entries: tuple[tuple[str, datetime], ...] = ()  # (schedule, when) to write
+    referred_by: str = ""  # its referrer: the repair of referrals looks at it too
 
 
 def repair_fixes(view: RepairView, now: datetime, activation_units: int) -> Fixes:
@@ -107,7 +108,10 @@ async def repair_account(cycle: Cycle, jid: str, now: datetime, *, dry_run: bool
     """Look at ``jid`` and finish what it needs; with ``dry_run``, only say what."""
     store = cycle.store
     view = await store.billing.repair_view(jid)
-    fixes = repair_fixes(view, now, cycle.policy.activation_amount.units)
+    fixes = replace(
+        repair_fixes(view, now, cycle.policy.activation_amount.units),
+        referred_by=view.account.get("referred_by", ""),
+    )
     if dry_run or not fixes.fixes:
         return fixes
     if Fix.FINISH_MOVE in fixes.fixes:

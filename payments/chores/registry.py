@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from payments.chores import billing, repair, usage
+from payments.chores import billing, referrals, repair, usage
 from payments.chores.runner import Chore, ChoreReport, ChoreRun, run_chore
 
 CHORES: Final[dict[str, Chore]] = {
@@ -16,10 +16,14 @@ CHORES: Final[dict[str, Chore]] = {
     "remind": billing.remind,
     "settle-usage": usage.settle_usage,
     "expire-credits": usage.expire_credits,
+    "reward-referrals": referrals.reward_referrals,
 }
 # The order of ``chore all``: repair first (what a crash left half done is finished and
 # every schedule is whole before the others read them); usage is settled before credits expire.
-ALL: Final = ("repair", "renew", "freeze", "close", "remind", "settle-usage", "expire-credits")
+ALL: Final = (
+    "repair", "renew", "freeze", "close", "remind", "settle-usage", "expire-credits",
+    "reward-referrals",
+)  # fmt: skip
 
 
 async def run_chores(run: ChoreRun, name: str) -> list[ChoreReport]:

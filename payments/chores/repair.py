@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from payments.billing.repair import repair_account
 from payments.chores.runner import ChoreReport, ChoreRun, each
+from payments.referrals.flow import repair_referral
 
 
 async def repair(run: ChoreRun, report: ChoreReport) -> None:
@@ -19,9 +20,15 @@ async def repair(run: ChoreRun, report: ChoreReport) -> None:
             report.counts[f"scheduled {schedule.removeprefix('payment-')}"] += 1
             if run.dry_run:
                 run.progress(f"would schedule {jid} in {schedule} at {when.isoformat()}")
+        done = [f.value for f in fixes.fixes]
+        if fixes.referred_by:
+            store, by = run.cycle.store, fixes.referred_by
+            done += await repair_referral(store, jid, by, run.now, dry_run=run.dry_run)
+        for what in done[len(fixes.fixes) :]:
+            report.counts[what] += 1
         if run.dry_run:
-            for fix in fixes.fixes:
-                run.progress(f"would {fix.value.replace('_', ' ')}: {jid}")
+            for what in done:
+                run.progress(f"would {what.replace('_', ' ')}: {jid}")
         return ""
 
     async for page in run.cycle.store.accounts.all_jids():

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Final
 
 from payments.billing.cycle import Cycle
-from payments.config import UsageConfig
+from payments.config import ReferralConfig, UsageConfig
 from payments.errors import PaymentsError
 from payments.money import Money, format_money
 from payments.store.locks import DEFAULT_TTL_MS, ChoreLock
@@ -51,6 +51,7 @@ class ChoreRun:
     lock_ttl_ms: int = DEFAULT_TTL_MS
     stop: asyncio.Event = field(default_factory=asyncio.Event)  # SIGTERM, or the lock lost
     usage: UsageConfig = field(default_factory=UsageConfig)  # [usage]: settle-usage, expire-credits
+    referral: ReferralConfig = field(default_factory=ReferralConfig)  # [referral]: reward-referrals
 
 
 @dataclass

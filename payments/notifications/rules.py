@@ -56,6 +56,7 @@ _GROUPS: Final = (
         NoticeKind.TRIAL_ENDING, NoticeKind.TRIAL_ENDED,
     )),
     ("freezes", (NoticeKind.FROZEN, NoticeKind.UNFROZEN)),
+    ("referrals", (NoticeKind.REFERRAL_REWARD,)),
     ("closure", (NoticeKind.CLOSURE_WARNING, NoticeKind.CLOSED, NoticeKind.LEAF_DETACHED)),
     ("groups", (
         NoticeKind.INVITATION, NoticeKind.LEAF_JOINED, NoticeKind.LEAF_LEFT,

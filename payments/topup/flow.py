@@ -22,6 +22,7 @@ from payments.errors import WrongCurrency
 from payments.ledger.records import Balance, Balances, EntryKind
 from payments.money import InvalidAmount, Money, format_money, parse_money
 from payments.notices import Notice
+from payments.referrals.flow import payment_arrived
 from payments.stores import Store
 from payments.topup import texts
 from payments.topup.providers.amounts import payable
@@ -117,6 +118,7 @@ async def receive_payment(
         policy=policy,
     )
     await store.payments_in.mark_credited(provider, event.provider_id, now or utcnow())
+    await payment_arrived(store, jid, now or utcnow())  # a referrer's reward, later
     balances = await store.ledger.balances(jid)
     await store.outbox.notify(await _receipt(store, jid, event.ref, amount, balances, policy))
     return Received(jid, amount, outcome.applied.applied, balances.total)

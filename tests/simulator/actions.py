@@ -19,6 +19,7 @@ from payments.groups import flow as groups
 from payments.groups.rules import CodeUse
 from payments.ledger.records import EntryKind
 from payments.money import Money
+from payments.referrals.flow import my_code, register_referred
 from payments.topup.flow import create_vouchers, receive_payment, redeem_voucher
 from payments.topup.providers.base import PaymentEvent, WebhookRefused
 from payments.topup.vouchers import VoucherBatch
@@ -149,6 +150,34 @@ async def refer(w: World) -> None:
     )  # fmt: skip
 
 
+async def referral(w: World) -> None:
+    """``refer``: a paid account's code; a newcomer registers with it (a trial of its own)."""
+    paid = [j for j in w.jids if (a := await w.store.accounts.get(j)) and a.kind == "paid"]
+    referrer = w.rng.choice(paid) if paid and w.rng.random() < 0.9 else w.pick()
+    mine = await my_code(w.store, w.policy, referrer, w.now)
+    newcomer = f"r{w.next_id('')}@{DOMAIN}"
+    w.jids.append(newcomer)
+    w.say(f"register {newcomer} with the referral code of {referrer}")
+    await register_referred(
+        w.cycle(newcomer), newcomer, mine.code, w.now, attempts=CODE_ATTEMPTS,
+        referral=w.referral,
+    )  # fmt: skip
+
+
+async def refund(w: World) -> None:
+    """An operator gives back (part of) a payment: a ``refund`` entry naming it."""
+    payments = [p for p in w.payments if p.acknowledged]
+    if not payments:
+        return
+    payment = w.rng.choice(payments)
+    amount = Money.whole(w.rng.choice((1, 5)), payment.amount.currency)
+    w.say(f"refund {payment.jid} {amount} of {payment.ref}")
+    await w.store.ledger.debit(
+        payment.jid, amount, reason="sim refund", kind=EntryKind.REFUND,
+        ref=f"refund:{payment.ref}:{w.next_id('')}", actor="operator", at=w.now,
+    )  # fmt: skip
+
+
 async def leave(w: World) -> None:
     """A leaf leaves, or its main removes it; it stays paid to the end of the month paid."""
     leaf = w.pick()
@@ -238,6 +267,8 @@ ACTIONS: Final[dict[Action, int]] = {
     pay: 3,
     join: 5,
     refer: 2,
+    referral: 3,
+    refund: 1,
     leave: 3,
     usage: 6,
     buy: 3,

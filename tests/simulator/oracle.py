@@ -13,6 +13,9 @@ from typing import Any
 
 from payments import keys
 from payments.clock import parse_instant
+from payments.ledger.records import EntryKind, LedgerEntry
+from payments.referrals.flow import holder_of
+from payments.referrals.rules import NewcomerState, Verdict, decide
 from tests.simulator.world import World
 
 
@@ -91,6 +94,7 @@ async def check(w: World) -> dict[str, Snapshot]:
     await _payments_credited_once(w)
     await _events_counted_once(w)
     await _currencies_fixed(w, accounts)
+    await _referrals_rewarded_once(w, accounts)
     return accounts
 
 
@@ -168,6 +172,48 @@ async def _currencies_fixed(w: World, accounts: dict[str, Snapshot]) -> None:
             fail(w, f"{snap.jid}: a leaf in {currency} of {main}, who counts in another currency")
 
 
+async def _referrals_rewarded_once(w: World, accounts: dict[str, Snapshot]) -> None:
+    """A referrer is rewarded once per newcomer, only for a first payment that settled and
+    that nothing took back before the reward; its counters say what its records say."""
+    rewards: dict[str, list[LedgerEntry]] = {}
+    for jid in accounts:
+        for entry in await w.store.ledger.entries(jid):
+            if entry.kind is EntryKind.REFERRAL:
+                rewards.setdefault(entry.ref.removeprefix("referral:"), []).append(entry)
+    for newcomer, found in rewards.items():
+        if len(found) > 1:
+            fail(w, f"{newcomer}: its referrer was rewarded {len(found)} times")
+        # What the newcomer's ledger held when the reward was written (stream ids are the
+        # server's clock in ms: a refund racing in the same ms is given the benefit of doubt).
+        before = [e for e in await w.store.ledger.entries(newcomer) if _ms(e) < _ms(found[0])]
+        decision = decide(before, found[0].at, w.referral.settle_days)
+        if decision.verdict is not Verdict.REWARD:
+            fail(w, f"{newcomer}: its referrer was rewarded ({decision.verdict.value})")
+    for jid in accounts:
+        raw: Any = await w.store.redis.hgetall(keys.referrals(jid))
+        states = [v.split("|")[0] for k, v in raw.items() if k.startswith("new:")]
+        if int(raw.get("rewards", 0)) != states.count("rewarded"):
+            fail(w, f"{jid}: counts {raw.get('rewards', 0)} rewards, its records say otherwise")
+
+
+async def _referral_decided(w: World, snap: Snapshot) -> None:
+    """After the chores, a newcomer whose first payment settled has its reward decided."""
+    referrer = await holder_of(w.store, snap.account.get("referred_by", ""))
+    if not referrer:
+        return
+    state = await w.store.referrals.state(referrer, snap.jid)
+    if state is None:
+        fail(w, f"{snap.jid}: referred by {referrer}, who never counted it")
+    decision = decide(await w.store.ledger.entries(snap.jid), w.now, w.referral.settle_days)
+    due = decision.verdict in (Verdict.REWARD, Verdict.WITHHOLD)
+    if due and state is NewcomerState.SIGNED_UP:
+        fail(w, f"{snap.jid}: its first payment settled, its reward is not decided")
+
+
+def _ms(entry: LedgerEntry) -> int:
+    return int(entry.id.split("-")[0])
+
+
 async def _events_counted_once(w: World) -> None:
     for sent in w.events:
         if sent.counted > 1:
@@ -210,6 +256,7 @@ async def check_settled(w: World, accounts: dict[str, Snapshot]) -> None:
         if await redis.scard(keys.group_joins(snap.jid)):
             fail(w, f"{snap.jid}: a join it paid for is still unfinished after the chores")
         await _scheduled(w, snap)
+        await _referral_decided(w, snap)
 
 
 async def _scheduled(w: World, snap: Snapshot) -> None:

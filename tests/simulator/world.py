@@ -20,7 +20,7 @@ from payments import keys
 from payments.billing.cycle import Cycle, default_policy
 from payments.chores.registry import run_chores
 from payments.chores.runner import ChoreReport, ChoreRun
-from payments.config import BillingConfig, UsageConfig
+from payments.config import BillingConfig, ReferralConfig, UsageConfig
 from payments.groups.flow import GroupFlow
 from payments.money import Money
 from payments.stores import Store
@@ -94,6 +94,10 @@ class World:
     def usage(self) -> UsageConfig:
         return UsageConfig(trial_allowances={"sms": 5})
 
+    @property
+    def referral(self) -> ReferralConfig:
+        return ReferralConfig(trial_days=15, settle_days=3)
+
     def cycle(self, actor: str = "sim") -> Cycle:
         return Cycle(self.store, self.policy, actor)
 
@@ -114,7 +118,9 @@ class World:
         self.log.append(f"[{self.steps}] {self.now:%Y-%m-%d %H:%M} {line}")
 
     async def chores(self, name: str = "all") -> list[ChoreReport]:
-        run = ChoreRun(self.cycle("chore"), self.now, concurrency=1, usage=self.usage)
+        run = ChoreRun(
+            self.cycle("chore"), self.now, concurrency=1, usage=self.usage, referral=self.referral
+        )
         return await run_chores(run, name)
 
     async def forget_locks(self) -> None:
