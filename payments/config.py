@@ -103,6 +103,7 @@ class BillingConfig:
     invite_days: int = 7  # invitations (`add JID`) and referral codes (`invite`) expire after this
     max_amount: Money = Money(10_000_000)  # noqa: RUF009 (immutable); the most one credit or top-up may add
     default_plan: str = "basic"
+    move_code_hours: int = 24  # the code `move NEWJID` sends must be claimed within this
 
     def in_currency(self, currency: str) -> BillingConfig:
         """The same policy with its amounts in ``currency`` (an account's)."""

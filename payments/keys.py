@@ -220,6 +220,19 @@ def group_codes(main: str) -> str:
     return _account("group_codes", main)
 
 
+# --- moves (`move NEWJID`, `claim CODE`) -----------------------------------------------
+
+
+def move(jid: str) -> str:
+    """Hash (the old account's): its move to a new JID, offered, sealed (the snapshot) or done."""
+    return _account("move", jid)
+
+
+def move_code(code: str) -> str:
+    """Hash: a code of ``move NEWJID`` (the old and new JIDs, expiry, status). Global."""
+    return f"{PREFIX}move_code-{code}"
+
+
 # --- referral rewards (`refer`) ------------------------------------------------------
 
 

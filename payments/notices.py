@@ -48,6 +48,9 @@ class NoticeKind(StrEnum):
     CREDITS_EXPIRING = "credits_expiring"
     # referrals
     REFERRAL_REWARD = "referral_reward"  # to a referrer: a newcomer's first payment settled
+    # moves
+    MOVE_OFFER = "move_offer"  # to a new JID: an account may move here (`claim CODE`)
+    ACCOUNT_MOVED = "account_moved"  # to both JIDs of a move, once done
 
 
 class NoticeChoice(StrEnum):

@@ -11,6 +11,7 @@ from payments.billing.store import BillingStore
 from payments.catalog.store import PackCatalog, PlanCatalog
 from payments.groups.store import GroupStore
 from payments.ledger.store import LedgerStore
+from payments.moves.store import MoveStore
 from payments.notifications.store import ChoiceStore
 from payments.referrals.store import ReferralStore
 from payments.store.botstate import BotStateStore
@@ -58,6 +59,7 @@ class Store:
         self.page_forms = PageFormStore(redis)
         self.choices = ChoiceStore(redis)
         self.referrals = ReferralStore(redis, self.scripts, self.currencies)
+        self.moves = MoveStore(redis, self.scripts)
 
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:

@@ -20,7 +20,8 @@ class AccountKind(StrEnum):
 
 class AccountStatus(StrEnum):
     ACTIVE = "active"
-    CLOSED = "closed"
+    CLOSED = "closed"  # for a debt, or by a move (``moved_to``): kept with its ledger
+    MOVING = "moving"  # a move is arriving at this JID (payments/moves/): nothing else changes it
 
 
 class FreezeKind(StrEnum):
@@ -51,6 +52,11 @@ class Account:
     @property
     def closed(self) -> bool:
         return self.status is AccountStatus.CLOSED
+
+    @property
+    def open(self) -> bool:
+        """An account its holder uses: not closed, not a move arriving."""
+        return self.status is AccountStatus.ACTIVE
 
     @classmethod
     def decode(

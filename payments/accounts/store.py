@@ -74,6 +74,10 @@ class AccountStore:
             await self._redis.zadd(keys.BILLING_FROZEN, {jid: epoch(at)}, lt=True)
         return Registered(int(status))
 
+    async def enlist(self, jid: str) -> None:
+        """Into the registry the repair walks, before the JID has any state (a move's new JID)."""
+        await self._redis.sadd(keys.ACCOUNTS, jid)
+
     async def set_currency(self, jid: str, code: str) -> int:
         """``lua/currency_set.lua``: what it answers (``accounts.currency.CurrencySet``)."""
         args = [code, self.default_currency]

@@ -52,6 +52,7 @@ class Fixes:
     fixes: tuple[Fix, ...] = ()
     entries: tuple[tuple[str, datetime], ...] = ()  # (schedule, when) to write
     referred_by: str = ""  # its referrer: the repair of referrals looks at it too
+    account_move: bool = False  # a move of it (or to it) to finish: the repair of moves
 
 
 def repair_fixes(view: RepairView, now: datetime, activation_units: int) -> Fixes:
@@ -111,6 +112,8 @@ async def repair_account(cycle: Cycle, jid: str, now: datetime, *, dry_run: bool
     fixes = replace(
         repair_fixes(view, now, cycle.policy.activation_amount.units),
         referred_by=view.account.get("referred_by", ""),
+        account_move=view.account_move in ("claimed", "sealed")
+        or view.account.get("status") == "moving",
     )
     if dry_run or not fixes.fixes:
         return fixes

@@ -22,4 +22,5 @@ class RepairView:
     prepaid: int
     grants: tuple[datetime, ...]  # expiry of each live grant
     usage_open: int  # months holding usage not yet settled
+    account_move: str  # the state of a move of this account to a new JID ('' none)
     scheduled: Mapping[str, float | None] = field(default_factory=dict)  # schedule -> score

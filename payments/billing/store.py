@@ -200,10 +200,13 @@ class BillingStore:
             pipe.get(keys.balance_prepaid(jid))
             pipe.hgetall(keys.credit_grants(jid))
             pipe.scard(keys.usage_open(jid))
+            pipe.hget(keys.move(jid), "state")
             for schedule in schedules:
                 pipe.zscore(schedule, jid)
             replies = await pipe.execute()
-        account, freezes, owed, move, joins, group, prepaid, grants, usage, *scores = replies
+        account, freezes, owed, move, joins, group, prepaid, grants, usage, moving, *scores = (
+            replies
+        )
         main: Any = await self._redis.lindex(keys.leaf_jids(group), 0) if group else ""
         currency = self.currencies.of_field(account.get(CURRENCY))
         live = [g.expires_at for g in decode_grants(grants, currency) if g.left > 0]
@@ -219,6 +222,7 @@ class BillingStore:
             int(prepaid or 0),
             tuple(sorted(live))[:1],
             int(usage),
+            moving or "",
             dict(zip(schedules, scores, strict=True)),
         )
 

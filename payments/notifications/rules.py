@@ -57,6 +57,7 @@ _GROUPS: Final = (
     )),
     ("freezes", (NoticeKind.FROZEN, NoticeKind.UNFROZEN)),
     ("referrals", (NoticeKind.REFERRAL_REWARD,)),
+    ("moves", (NoticeKind.MOVE_OFFER, NoticeKind.ACCOUNT_MOVED)),
     ("closure", (NoticeKind.CLOSURE_WARNING, NoticeKind.CLOSED, NoticeKind.LEAF_DETACHED)),
     ("groups", (
         NoticeKind.INVITATION, NoticeKind.LEAF_JOINED, NoticeKind.LEAF_LEFT,
