@@ -9,6 +9,7 @@ from bot.commands import (
     credits,
     currency,
     groups,
+    moves,
     notify,
     payments,
     referrals,
@@ -28,6 +29,7 @@ def all_commands() -> list[Command]:
         *currency.COMMANDS,
         *notify.COMMANDS,
         *referrals.COMMANDS,
+        *moves.COMMANDS,
         *admin.COMMANDS,
     ]
 

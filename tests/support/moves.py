@@ -38,28 +38,32 @@ def flow_of(store: Store, actor: str = "test") -> MoveFlow:
     return MoveFlow(store, POLICY, actor)
 
 
-async def main_worth_moving(store: Store) -> Before:
-    """Old pays for a leaf, holds a number, credits, an autobuy, owes an invoice."""
+async def main_worth_moving(
+    store: Store, old: str = OLD, leaf: str = LEAF, number: str = NUMBER, start: datetime = T0
+) -> Before:
+    """Old pays for a leaf, holds a number, credits, an autobuy, owes an invoice (all
+    from ``start``: the first renewal, a month later, leaves the invoice open)."""
     await basic_plan(store, "10")
-    await store.packs.put("sms100", at=T0, resource="sms", quantity=100, price=usd("3"))
-    await paid_account(store, OLD, T0, "30")
-    await store.accounts.register_trial(LEAF, T0, 30)
-    await group_flows.join(group_flows.GroupFlow(store, POLICY, "test"), OLD, LEAF, T0 + days(1))
-    await store.numbers.assign(OLD, NUMBER)
-    meter = Meter(store, UsageConfig(), OLD)
-    await metering.buy_pack(meter, OLD, "sms100", T0 + days(2), actor=OLD)
-    await metering.set_autobuy(meter, OLD, "sms100", True, T0 + days(2))
-    await metering.ingest(meter, [UsageEvent("u1", OLD, "sms", 7, T0 + days(3))], T0 + days(3))
-    await set_choice(store, OLD, "usage", False)
-    code = (await my_code(store, POLICY, OLD, T0 + days(3))).code
-    renewed = await renew_account(cycle_of(store), OLD, T0 + days(31))  # leaves an invoice open
+    await store.packs.put("sms100", at=start, resource="sms", quantity=100, price=usd("3"))
+    await paid_account(store, old, start, "30")
+    await store.accounts.register_trial(leaf, start, 30)
+    await group_flows.join(group_flows.GroupFlow(store, POLICY, "test"), old, leaf, start + days(1))
+    await store.numbers.assign(old, number)
+    meter = Meter(store, UsageConfig(), old)
+    await metering.buy_pack(meter, old, "sms100", start + days(2), actor=old)
+    await metering.set_autobuy(meter, old, "sms100", True, start + days(2))
+    used = UsageEvent(f"u1{old}", old, "sms", 7, start + days(3))
+    await metering.ingest(meter, [used], start + days(3))
+    await set_choice(store, old, "usage", False)
+    code = (await my_code(store, POLICY, old, start + days(3))).code
+    renewed = await renew_account(cycle_of(store), old, start + days(31))  # an invoice open
     assert renewed.owed is not None and renewed.owed.units > 0
     # Money that came afterwards (credited, not yet applied to the invoice).
-    await store.ledger.credit(OLD, usd("0.75"), reason="gift", balance=Balance.VOUCHER)
-    await store.ledger.credit(OLD, usd("0.50"), reason="top-up", kind=EntryKind.PAYMENT)
-    balances = await store.ledger.balances(OLD)
+    await store.ledger.credit(old, usd("0.75"), reason="gift", balance=Balance.VOUCHER)
+    await store.ledger.credit(old, usd("0.50"), reason="top-up", kind=EntryKind.PAYMENT)
+    balances = await store.ledger.balances(old)
     assert balances.total.units < renewed.owed.units
-    return Before(balances.total.units, len(await store.ledger.entries(OLD)), code)
+    return Before(balances.total.units, len(await store.ledger.entries(old)), code)
 
 
 async def offer_code(store: Store, at: datetime = MOVED_AT) -> str:
