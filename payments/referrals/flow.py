@@ -10,7 +10,9 @@ and the newcomer's state in one step) or withholds the reward (money taken back)
 Across accounts each step is on one account and idempotent: the newcomer's
 registration names its referrer (``referred_by``), then the referrer counts it; the
 repair chore counts a newcomer a crash left uncounted. A referrer that moved is
-followed to the JID that holds its account now (``moved_to``).
+followed to the JID that holds its account now (``moved_to``). A newcomer that moved
+stays counted as the JID it registered with: its new JID names it (``referred_as``),
+and its reward is decided on its ledgers, that JID's and those it moved to since.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from payments.billing.payment import after_credit
 from payments.codes import REFER_CODES, CodeRefused
 from payments.config import BillingConfig, ReferralConfig
 from payments.errors import NotAllowed
+from payments.ledger.records import LedgerEntry
 from payments.money import Money
 from payments.referrals import texts
 from payments.referrals.rules import NewcomerState, Stats, Verdict, decide, first_payment
@@ -113,8 +116,9 @@ async def payment_arrived(store: Store, jid: str, at: datetime) -> None:
     """A payment reached ``jid``: if it was referred, its reward is looked at from now (the
     chore then waits until the first payment has settled: an entry may be early, never
     late)."""
-    if await store.referrals.referred_by(jid):
-        await store.schedules.add_early(keys.REFERRALS_DUE, jid, at)
+    newcomer = await store.referrals.counted_as(jid)
+    if newcomer:
+        await store.schedules.add_early(keys.REFERRALS_DUE, newcomer, at)
 
 
 async def holder_of(store: Store, jid: str) -> str:
@@ -125,6 +129,18 @@ async def holder_of(store: Store, jid: str) -> str:
             return jid
         jid = account.moved_to
     return jid
+
+
+async def newcomer_entries(store: Store, newcomer: str) -> list[LedgerEntry]:
+    """A newcomer's ledger, with those of the JIDs its account moved to since (by time)."""
+    found, jid = [], newcomer
+    for _ in range(MAX_HOPS):
+        found += await store.ledger.entries(jid)
+        account = await store.accounts.get(jid)
+        if account is None or not account.moved_to:
+            break
+        jid = account.moved_to
+    return sorted(found, key=lambda entry: entry.at)
 
 
 # --- the decision (the reward-referrals chore) ----------------------------------------------
@@ -138,7 +154,7 @@ async def decide_reward(cycle: Cycle, newcomer: str, now: datetime, settle_days:
     if state is not NewcomerState.SIGNED_UP:
         await store.schedules.remove(keys.REFERRALS_DUE, newcomer)
         return "decided" if state is not None else "not_referred"
-    decision = decide(await store.ledger.entries(newcomer), now, settle_days)
+    decision = decide(await newcomer_entries(store, newcomer), now, settle_days)
     if decision.verdict is Verdict.NOT_YET:
         assert decision.when is not None
         await store.schedules.add(keys.REFERRALS_DUE, newcomer, decision.when)
@@ -157,7 +173,7 @@ async def _no_payment(cycle: Cycle, newcomer: str) -> str:
     """Dropped, then looked at again: a payment that landed meanwhile keeps its entry."""
     store = cycle.store
     await store.schedules.remove(keys.REFERRALS_DUE, newcomer)
-    first = first_payment(await store.ledger.entries(newcomer))
+    first = first_payment(await newcomer_entries(store, newcomer))
     if first is not None:
         await store.schedules.add_early(keys.REFERRALS_DUE, newcomer, first.at)
     return Verdict.NO_PAYMENT.value
@@ -186,15 +202,22 @@ async def repair_referral(
     referrer = await holder_of(store, referred_by)
     state = await store.referrals.state(referrer, jid)
     done = []
-    if state is None:
+    if state is None and await _code_still_of(store, jid, referrer):
         done.append("count_referral")
         if not dry_run:
             await store.referrals.signed_up(referrer, jid, now)
     pending = state in (None, NewcomerState.SIGNED_UP)
-    first = first_payment(await store.ledger.entries(jid)) if pending else None
+    first = first_payment(await newcomer_entries(store, jid)) if pending else None
     scheduled = await store.schedules.at(keys.REFERRALS_DUE, jid)
     if first is not None and (scheduled is None or scheduled > first.at):
         done.append("schedule_referral")
         if not dry_run:
             await store.schedules.add_early(keys.REFERRALS_DUE, jid, first.at)
     return done
+
+
+async def _code_still_of(store: Store, newcomer: str, referrer: str) -> bool:
+    """The code the newcomer used is still its referrer's (not revoked by a move since: its
+    records went to the new JID, which may count the newcomer already)."""
+    found = await store.referrals.code(await store.referrals.referred_with(newcomer))
+    return found is not None and found.open and found.referrer == referrer

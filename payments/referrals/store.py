@@ -89,6 +89,17 @@ class ReferralStore:
         value: Any = await self._redis.hget(keys.account(jid), "referred_by")
         return str(value or "")
 
+    async def referred_with(self, jid: str) -> str:
+        """The referral code a newcomer registered with ('' for none)."""
+        value: Any = await self._redis.hget(keys.account(jid), "referral_code")
+        return str(value or "")
+
+    async def counted_as(self, jid: str) -> str:
+        """The JID its referrer counted: ``jid`` if it registered with a referral code, the
+        JID it moved from if that one did (``referred_as``); '' when it was not referred."""
+        by, counted = await self._redis.hmget(keys.account(jid), ["referred_by", "referred_as"])
+        return str(counted or (jid if by else ""))
+
     async def reward(
         self, referrer: str, newcomer: str, amount: Money, *, at: datetime, actor: str
     ) -> tuple[Decided, Money]:

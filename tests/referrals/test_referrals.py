@@ -15,6 +15,7 @@ from payments.codes import REFER_CODES, CodeRefused
 from payments.config import ReferralConfig
 from payments.errors import NotAllowed
 from payments.ledger.records import Balance, EntryKind
+from payments.moves.flow import MoveFlow, operator_move
 from payments.referrals.flow import NotAReferrer, my_code, register_referred
 from payments.referrals.rules import NewcomerState
 from payments.stores import Store
@@ -134,3 +135,37 @@ async def test_the_repair_counts_a_signup_a_crash_left_uncounted(store: Store) -
     assert report.counts["count_referral"] == 1 and report.counts["schedule_referral"] == 1
     assert await store.referrals.state(REFERRER, NEWCOMER) is NewcomerState.SIGNED_UP
     assert await chore(store, 17) == {"reward": 1}
+
+
+async def test_a_newcomer_that_moved_is_rewarded_for_once_and_a_refund_after_counts(
+    store: Store,
+) -> None:
+    """Newt moves before paying: Newt's new JID stays counted as Newt (no second signup),
+    its payment there brings the reward once; a refund there withholds it."""
+    await referred(store)
+    moved_to = "newt2@example.org"
+    await operator_move(MoveFlow(store, POLICY, "admin"), NEWCOMER, moved_to, T0 + days(2))
+    assert await store.referrals.counted_as(moved_to) == NEWCOMER
+    assert await store.referrals.referred_by(moved_to) == ""
+    event = PaymentEvent("stripe:cs_n2", "cs_n2", moved_to, usd("25"))
+    await receive_payment(store, event, "stripe", POLICY, now=T0 + days(3))
+    assert await store.schedules.at(keys.REFERRALS_DUE, NEWCOMER) == T0 + days(3)
+    run = ChoreRun(cycle_of(store), T0 + days(4), referral=REFERRAL)
+    assert "count_referral" not in (await run_chore(run, "repair", repair)).counts
+    assert (await chore(store, 18))["reward"] == 1
+    assert (await chore(store, 19)).get("reward", 0) == 0
+    stats = (await my_code(store, POLICY, REFERRER, T0 + days(20))).stats
+    assert (stats.signups, stats.rewards) == (1, 1)
+
+
+async def test_a_refund_at_the_new_jid_of_a_newcomer_withholds_the_reward(store: Store) -> None:
+    await referred(store)
+    await newt_pays(store)
+    moved_to = "newt2@example.org"
+    await operator_move(MoveFlow(store, POLICY, "admin"), NEWCOMER, moved_to, T0 + days(3))
+    await store.ledger.debit(
+        moved_to, usd("5"), reason="refund", kind=EntryKind.REFUND, ref="refund:cs_newt:1",
+        at=T0 + days(4),
+    )  # fmt: skip
+    assert (await chore(store, 18)).get("withhold") == 1
+    assert (await my_code(store, POLICY, REFERRER, T0 + days(20))).stats.rewards == 0

@@ -19,6 +19,7 @@ from payments.groups import flow as groups
 from payments.groups.rules import CodeUse
 from payments.ledger.records import EntryKind
 from payments.money import Money
+from payments.moves.flow import MoveFlow, ask_move, claim, operator_move
 from payments.referrals.flow import my_code, register_referred
 from payments.topup.flow import create_vouchers, receive_payment, redeem_voucher
 from payments.topup.providers.base import PaymentEvent, WebhookRefused
@@ -164,6 +165,29 @@ async def referral(w: World) -> None:
     )  # fmt: skip
 
 
+async def move(w: World) -> None:
+    """An account moves to a new JID: by its code (``move``, then ``claim``), or by an
+    operator; now and then to a JID in use (refused) or with a code from another move."""
+    held = [j for j in w.jids if (a := await w.store.accounts.get(j)) and a.open]
+    old = w.rng.choice(held) if held and w.rng.random() < 0.9 else w.pick()
+    new = w.pick() if w.rng.random() < 0.2 else f"m{w.next_id('')}@{DOMAIN}"
+    if new not in w.jids:
+        w.jids.append(new)
+    w.moved.add(old)
+    flow = MoveFlow(w.store, w.policy, "sim")
+    if w.rng.random() < 0.3:
+        w.say(f"admin move {old} {new}")
+        await operator_move(flow, old, new, w.now)
+        return
+    w.say(f"move {old} to {new}")
+    await ask_move(flow, old, new, w.now)
+    record = await w.store.moves.record(old)
+    if record is None or w.rng.random() < 0.1:  # the new JID never claims it
+        return
+    w.say(f"claim by {new} of the move of {old}")
+    await claim(flow, new, record.code, w.now, attempts=CODE_ATTEMPTS)
+
+
 async def refund(w: World) -> None:
     """An operator gives back (part of) a payment: a ``refund`` entry naming it."""
     payments = [p for p in w.payments if p.acknowledged]
@@ -269,6 +293,7 @@ ACTIONS: Final[dict[Action, int]] = {
     refer: 2,
     referral: 3,
     refund: 1,
+    move: 2,
     leave: 3,
     usage: 6,
     buy: 3,
@@ -279,4 +304,5 @@ ACTIONS: Final[dict[Action, int]] = {
 # What races well with what: the interleavings the product must survive.
 RACERS: Final = (
     top_up, provider_retry, choose_currency, choose_plan, pay, join, leave, usage, operator, chores,
+    move,
 )  # fmt: skip

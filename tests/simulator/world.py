@@ -78,6 +78,7 @@ class World:
     counter: int = 0
     log: list[str] = field(default_factory=list)
     currencies: dict[str, str] = field(default_factory=dict)  # each funded account's, once seen
+    moved: set[str] = field(default_factory=set)  # old JIDs of the moves asked for
     chores_current: bool = False  # this step was a `chore all` that ran alone to its end
     crashes: int = 0
     steps: int = 0

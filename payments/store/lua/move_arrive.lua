@@ -36,7 +36,13 @@ local function flat(list)  -- a JSON array; an empty one may come back as an obj
 end
 
 redis.call('DEL', KEYS[1])
-put(KEYS[1], snap.account, {status = true, moved_from = true, moved_at = true})
+-- (what an earlier closure of it wrote stays with the old JID's history)
+put(KEYS[1], snap.account, {status = true, moved_from = true, moved_at = true,
+  closed_at = true, closed_why = true, moved_to = true, referred_by = true,
+  referral_code = true, referred_as = true})
+-- A referred newcomer stays counted as the JID it registered with (payments/referrals/).
+local counted = snap.account.referred_as or (snap.account.referred_by and old)
+if counted then redis.call('HSET', KEYS[1], 'referred_as', counted) end
 redis.call('HSET', KEYS[1], 'status', 'active', 'moved_from', old, 'move_id', id, 'moved_at', at)
 put(KEYS[2], snap.freezes)
 
