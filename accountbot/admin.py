@@ -8,6 +8,7 @@ from accountbot import (
     admin_catalog,
     admin_freezes,
     admin_ledger,
+    admin_moves,
     admin_numbers,
     admin_page,
     admin_vouchers,
@@ -24,6 +25,7 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         admin_catalog,
         admin_freezes,
         admin_numbers,
+        admin_moves,
         admin_page,
     )
     for module in modules:
