@@ -26,7 +26,8 @@ move OLD NEW``) then runs, in order (each step idempotent):
 From step 3 on the move only goes forward: a crash anywhere is finished by the
 ``repair`` chore (the old account's record is sealed, or the new JID is held with an
 offer still there), or by the new JID claiming again. Money that reaches the old JID
-afterwards (a late payment) is carried to the new one the same way, by the repair.
+afterwards (a late payment) stays on its closed account, as for any closed account
+(``register`` reopens it with that money; docs/billing.md says so).
 """
 
 from __future__ import annotations

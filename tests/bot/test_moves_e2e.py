@@ -36,6 +36,7 @@ async def test_a_main_with_a_leaf_number_invoice_and_credits_moves_by_code(
         live_store, old, leaf, its_number, datetime.now(UTC) - days(45)
     )
     owed, held = await live_store.billing.owed(old), await live_store.ledger.balances(old)
+    [grant] = await live_store.credits.grants(old)
     assert held.total.units == before.total and held.voucher.units and owed.units
     async with (
         login(server_stack, old, old_password) as oc,
@@ -58,7 +59,9 @@ async def test_a_main_with_a_leaf_number_invoice_and_credits_moves_by_code(
         numbers = await n.ask("numbers")
         assert f"{new} (you): {its_number}" in numbers and leaf in numbers
         assert format_money(owed) in await n.ask("invoices")
-        assert "sms" in await n.ask("credits")
+        assert f"  {grant.left} until {grant.expires_at:%Y-%m-%d} (pack sms100)" in (
+            await n.ask("credits")
+        )
         assert await o.ask("balance") == STRANGER  # the old JID has no account now
         assert await o.ask(f"move {new}") == NO_ACCOUNT
         assert await n.ask(f"claim {code}") == REFUSAL  # single use
