@@ -9,6 +9,7 @@ from accountbot import (
     admin_catalog,
     admin_freezes,
     admin_ledger,
+    admin_moves,
     admin_numbers,
     admin_page,
     admin_vouchers,
@@ -25,6 +26,7 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         admin_catalog,
         admin_freezes,
         admin_numbers,
+        admin_moves,
         admin_page,
         admin_cards,
     )

@@ -20,7 +20,7 @@ from payments.cards.desk import opened_desk
 from payments.cards.refunds import RefundOutcome, refund_to_cards
 from payments.clock import utcnow
 from payments.jid import normalise_jid
-from payments.money import format_money, parse_money
+from payments.money import format_exact, parse_money
 
 NOT_ENABLED = (
     "refunds to cards need [providers.stripe] enabled; "
@@ -53,14 +53,14 @@ async def refund_to_card(args: argparse.Namespace) -> int:
 def _report(jid: str, ref: str, done: RefundOutcome) -> int:
     head = f"already refunded (ref {ref})" if done.again else f"refunded to the cards of {jid}"
     if done.balance is not None:
-        head += f": prepaid balance {format_money(done.balance)}"
+        head += f": prepaid balance {format_exact(done.balance)}"
     print(head)
     for payment, part in done.made:
-        print(f"  {format_money(part)} to payment {payment}")
+        print(f"  {format_exact(part)} to payment {payment}")
     for payment, part in done.refused:
-        print(f"  {format_money(part)} to payment {payment}: refused by the provider, given back")
+        print(f"  {format_exact(part)} to payment {payment}: refused by the provider, given back")
     for payment, part in done.pending:
-        print(f"  {format_money(part)} to payment {payment}: no answer yet, run this again")
+        print(f"  {format_exact(part)} to payment {payment}: no answer yet, run this again")
     return EXIT_REFUSED if done.pending else EXIT_OK
 
 
@@ -78,9 +78,9 @@ async def show_cards(args: argparse.Namespace) -> int:
         print(f"  card {card.id} {card.label} expires {card.expiry}{mark}")
     for paid in payments:
         print(
-            f"  payment {paid.payment_intent} {paid.at:%Y-%m-%d} {format_money(paid.amount)}, "
-            f"refunded {format_money(paid.refunded)}, disputed {format_money(paid.disputed)}"
+            f"  payment {paid.payment_intent} {paid.at:%Y-%m-%d} {format_exact(paid.amount)}, "
+            f"refunded {format_exact(paid.refunded)}, disputed {format_exact(paid.disputed)}"
         )
     for dispute in disputes:
-        print(f"  dispute {dispute.id} {format_money(dispute.amount)} {dispute.status.value}")
+        print(f"  dispute {dispute.id} {format_exact(dispute.amount)} {dispute.status.value}")
     return EXIT_OK

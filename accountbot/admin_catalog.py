@@ -6,7 +6,7 @@ A price change is a new version; accounts keep the version they bought.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from accountbot.common import EXIT_OK, CliError, Commands, common, config_of, opened
@@ -14,13 +14,18 @@ from payments.catalog.records import BadOffer, Pack, Plan, check_offer_id, parse
 from payments.catalog.store import Catalog
 from payments.clock import utcnow
 from payments.config import Config
-from payments.money import Money, format_exact, parse_money
+from payments.money import Money, format_exact, parse_money_among
 from payments.stores import Store
 
 
 def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
     plan = _offer_parser(sub, "plan", "the plan catalog (versioned prices)", set_plan, list_plans)
-    plan.add_argument("--price", help="monthly price, like 10 or 9.99 (required for a new plan)")
+    plan.add_argument(
+        "--price",
+        action="append",
+        help="monthly price, like 10 (the default currency) or '13 CAD' (repeat, one per "
+        "currency; the others are kept; required for a new plan)",
+    )
     plan.add_argument("--name", help="the name users see (required for a new plan)")
     plan.add_argument(
         "--allowance",
@@ -33,7 +38,11 @@ def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
     )
     pack.add_argument("--resource", help="what it gives, e.g. sms (required for a new pack)")
     pack.add_argument("--quantity", help="how many units (required for a new pack)")
-    pack.add_argument("--price", help="its price, like 10 or 9.99 (required for a new pack)")
+    pack.add_argument(
+        "--price",
+        action="append",
+        help="its price, like 10 or '13 CAD' (repeat, one per currency; required for a new pack)",
+    )
 
 
 def _offer_parser(
@@ -55,10 +64,17 @@ def _offer_parser(
     return setter
 
 
+def other_prices(price: Money, prices: Mapping[str, Money], per: str = "") -> str:
+    """``  (CA$13.00/month)``: an offer's prices in the other currencies, if any."""
+    others = [f"{format_exact(p)}{per}" for c, p in sorted(prices.items()) if c != price.currency]
+    return f"  ({', '.join(others)})" if others else ""
+
+
 def describe_plan(plan: Plan) -> str:
     allowances = ", ".join(f"{k} {v}" for k, v in sorted(plan.allowances.items()))
+    also = other_prices(plan.price, plan.prices, "/month")
     return (
-        f"{plan.id}  v{plan.version}  {format_exact(plan.price)}/month  {plan.name}"
+        f"{plan.id}  v{plan.version}  {format_exact(plan.price)}/month{also}  {plan.name}"
         + (f"  ({allowances})" if allowances else "")
         + f"  since {plan.created_at:%Y-%m-%d}"
     )
@@ -67,12 +83,18 @@ def describe_plan(plan: Plan) -> str:
 def describe_pack(pack: Pack) -> str:
     return (
         f"{pack.id}  v{pack.version}  {pack.quantity} {pack.resource}  "
-        f"{format_exact(pack.price)}  since {pack.created_at:%Y-%m-%d}"
+        f"{format_exact(pack.price)}{other_prices(pack.price, pack.prices)}  "
+        f"since {pack.created_at:%Y-%m-%d}"
     )
 
 
-def _price(text: str | None, config: Config) -> Money | None:
-    return None if text is None else parse_money(text, config.billing.currency, allow_zero=True)
+def _prices(texts: Sequence[str] | None, config: Config) -> list[Money]:
+    """``--price`` values: each in the currency it names, else the default one."""
+    prices = [parse_money_among(t, config.billing.currencies, allow_zero=True) for t in texts or ()]
+    currencies = [p.currency for p in prices]
+    if len(set(currencies)) != len(currencies):
+        raise CliError("--price: one price per currency")
+    return prices
 
 
 def _quantity(text: str | None) -> int | None:
@@ -98,7 +120,7 @@ async def set_plan(args: argparse.Namespace) -> int:
             plan, changed = await store.plans.put(
                 plan_id,
                 at=utcnow(),
-                price=_price(args.price, config),
+                prices=_prices(args.price, config),
                 name=args.name,
                 allowances=allowances,
             )
@@ -115,10 +137,10 @@ async def set_pack(args: argparse.Namespace) -> int:
         raise CliError(f"--resource: one of {known} (the [usage] resources)")
     try:
         pack_id = check_offer_id(args.pack_id, "pack")
-        quantity, price = _quantity(args.quantity), _price(args.price, config)
+        quantity, prices = _quantity(args.quantity), _prices(args.price, config)
         async with opened(config) as store:
             pack, changed = await store.packs.put(
-                pack_id, at=utcnow(), resource=args.resource, quantity=quantity, price=price
+                pack_id, at=utcnow(), resource=args.resource, quantity=quantity, prices=prices
             )
     except BadOffer as exc:
         raise CliError(str(exc)) from None

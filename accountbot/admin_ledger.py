@@ -7,10 +7,11 @@ import sys
 
 from accountbot.admin_cards import refund_to_card
 from accountbot.common import EXIT_OK, EXIT_REFUSED, Commands, common, config_of, opened, operator
+from payments.config import Config
 from payments.errors import NotYetDurable
 from payments.jid import normalise_jid
 from payments.ledger.records import Balance, EntryKind, LedgerEntry
-from payments.money import format_exact, parse_money
+from payments.money import Money, format_exact, parse_money
 from payments.stores import Store
 from payments.topup.flow import operator_credit
 
@@ -56,6 +57,7 @@ async def show_account(args: argparse.Namespace) -> int:
         balances = await store.ledger.balances(jid)
         entries = await store.ledger.entries(jid, newest_first=True, count=args.entries)
     print(jid)
+    print(f"  currency {balances.prepaid.currency}")
     print(f"  prepaid  {format_exact(balances.prepaid)}")
     print(f"  voucher  {format_exact(balances.voucher)}")
     print(f"ledger, newest first ({len(entries)} shown):" if entries else "ledger: empty")
@@ -85,11 +87,17 @@ def _balance(args: argparse.Namespace) -> Balance:
     return Balance.VOUCHER if args.voucher else Balance.PREPAID
 
 
+async def amount_for(store: Store, config: Config, jid: str, text: str) -> Money:
+    """An amount typed for ``jid``: in its currency (naming another one is refused)."""
+    currency = await store.currencies.of(jid)
+    return parse_money(text, currency, maximum=config.billing.in_currency(currency).max_amount)
+
+
 async def credit(args: argparse.Namespace) -> int:
     config = config_of(args)
     jid = normalise_jid(args.jid)
-    amount = parse_money(args.amount, config.billing.currency, maximum=config.billing.max_amount)
     async with opened(config) as store:
+        amount = await amount_for(store, config, jid, args.amount)
         outcome = await operator_credit(
             store,
             jid,
@@ -128,8 +136,8 @@ async def _take(
 ) -> int:
     config = config_of(args)
     jid = normalise_jid(args.jid)
-    amount = parse_money(args.amount, config.billing.currency, maximum=config.billing.max_amount)
     async with opened(config) as store:
+        amount = await amount_for(store, config, jid, args.amount)
         applied = await store.ledger.debit(
             jid, amount, reason=args.reason, kind=kind, ref=ref, actor=operator(), balance=balance
         )
@@ -160,8 +168,10 @@ async def confirmed(store: Store, jid: str, ref: str) -> bool:
 
 
 async def reconcile_all(args: argparse.Namespace) -> int:
+    """Every ledger against its balances; the totals held per currency (never added across)."""
     config = config_of(args)
     checked = bad = 0
+    held: dict[str, tuple[int, Money]] = {}
     async with opened(config) as store:
         async for jid in store.ledger.accounts():
             checked += 1
@@ -171,5 +181,10 @@ async def reconcile_all(args: argparse.Namespace) -> int:
                     f"MISMATCH {m.jid} {m.balance.value}: stored {format_exact(m.stored)}, "
                     f"ledger sums to {format_exact(m.ledger_sum)}"
                 )
+            total = (await store.ledger.balances(jid)).total
+            count, before = held.get(total.currency, (0, Money.zero(total.currency)))
+            held[total.currency] = (count + 1, before + total)
+    for currency, (count, total) in sorted(held.items()):
+        print(f"reconcile {currency}: {count} accounts, {format_exact(total)} held")
     print(f"reconcile: {checked} accounts checked, {bad} mismatches")
     return EXIT_REFUSED if bad else EXIT_OK

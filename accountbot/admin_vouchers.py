@@ -18,7 +18,7 @@ from accountbot.common import (
 )
 from payments.clock import utcnow
 from payments.codes import VOUCHER_CODES
-from payments.money import format_exact, parse_money
+from payments.money import Money, format_exact, parse_money_among
 from payments.topup.flow import create_vouchers
 from payments.topup.vouchers import VoucherBatch
 
@@ -27,7 +27,11 @@ def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
     voucher = common(sub.add_parser("voucher", help="create and inspect voucher codes"))
     actions = voucher.add_subparsers(dest="voucher_command", required=True, metavar="ACTION")
     create = common(actions.add_parser("create", help="create a batch; prints one code a line"))
-    create.add_argument("--amount", required=True, help="value of each code, like 10 or 10.50")
+    create.add_argument(
+        "--amount",
+        required=True,
+        help="value of each code, like 10, 10.50 or '10 CAD' (default currency unless named)",
+    )
     create.add_argument("--count", required=True, type=int, help="how many codes")
     create.add_argument("--name", required=True, help="batch name (letters, digits, - _ .)")
     create.add_argument(
@@ -59,7 +63,8 @@ def parse_expiry(text: str | None, now: datetime) -> datetime | None:
 async def create_batch(args: argparse.Namespace) -> int:
     config = config_of(args)
     now = utcnow()
-    amount = parse_money(args.amount, config.billing.currency, maximum=config.billing.max_amount)
+    maximum = config.billing.max_amount.units
+    amount = parse_money_among(args.amount, config.billing.currencies, maximum_units=maximum)
     batch = VoucherBatch(
         name=args.name,
         amount=amount,
@@ -91,7 +96,8 @@ async def show_code(args: argparse.Namespace) -> int:
     if not code or not fields:
         print("no such voucher code")
         return EXIT_REFUSED
-    amount = format_exact(config.money(int(fields["amount"])))
+    currency = fields.get("currency") or config.billing.currency
+    amount = format_exact(Money(int(fields["amount"]), currency))
     print(f"{VOUCHER_CODES.display(code)}  {amount}  batch {fields['batch']}")
     print(f"  expires: {fields['expires_at'] or 'never'}")
     by = fields["redeemed_by"]

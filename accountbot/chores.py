@@ -75,6 +75,7 @@ async def run(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 usage=config.usage,
                 cards=desk,
+                referral=config.referral,
             )
             reports = await _run(chore_run, args.name)
     except RedisError as exc:  # an outage, a failover under way: each step is idempotent

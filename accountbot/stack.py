@@ -182,7 +182,7 @@ def render_config(
             "public_url": stack.web_url,
             "link_secret": stack.secrets["link"],
         },
-        "billing": {"currency": "USD"},
+        "billing": {"currencies": ["USD", "CAD"]},
         "providers.test": {"enabled": True},
         "operators": {"jids": list(operators)},
         "gateway": {"token": stack.secrets["gateway"]},

@@ -105,7 +105,8 @@ class AdhocCommands:
         command = session.command
         if session.stage == "params":
             try:
-                session.args = parse_form(command.params, values, self.dispatcher.config)
+                config = (await self.dispatcher.context(jid)).config  # in the asker's currency
+                session.args = parse_form(command.params, values, config)
             except FieldError as exc:
                 ctx = await self.dispatcher.context(jid)
                 form = await params_form(command, ctx, error=exc, typed=values)

@@ -60,9 +60,8 @@ class Dispatcher:
     async def context(self, jid: str) -> Context:
         account = await self.store.accounts.get(jid)
         role = role_of(account, jid in self.operators)
-        return Context(
-            jid, role, account, self.store, self.config, self.clock(), registry=self.registry
-        )
+        config = self.config.in_currency(account.currency) if account else self.config
+        return Context(jid, role, account, self.store, config, self.clock(), registry=self.registry)
 
     async def limited(self, jid: str) -> Reply | None:
         """None when the sender may go on; a Reply the first time it is over; else silence."""
@@ -104,7 +103,7 @@ class Dispatcher:
             refused = self._not_available(command, words[0], ctx.role)
             return await self._with_notice(ctx, replace(refused, command=_name(command)))
         try:
-            args = parse_chat_args(command, _after_words(text, used), self.config)
+            args = parse_chat_args(command, _after_words(text, used), ctx.config)
         except BadArgument as exc:
             usage = f"{exc}. Usage: {command.usage()}"
             return Reply(usage, error="bad-request", command=command.name)
@@ -157,7 +156,7 @@ class Dispatcher:
         if command is None or not command.allowed(ctx.role):
             return Reply(f"That command is no longer available. {HINT}")
         try:
-            args = parse_chat_args(command, _after_words(line, used), self.config)
+            args = parse_chat_args(command, _after_words(line, used), ctx.config)
         except BadArgument as exc:
             return Reply(f"{exc}. Usage: {command.usage()}", error="bad-request")
         return await self._with_notice(ctx, await self.run(command, ctx, args))

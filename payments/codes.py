@@ -48,3 +48,7 @@ class CodeFormat:
 
 VOUCHER_CODES: Final = CodeFormat(length=20, group=5)  # 100 random bits
 GROUP_CODES: Final = CodeFormat(length=24, group=6)  # invitations and referral codes: 120 bits
+# `refer`: a paid account's own code (a newcomer's `register CODE` tells it from an
+# invitation by its length), and `move NEWJID`: the code the new JID claims.
+REFER_CODES: Final = CodeFormat(length=25, group=5)  # 125 bits
+MOVE_CODES: Final = CodeFormat(length=28, group=7)  # 140 bits

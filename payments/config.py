@@ -13,7 +13,7 @@ import os
 import tomllib
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal, get_args, get_origin
 
@@ -92,9 +92,16 @@ class WebConfig:
     min_amount: Money = Money(50_000)  # noqa: RUF009 (immutable); the least one top-up may pay
     presets: tuple[str, ...] = ("10", "25", "50", "100")  # amounts offered on the top-up page
 
+    def in_currency(self, currency: str) -> WebConfig:
+        return replace(self, min_amount=Money(self.min_amount.units, currency))
+
 
 @dataclass(frozen=True)
 class BillingConfig:
+    # [billing] currencies = ["USD", "CAD"]: what accounts may count in, the first the
+    # default. `currency` is that default (an older config's one `currency` is read as
+    # a list of one); amounts below are the same numbers in each currency.
+    currencies: tuple[str, ...] = ("USD",)
     currency: str = "USD"
     activation_amount: Money = Money(200_000)  # noqa: RUF009 (immutable); a trial is upgraded once prepaid reaches this
     trial_days: int = 30
@@ -106,6 +113,18 @@ class BillingConfig:
     invite_days: int = 7  # invitations (`add JID`) and referral codes (`invite`) expire after this
     max_amount: Money = Money(10_000_000)  # noqa: RUF009 (immutable); the most one credit or top-up may add
     default_plan: str = "basic"
+    move_code_hours: int = 24  # the code `move NEWJID` sends must be claimed within this
+
+    def in_currency(self, currency: str) -> BillingConfig:
+        """The same policy with its amounts in ``currency`` (an account's)."""
+        if currency == self.currency:
+            return self
+        return replace(
+            self,
+            currency=currency,
+            activation_amount=Money(self.activation_amount.units, currency),
+            max_amount=Money(self.max_amount.units, currency),
+        )
 
 
 @dataclass(frozen=True)
@@ -191,6 +210,22 @@ class CardsConfig:
     expiry_warning_days: int = 30  # a card expiring within this many days is flagged
     poll_seconds: int = 5  # how often the web service looks for card work due (0: never)
 
+    def in_currency(self, currency: str) -> CardsConfig:
+        """The same numbers in ``currency`` (an account's)."""
+        return replace(
+            self,
+            min_charge=Money(self.min_charge.units, currency),
+            autotopup_monthly_cap=Money(self.autotopup_monthly_cap.units, currency),
+        )
+
+
+@dataclass(frozen=True)
+class ReferralConfig:
+    """``refer``: a newcomer's longer trial, and when the referrer's reward is paid."""
+
+    trial_days: int = 60  # the first trial of a newcomer who registers with a referral code
+    settle_days: int = 14  # its first payment counts once this old, not refunded nor disputed
+
 
 @dataclass(frozen=True)
 class PlanDecl:
@@ -199,8 +234,12 @@ class PlanDecl:
 
     id: str  # lower-case letters, digits, '-' or '_'; what users type: `plan basic`
     name: str  # what users read
-    price: Money  # a month
+    price: Money | None = None  # a month, in the default currency
     allowances: Mapping[str, int] = field(default_factory=dict)  # e.g. { sms = 100 }
+    prices: Mapping[str, Money] = field(default_factory=dict)  # { CAD = "13" }: per currency
+
+    def all_prices(self) -> dict[str, Money]:
+        return all_prices(self.price, self.prices)
 
 
 @dataclass(frozen=True)
@@ -210,7 +249,17 @@ class PackDecl:
     id: str
     resource: str  # one of [usage] resources
     quantity: int
-    price: Money
+    price: Money | None = None  # in the default currency
+    prices: Mapping[str, Money] = field(default_factory=dict)  # per currency
+
+    def all_prices(self) -> dict[str, Money]:
+        return all_prices(self.price, self.prices)
+
+
+def all_prices(price: Money | None, prices: Mapping[str, Money]) -> dict[str, Money]:
+    """An offer's prices by currency: ``price`` (the default currency's) and ``prices``."""
+    found = {price.currency: price} if price is not None else {}
+    return {**found, **prices}
 
 
 @dataclass(frozen=True)
@@ -238,6 +287,7 @@ class Config:
     log: LogConfig = LogConfig()
     metrics: MetricsConfig = MetricsConfig()
     cards: CardsConfig = CardsConfig()
+    referral: ReferralConfig = ReferralConfig()
     plans: tuple[PlanDecl, ...] = ()  # [[plans]]: the catalog this deployment declares
     packs: tuple[PackDecl, ...] = ()  # [[packs]]
     invoice: InvoiceConfig = InvoiceConfig()
@@ -245,6 +295,17 @@ class Config:
 
     def money(self, units: int) -> Money:
         return Money(units, self.billing.currency)
+
+    def in_currency(self, currency: str) -> Config:
+        """The same config with its amounts in ``currency``: what one account sees."""
+        if currency == self.billing.currency:
+            return self
+        return replace(
+            self,
+            billing=self.billing.in_currency(currency),
+            web=self.web.in_currency(currency),
+            cards=self.cards.in_currency(currency),
+        )
 
 
 def load_config(
@@ -263,10 +324,8 @@ def load_config(
         raise ConfigError(f"cannot read config file {where}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {where} is not valid TOML: {exc}") from None
-    currency = raw.get("billing", {}).get("currency", "USD")
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
-        raise ConfigError("[billing] currency: expected a 3-letter code like USD")
-    values = _build(Config, raw, (), env, currency.upper())
+    currencies = _currencies(raw)
+    values = _build(Config, raw, (), env, currencies)
     config: Config = Config(**{**values, "path": str(Path(where).resolve())})
     _check_secrets(config)
     _check_redis(config.redis)
@@ -276,8 +335,33 @@ def load_config(
     return config
 
 
+def _currencies(raw: dict[str, Any]) -> tuple[str, ...]:
+    """``[billing] currencies`` (or an older config's one ``currency``), checked; both are
+    written back into ``raw`` so that the section reads them like any key."""
+    billing = raw.get("billing", {})
+    if not isinstance(billing, dict):
+        return ("USD",)
+    if "currencies" in billing and "currency" in billing:
+        raise ConfigError(
+            "[billing] currency: give currencies = [...] only (the first is the default)"
+        )
+    codes = billing.get("currencies", [billing.get("currency", "USD")])
+    if not isinstance(codes, list) or not codes:
+        raise ConfigError('[billing] currencies: expected a list of codes like ["USD", "CAD"]')
+    for code in codes:
+        if not isinstance(code, str) or len(code) != 3 or not code.isascii() or not code.isalpha():
+            name = "currencies" if "currencies" in billing else "currency"
+            raise ConfigError(f"[billing] {name}: expected 3-letter codes like USD")
+    upper = tuple(code.upper() for code in codes)
+    if len(set(upper)) != len(upper):
+        raise ConfigError("[billing] currencies: each currency once")
+    raw["billing"] = {**billing, "currencies": list(upper)}
+    raw["billing"].pop("currency", None)
+    return upper
+
+
 def _build(
-    cls: type, raw: Any, path: tuple[str, ...], env: Mapping[str, str], cur: str
+    cls: type, raw: Any, path: tuple[str, ...], env: Mapping[str, str], cur: tuple[str, ...]
 ) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{_name(path)}: expected a table")
@@ -302,24 +386,24 @@ def _build(
     return values
 
 
-def _default(spec: Field[Any], kind: Any, key_path: tuple[str, ...], cur: str) -> Any:
-    """The value of a key left out: the deployment's currency in a default amount,
+def _default(spec: Field[Any], kind: Any, key_path: tuple[str, ...], cur: tuple[str, ...]) -> Any:
+    """The value of a key left out: the default currency, or it in a default amount,
     MISSING to let the dataclass fill it in; ConfigError if it has no default."""
     if spec.name == "currency":
-        return cur
+        return cur[0]
     if spec.default is MISSING and spec.default_factory is MISSING:
         raise ConfigError(f"{_name(key_path)}: required")
     if kind is Money:
-        return Money(spec.default.units, cur)  # type: ignore[union-attr]
+        return Money(spec.default.units, cur[0])  # type: ignore[union-attr]
     return MISSING
 
 
 def _convert(
-    kind: Any, value: Any, path: tuple[str, ...], currency: str, env: Mapping[str, str]
+    kind: Any, value: Any, path: tuple[str, ...], cur: tuple[str, ...], env: Mapping[str, str]
 ) -> Any:
     where = _name(path)
-    if kind is Money:
-        return _to_money(value, where, currency)
+    if kind is Money or kind == (Money | None):
+        return _to_money(value, where, cur[0])
     origin = get_origin(kind)
     if origin is Literal:
         if value not in get_args(kind):
@@ -327,18 +411,25 @@ def _convert(
         return value
     item = get_args(kind)[0] if origin is tuple else None
     if isinstance(item, type) and is_dataclass(item):  # [[plans]], [[packs]]
-        return _tables(item, value, path[-1], currency, env)
-    if origin is tuple and item is int:  # e.g. [cards] retry_days = [1, 3, 5]
-        return tuple(_to_scalar(int, v, where) for v in _listed(value, where, "integers"))
+        return _tables(item, value, path[-1], cur, env)
     if origin is tuple:
-        if not all(isinstance(v, str) for v in _listed(value, where, "strings")):
-            raise ConfigError(f"{where}: expected a list of strings")
-        return tuple(value)
+        return _tuple(item, value, where)
+    if origin is Mapping and get_args(kind)[1] is Money:  # prices = { USD = "10", CAD = "13" }
+        return _prices(value, where, cur)
     if origin is Mapping:  # a table of whole numbers, e.g. { sms = 20 }
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table like {{ sms = 20 }}")
         return {str(k): _to_scalar(int, v, f"{where}.{k}") for k, v in value.items()}
     return _to_scalar(kind, value, where)
+
+
+def _tuple(item: Any, value: Any, where: str) -> tuple[Any, ...]:
+    """A list of integers (``[cards] retry_days = [1, 3, 5]``) or of strings."""
+    if item is int:
+        return tuple(_to_scalar(int, v, where) for v in _listed(value, where, "integers"))
+    if not all(isinstance(v, str) for v in _listed(value, where, "strings")):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return tuple(value)
 
 
 def _listed(value: Any, where: str, what: str) -> list[Any]:
@@ -347,8 +438,19 @@ def _listed(value: Any, where: str, what: str) -> list[Any]:
     return value
 
 
+def _prices(value: Any, where: str, cur: tuple[str, ...]) -> dict[str, Money]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f'{where}: expected a table like {{ USD = "10", CAD = "13" }}')
+    prices = {}
+    for code, amount in value.items():
+        if code not in cur:
+            raise ConfigError(f"{where}: {code!r} is not one of [billing] currencies")
+        prices[code] = _to_money(amount, f"{where}.{code}", code)
+    return prices
+
+
 def _tables(
-    kind: type, value: Any, section: str, cur: str, env: Mapping[str, str]
+    kind: type, value: Any, section: str, cur: tuple[str, ...], env: Mapping[str, str]
 ) -> tuple[Any, ...]:
     """An array of tables, each named in errors by its id: ``[plans.basic] price: ...``."""
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
@@ -466,18 +568,29 @@ def _check_catalog(config: Config) -> None:
             twice = sorted({i for i in ids if ids.count(i) > 1})
             raise ConfigError(f"[[{section}]]: id {', '.join(twice)} is declared twice")
     for plan in config.plans:
+        _check_prices(plan, "plans")
         for resource in plan.allowances:
             if resource not in resources:
                 raise ConfigError(
                     f"[plans.{plan.id}] allowances: {resource!r} is not one of [usage] resources"
                 )
     for pack in config.packs:
+        _check_prices(pack, "packs")
         if pack.resource not in resources:
             raise ConfigError(
                 f"[packs.{pack.id}] resource: {pack.resource!r} is not one of [usage] resources"
             )
         if pack.quantity < 1:
             raise ConfigError(f"[packs.{pack.id}] quantity: at least 1")
+
+
+def _check_prices(offer: PlanDecl | PackDecl, section: str) -> None:
+    """``price`` (the default currency) and ``prices`` together: at least one, no clash."""
+    if offer.price is None and not offer.prices:
+        raise ConfigError(f"[{section}.{offer.id}] price: required (or prices, per currency)")
+    own = offer.prices.get(offer.price.currency) if offer.price is not None else None
+    if own is not None and own != offer.price:
+        raise ConfigError(f"[{section}.{offer.id}] prices: two prices in {own.currency}")
 
 
 def _name(path: tuple[str, ...]) -> str:

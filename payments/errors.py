@@ -38,3 +38,12 @@ class NotYetDurable(PaymentsError):
         )
         self.acknowledged = acknowledged
         self.wanted = wanted
+
+
+class WrongCurrency(PaymentsError):
+    """Money in another currency than the account counts in (fixed by its first money)."""
+
+    def __init__(self, jid: str, currency: str, wanted: str) -> None:
+        super().__init__(f"{jid} counts in {wanted}: money in {currency} is refused")
+        self.currency = currency
+        self.wanted = wanted

@@ -109,6 +109,11 @@ def offers(jid: str) -> str:
     return f"bot-offers-{{{jid}}}"
 
 
+def notify_off(jid: str) -> str:
+    """Set: the notices this account turned off (``notify KIND off``: NoticeChoice names)."""
+    return _account("notify_off", jid)
+
+
 def told(jid: str) -> str:
     """Set: prefixes of notice keys a reply to this JID already said (5 minutes)."""
     return f"bot-told-{{{jid}}}"
@@ -244,6 +249,35 @@ def group_code(code: str) -> str:
 def group_codes(main: str) -> str:
     """Sorted set: the main's referral codes, scored by their expiry (Unix time)."""
     return _account("group_codes", main)
+
+
+# --- moves (`move NEWJID`, `claim CODE`) -----------------------------------------------
+
+
+def move(jid: str) -> str:
+    """Hash (the old account's): its move to a new JID, offered, sealed (the snapshot) or done."""
+    return _account("move", jid)
+
+
+def move_code(code: str) -> str:
+    """Hash: a code of ``move NEWJID`` (the old and new JIDs, expiry, status). Global."""
+    return f"{PREFIX}move_code-{code}"
+
+
+# --- referral rewards (`refer`) ------------------------------------------------------
+
+
+def referral_code(code: str) -> str:
+    """Hash: a paid account's referral code (its referrer, status). Global."""
+    return f"{PREFIX}referral_code-{code}"
+
+
+def referrals(jid: str) -> str:
+    """Hash (a referrer's): its code, counters, and ``new:JID`` -> each newcomer's state."""
+    return _account("referrals", jid)
+
+
+REFERRALS_DUE: Final = f"{PREFIX}referral_due"  # zset: newcomer -> when its reward is decided
 
 
 def number_owner(number: str) -> str:

@@ -2,12 +2,18 @@
 
 No float is ever accepted; parsing and formatting of amounts live here and
 nowhere else. Stored in Redis as the bare integer of units (12.3456 USD is
-``123456``): one currency per deployment, set in config.
+``123456``), in the currency of the account they belong to (its ``currency``
+field; ``[billing] currencies`` lists those a deployment offers).
+
+Shown as the currency's symbol and the amount (``$12.00``, ``CA$12.00``,
+``€12.00``): ``SYMBOLS`` holds the symbols; a currency without one reads
+``12.00 CHF``. ``$`` is the US dollar only, so two currencies never read alike.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -19,7 +25,7 @@ SYMBOLS: Final = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A
 
 # ASCII only (re.ASCII): "١٢" and other non-ASCII digits are refused.
 _AMOUNT_RE: Final = re.compile(
-    r"(?P<sym>\$)?(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]{1,4}))?(?:\s+(?P<code>[A-Za-z]{3}))?",
+    r"(?P<sym>[A-Z]{0,2}\$|€|£)?(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]{1,4}))?(?:\s+(?P<code>[A-Za-z]{3}))?",
     re.ASCII,
 )
 
@@ -145,7 +151,13 @@ def plain_amount(amount: Money) -> str:
 
 
 def accepted_forms(currency: str) -> str:
-    return f"an amount like 20, 20.5, $20.50 or 20.50 {currency} (at most 4 decimals)"
+    symbol = SYMBOLS.get(currency, "")
+    shown = (
+        f"20, 20.5, {symbol}20.50 or 20.50 {currency}"
+        if symbol
+        else f"20, 20.5 or 20.50 {currency}"
+    )
+    return f"an amount like {shown} (at most 4 decimals)"
 
 
 def parse_money(
@@ -170,7 +182,7 @@ def parse_money(
     code = match["code"]
     if code is not None and code.upper() != currency:
         raise InvalidAmount(f"amounts are in {currency}, not {code.upper()}")
-    if match["sym"] and SYMBOLS.get(currency) != "$":
+    if match["sym"] and SYMBOLS.get(currency) != match["sym"]:
         raise InvalidAmount(f"amounts are in {currency}; write 20.50 {currency}")
     frac = (match["frac"] or "").ljust(DECIMALS, "0")
     units = int(match["whole"]) * UNITS_PER_WHOLE + int(frac or "0")
@@ -180,6 +192,33 @@ def parse_money(
     if maximum is not None and amount > maximum:
         raise InvalidAmount(f"the most accepted at once is {format_money(maximum)}")
     return amount
+
+
+def currency_named(text: str, currencies: Sequence[str]) -> str | None:
+    """The currency an amount names at its end (``20.50 CAD``, ``CA$20``), if one of
+    ``currencies``; None when it names none (a bare ``20``)."""
+    match = _AMOUNT_RE.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    if match["code"]:
+        return match["code"].upper() if match["code"].upper() in currencies else None
+    if match["sym"]:
+        return next((c for c in currencies if SYMBOLS.get(c) == match["sym"]), None)
+    return None
+
+
+def parse_money_among(
+    text: str,
+    currencies: Sequence[str],
+    *,
+    maximum_units: int | None = None,
+    allow_zero: bool = False,
+) -> Money:
+    """An amount in the currency it names (one of ``currencies``), else in the first of
+    them: what operators type for prices and vouchers (``13 CAD``, ``10``)."""
+    currency = currency_named(text, currencies) or currencies[0]
+    maximum = Money(maximum_units, currency) if maximum_units is not None else None
+    return parse_money(text, currency, maximum=maximum, allow_zero=allow_zero)
 
 
 def _shorten(text: str, limit: int = 20) -> str:

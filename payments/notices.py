@@ -4,6 +4,11 @@ Each capability writes its own texts (``billing/texts.py``, ``groups/texts.py``,
 ``usage/texts.py`` ...) as pure functions returning a ``Notice``; the outbox
 (``payments/store/outbox.py``) queues it once per ``key``, so a flow or a
 chore run again after a crash tells nobody twice, and the bot sends it.
+
+Some kinds are a user's choice (``notify KIND on|off``, ``OPTIONAL``): the outbox
+does not queue a notice of a kind its recipient turned off. The others say what
+was taken, paid or is owed, why an account is blocked or closed, who pays for
+whom: they are always sent (``payments/notifications/``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,30 @@ class NoticeKind(StrEnum):
     AUTOTOPUP_OFF = "autotopup_off"  # turned off after declines in a row
     CARD_REFUND = "card_refund"  # money refunded to a card
     DISPUTE = "dispute"  # a card payment disputed, or its dispute closed (the account, operators)
+    # referrals
+    REFERRAL_REWARD = "referral_reward"  # to a referrer: a newcomer's first payment settled
+    # moves
+    MOVE_OFFER = "move_offer"  # to a new JID: an account may move here (`claim CODE`)
+    ACCOUNT_MOVED = "account_moved"  # to both JIDs of a move, once done
+
+
+class NoticeChoice(StrEnum):
+    """The notices a user may turn off (``notify KIND off``): each names the kinds it holds."""
+
+    USAGE = "usage"  # 75%, 90% and 100% of a resource this month (and of a leaf's)
+    LOW_BALANCE = "low_balance"  # before a renewal the balances will not cover
+    RENEWAL = "renewal"  # the receipt of a renewal fully paid
+    CREDITS_EXPIRING = "credits_expiring"  # credits of a pack expiring soon
+
+
+OPTIONAL: Mapping[str, NoticeChoice] = {
+    NoticeKind.USAGE_THRESHOLD: NoticeChoice.USAGE,
+    NoticeKind.RESOURCE_BLOCKED: NoticeChoice.USAGE,
+    NoticeKind.LEAF_BLOCKED: NoticeChoice.USAGE,
+    NoticeKind.LOW_BALANCE: NoticeChoice.LOW_BALANCE,
+    NoticeKind.RENEWAL_DONE: NoticeChoice.RENEWAL,
+    NoticeKind.CREDITS_EXPIRING: NoticeChoice.CREDITS_EXPIRING,
+}
 
 
 @dataclass(frozen=True, slots=True)

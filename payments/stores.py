@@ -13,9 +13,13 @@ from payments.config import RedisConfig
 from payments.groups.store import GroupStore
 from payments.keys import DEFAULT_SHARDS
 from payments.ledger.store import LedgerStore
+from payments.moves.store import MoveStore
+from payments.notifications.store import ChoiceStore
+from payments.referrals.store import ReferralStore
 from payments.store.botstate import BotStateStore
 from payments.store.code_attempts import CodeAttemptStore
 from payments.store.connection import RedisClient, open_redis
+from payments.store.currencies import Currencies
 from payments.store.durability import Durability, DurabilityPolicy
 from payments.store.locks import LockStore
 from payments.store.outbox import OutboxStore
@@ -43,30 +47,34 @@ class Store:
         durability: DurabilityPolicy | None = None,
     ) -> None:
         self.redis = redis
-        self.currency = currency
+        self.currency = currency  # the default currency: the first of [billing] currencies
         self.shards = sharded = Shards(shards)
         self.scripts = Scripts(redis)
         self.durability = Durability(redis, durability or DurabilityPolicy())
-        self.ledger = LedgerStore(redis, self.scripts, currency)
-        self.accounts = AccountStore(redis, self.scripts, sharded)
+        self.currencies = Currencies(redis, currency)
+        self.ledger = LedgerStore(redis, self.scripts, self.currencies)
+        self.accounts = AccountStore(redis, self.scripts, sharded, currency)
         self.plans = PlanCatalog(redis, self.scripts, currency)
         self.packs = PackCatalog(redis, self.scripts, currency)
         self.outbox = OutboxStore(redis, self.scripts)
-        self.billing = BillingStore(redis, self.scripts, currency, sharded)
+        self.billing = BillingStore(redis, self.scripts, self.currencies, sharded)
         self.schedules = ScheduleStore(redis, self.scripts, sharded)
         self.freezes = FreezeStore(redis, self.scripts)
-        self.groups = GroupStore(redis, self.scripts, currency, sharded)
+        self.groups = GroupStore(redis, self.scripts, self.currencies, sharded)
         self.numbers = NumberStore(redis, self.scripts)
         self.locks = LockStore(redis, self.scripts)
         self.payments_in = PaymentsInStore(redis, self.scripts, currency)
         self.vouchers = VoucherStore(redis, self.scripts, currency)
         self.code_attempts = CodeAttemptStore(redis)
         self.botstate = BotStateStore(redis)
-        self.usage = UsageStore(redis, self.scripts, currency, sharded)
-        self.credits = CreditStore(redis, self.scripts, currency, sharded)
+        self.usage = UsageStore(redis, self.scripts, self.currencies, sharded)
+        self.credits = CreditStore(redis, self.scripts, self.currencies, sharded)
         self.page_forms = PageFormStore(redis)
-        self.cards = CardStore(redis, self.scripts, currency)
-        self.card_returns = CardReturnsStore(redis, self.scripts, currency)
+        self.cards = CardStore(redis, self.scripts, self.currencies)
+        self.card_returns = CardReturnsStore(redis, self.scripts, self.currencies)
+        self.choices = ChoiceStore(redis)
+        self.referrals = ReferralStore(redis, self.scripts, self.currencies)
+        self.moves = MoveStore(redis, self.scripts)
 
     @classmethod
     def from_url(cls, url: str, *, currency: str = "USD") -> Store:

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from bot.commands import account, admin, billing, cards, credits, groups, payments, user
+from bot.commands import (
+    account,
+    admin,
+    billing,
+    cards,
+    credits,
+    currency,
+    groups,
+    moves,
+    notify,
+    payments,
+    referrals,
+    user,
+)
 from bot.commands.model import Command, Registry
 
 
@@ -15,6 +28,10 @@ def all_commands() -> list[Command]:
         *credits.COMMANDS,
         *cards.COMMANDS,
         *account.COMMANDS,
+        *currency.COMMANDS,
+        *notify.COMMANDS,
+        *referrals.COMMANDS,
+        *moves.COMMANDS,
         *admin.COMMANDS,
     ]
 

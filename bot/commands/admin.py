@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.commands.model import OPERATORS, Command, Context, Param, ParamKind, Reply
 from payments.ledger.records import EntryKind, describe_entry
-from payments.money import format_exact
+from payments.money import Money, format_exact
 from payments.topup.flow import operator_credit
 
 SHOW_ENTRIES = 10
@@ -26,6 +26,7 @@ async def show(ctx: Context, args: Mapping[str, Any]) -> Reply:
         state = "no account"
     else:
         state = f"{account.kind.value}, {account.status.value}, plan {account.plan}"
+        state += f", counts in {account.currency}"
         state += f", number {number}" if number else ", no number"
         if account.frozen:
             state += ", frozen: " + ", ".join(sorted(k.value for k in account.freezes))
@@ -37,16 +38,23 @@ async def show(ctx: Context, args: Mapping[str, Any]) -> Reply:
     return Reply("\n".join(lines))
 
 
+async def amount_for(ctx: Context, args: Mapping[str, Any]) -> Money:
+    """The amount typed, in the target account's currency (an operator types the number)."""
+    return Money(args["amount"].units, await ctx.store.currencies.of(args["jid"]))
+
+
 async def confirm_credit(ctx: Context, args: Mapping[str, Any]) -> str:
-    return f"Credit {format_exact(args['amount'])} to {args['jid']} ({args['reason']})?"
+    amount = format_exact(await amount_for(ctx, args))
+    return f"Credit {amount} to {args['jid']} ({args['reason']})?"
 
 
 async def confirm_debit(ctx: Context, args: Mapping[str, Any]) -> str:
-    return f"Debit {format_exact(args['amount'])} from {args['jid']} ({args['reason']})?"
+    amount = format_exact(await amount_for(ctx, args))
+    return f"Debit {amount} from {args['jid']} ({args['reason']})?"
 
 
 async def credit(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    jid, amount = args["jid"], args["amount"]
+    jid, amount = args["jid"], await amount_for(ctx, args)
     outcome = await operator_credit(
         ctx.store,
         jid,
@@ -62,7 +70,7 @@ async def credit(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 async def debit(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    jid, amount = args["jid"], args["amount"]
+    jid, amount = args["jid"], await amount_for(ctx, args)
     applied = await ctx.store.ledger.debit(
         jid, amount, reason=args["reason"], kind=EntryKind.DEBIT, actor=ctx.jid, at=ctx.now
     )

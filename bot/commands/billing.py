@@ -32,7 +32,7 @@ from payments.billing.rules import Invoice
 from payments.catalog.records import Plan
 from payments.clock import month_label
 from payments.errors import NotAllowed
-from payments.money import format_money
+from payments.money import Money, format_money
 from payments.usage.texts import quantities
 
 NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
@@ -50,7 +50,8 @@ KIND = Param(
 async def plan_options(ctx: Context) -> list[tuple[str, str]]:
     """The plans on offer, as a pick-list: (id, "Basic, $10.00 a month")."""
     return [
-        (p.id, f"{p.name}, {format_money(p.price)} a month") for p in await ctx.store.plans.all()
+        (p.id, f"{p.name}, {format_money(p.price)} a month")
+        for p in await ctx.store.plans.offered(ctx.currency)
     ]
 
 
@@ -73,7 +74,7 @@ def _allowances(plan: Plan, ctx: Context) -> str:
 
 
 async def plans(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    catalog = await ctx.store.plans.all()
+    catalog = await ctx.store.plans.offered(ctx.currency)
     if not catalog:
         return Reply("No plans are on offer yet.")
     mine = ctx.account.plan if ctx.account is not None else ""
@@ -172,7 +173,8 @@ async def price(ctx: Context, args: Mapping[str, Any]) -> Reply:
     plan_id = str(args["id"]).strip().lower()
     if await ctx.store.plans.get(plan_id) is None:
         return Reply(f"There is no plan '{args['id']}'.", error="item-not-found")
-    plan, changed = await ctx.store.plans.put(plan_id, at=ctx.now, price=args["amount"])
+    amount = Money(args["amount"].units, ctx.store.currency)  # the default currency's price
+    plan, changed = await ctx.store.plans.put(plan_id, at=ctx.now, price=amount)
     if not changed:
         return Reply(f"{plan.id} already costs {format_money(plan.price)} a month.")
     return Reply(

@@ -90,7 +90,7 @@ async def card_remove(ctx: Context, args: Mapping[str, Any]) -> Reply:
 async def autotopup(ctx: Context, args: Mapping[str, Any]) -> Reply:
     if not _available(ctx):
         return Reply(OFF)
-    billing = ctx.config.billing
+    billing = ctx.config.billing.in_currency(ctx.currency)  # the account's
     try:
         setting = parse_autotopup(str(args["setting"]), billing.currency, billing.max_amount)
     except InvalidAmount as exc:

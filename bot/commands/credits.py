@@ -21,6 +21,7 @@ from bot.commands.model import (
     Role,
     Table,
 )
+from bot.commands.usage_months import usage_of_month
 from payments.accounts.records import AccountKind
 from payments.catalog.records import Pack, UnknownPack
 from payments.clock import month_label
@@ -35,7 +36,7 @@ NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
 
 async def pack_options(ctx: Context) -> list[tuple[str, str]]:
     """The packs on offer, as a pick-list: (id, "500 SMS for $5.00")."""
-    return [(p.id, _pack_offer(p)) for p in await ctx.store.packs.all()]
+    return [(p.id, _pack_offer(p)) for p in await ctx.store.packs.offered(ctx.currency)]
 
 
 PACK = Param("pack", "one of the packs on offer ('credits')", label="Pack", options=pack_options)
@@ -67,7 +68,7 @@ async def credits(ctx: Context, args: Mapping[str, Any]) -> Reply:
         lines.append(f"{resource}: {total}" if total else f"{resource}: none")
         lines += [_grant_line(g) for g in mine]
     lines += [_autobuy_line(a) for a in await ctx.store.credits.autobuys(ctx.jid)]
-    catalog = await ctx.store.packs.all()
+    catalog = await ctx.store.packs.offered(ctx.currency)
     if catalog:
         lines.append(f"Packs on offer, valid {ctx.config.usage.credit_days} days:")
         lines += [f"{p.id}: {_pack_offer(p)}" for p in catalog]
@@ -85,7 +86,7 @@ def _autobuy_line(auto: AutoBuy) -> str:
 
 
 async def confirm_buy(ctx: Context, args: Mapping[str, Any]) -> str | Reply:
-    pack = await ctx.store.packs.get(str(args["pack"]).strip().lower())
+    pack = await ctx.store.packs.get_in(str(args["pack"]).strip().lower(), ctx.currency)
     if pack is None:
         return _no_pack(args["pack"])
     balance = (await ctx.store.ledger.balances(ctx.jid)).total
@@ -140,6 +141,8 @@ async def autobuy(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 async def usage(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    if args.get("month") and (past := await usage_of_month(ctx, *args["month"])) is not None:
+        return past
     view: MonthView = await metering.month_usage(meter_of(ctx), ctx.jid, ctx.now)
     if not view.lines:
         return Reply(NO_ACCOUNT)
@@ -199,9 +202,18 @@ COMMANDS = [
     ),
     Command(
         "usage",
-        "this month's use and what is left",
+        "what you used this month, and what is left (MONTH: one of the twelve back)",
         USERS,
         usage,
+        (
+            Param(
+                "month",
+                "YYYY-MM, like 2026-03 (default: this month)",
+                ParamKind.MONTH,
+                required=False,
+                label="Month",
+            ),
+        ),
         unavailable=NO_ACCOUNT,
         label="Usage",
         first=frozenset({Role.TRIAL, Role.PAID, Role.LEAF}),

@@ -40,7 +40,7 @@ OPERATORS = frozenset({Role.OPERATOR})
 def role_of(account: Account | None, is_operator: bool) -> Role:
     if is_operator:
         return Role.OPERATOR
-    if account is None or account.closed:
+    if account is None or not account.open:  # closed, or a move arriving at it
         return Role.STRANGER
     return {
         AccountKind.TRIAL: Role.TRIAL,
@@ -120,6 +120,11 @@ class Context:
 
     def money(self, units: int) -> Money:
         return self.config.money(units)
+
+    @property
+    def currency(self) -> str:
+        """The asker's currency: ``config`` is the deployment's in it (``Config.in_currency``)."""
+        return self.config.billing.currency
 
 
 Handler = Callable[[Context, Mapping[str, Any]], Awaitable[Reply]]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.commands import groups
+from bot.commands import referrals
 from bot.commands.model import (
     ANYONE,
     STRANGERS,
@@ -52,8 +52,8 @@ def _table(commands: list[Command]) -> Table:
 
 
 async def register(ctx: Context, args: Mapping[str, Any]) -> Reply:
-    if args.get("code"):  # a referral code: an account paid for by whoever gave it
-        return await groups.register_with_code(ctx, str(args["code"]))
+    if args.get("code"):  # a referral code, or an invitation to be paid for by its giver
+        return await referrals.register_with_code(ctx, str(args["code"]))
     days = ctx.config.billing.trial_days
     created = await ctx.store.accounts.register_trial(ctx.jid, ctx.now, days)
     if not created:

@@ -20,7 +20,8 @@ class AccountKind(StrEnum):
 
 class AccountStatus(StrEnum):
     ACTIVE = "active"
-    CLOSED = "closed"
+    CLOSED = "closed"  # for a debt, or by a move (``moved_to``): kept with its ledger
+    MOVING = "moving"  # a move is arriving at this JID (payments/moves/): nothing else changes it
 
 
 class FreezeKind(StrEnum):
@@ -42,6 +43,8 @@ class Account:
     next_plan: str = ""  # chosen with `plan ID`, applied at the next renewal
     number: str = ""  # E.164 phone number, when one is assigned
     freezes: frozenset[FreezeKind] = field(default_factory=frozenset)
+    currency: str = "USD"  # what its money counts in (payments/store/currencies.py)
+    moved_to: str = ""  # closed by a move (payments/moves/): the JID that holds it now
 
     @property
     def frozen(self) -> bool:
@@ -51,8 +54,15 @@ class Account:
     def closed(self) -> bool:
         return self.status is AccountStatus.CLOSED
 
+    @property
+    def open(self) -> bool:
+        """An account its holder uses: not closed, not a move arriving."""
+        return self.status is AccountStatus.ACTIVE
+
     @classmethod
-    def decode(cls, jid: str, fields: Mapping[str, str], freezes: Mapping[str, str]) -> Account:
+    def decode(
+        cls, jid: str, fields: Mapping[str, str], freezes: Mapping[str, str], default_currency: str
+    ) -> Account:
         try:
             return cls(
                 jid=jid,
@@ -65,6 +75,8 @@ class Account:
                 next_plan=fields.get("next_plan", ""),
                 number=fields.get("number", ""),
                 freezes=frozenset(FreezeKind(k) for k in freezes),
+                currency=fields.get("currency") or default_currency,
+                moved_to=fields.get("moved_to", ""),
             )
         except (KeyError, ValueError) as exc:
             raise CorruptRecord(f"account {jid}: {exc!r}") from exc

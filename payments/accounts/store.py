@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from enum import IntEnum
 from typing import Any
@@ -24,10 +24,13 @@ class Registered(IntEnum):
 
 
 class AccountStore:
-    def __init__(self, redis: RedisClient, scripts: Scripts, shards: Shards) -> None:
+    def __init__(
+        self, redis: RedisClient, scripts: Scripts, shards: Shards, default_currency: str = "USD"
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
         self._shards = shards
+        self.default_currency = default_currency
 
     async def get(self, jid: str) -> Account | None:
         """The account, or None for a JID that is not a user."""
@@ -37,11 +40,21 @@ class AccountStore:
             fields, freezes = await pipe.execute()
         if not fields:
             return None
-        return Account.decode(jid, fields, freezes)
+        return Account.decode(jid, fields, freezes, self.default_currency)
 
-    async def register_trial(self, jid: str, at: datetime, trial_days: int) -> Registered:
+    async def register_trial(
+        self,
+        jid: str,
+        at: datetime,
+        trial_days: int,
+        *,
+        currency: str = "",
+        extra: Mapping[str, str] | None = None,
+    ) -> Registered:
         """Start a trial, or reopen a closed account (``lua/register.lua``): it comes back
-        with its money, as a trial that has ended, billing-frozen until it activates."""
+        with its money, as a trial that has ended, billing-frozen until it activates. A new
+        account counts in ``currency`` (the default when ''); ``extra`` fields are written
+        on a new account only (a referral: who referred it)."""
         yyyymm = month_of(at)
         # The schedules first: a crash after them leaves entries the chores drop (the
         # JID is no trial), never a trial that never ends or a reopening never closed.
@@ -54,12 +67,26 @@ class AccountStore:
         status = await self._scripts.call(
             "register",
             [keys.account(jid), keys.plan_as_of(jid, yyyymm), keys.freezes(jid)],
-            [at.isoformat(), ends.isoformat(), yyyymm, TRIAL_PLAN, reopened.encode()],
-        )
+            [
+                at.isoformat(), ends.isoformat(), yyyymm, TRIAL_PLAN, reopened.encode(),
+                currency or self.default_currency,
+                *[part for pair in (extra or {}).items() for part in pair],
+            ],
+        )  # fmt: skip
         if status == Registered.REOPENED:
             frozen = self._shards.key(keys.BILLING_FROZEN, jid)
             await self._redis.zadd(frozen, {jid: epoch(at)}, lt=True)
         return Registered(int(status))
+
+    async def enlist(self, jid: str) -> None:
+        """Into the registry the repair walks, before the JID has any state (a move's new JID)."""
+        await self._redis.sadd(self._shards.key(keys.ACCOUNTS, jid), jid)
+
+    async def set_currency(self, jid: str, code: str) -> int:
+        """``lua/currency_set.lua``: what it answers (``accounts.currency.CurrencySet``)."""
+        args = [code, self.default_currency]
+        keys_ = [keys.account(jid), keys.transactions(jid)]
+        return int(await self._scripts.call("currency_set", keys_, args))
 
     async def all_jids(self, shard: int, page: int = 1000) -> AsyncIterator[list[str]]:
         """Every JID of one shard of the account registry, a page at a time (SSCAN: for

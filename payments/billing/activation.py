@@ -20,12 +20,14 @@ from payments.billing.rules import Subscriber, chosen_plan, renewal_day_of
 
 async def activate_if_due(cycle: Cycle, sub: Subscriber, now: datetime) -> bool:
     """Upgrade a trial that holds the activation amount, and bill its first month."""
-    store, jid, policy = cycle.store, sub.account.jid, cycle.policy
+    store, jid = cycle.store, sub.account.jid
+    policy = cycle.policy_in(sub.account.currency)
     if sub.account.closed or sub.account.kind is not AccountKind.TRIAL:
         return False
-    plan = await store.plans.get(chosen_plan(sub.account, policy))
+    # The plan chosen, or the default plan, at its price in the account's currency.
+    plan = await store.plans.get_in(chosen_plan(sub.account, policy), policy.currency)
     if plan is None:
-        plan = await store.plans.get(policy.default_plan)
+        plan = await store.plans.get_in(policy.default_plan, policy.currency)
     if plan is None:
         return False  # no plan to sell yet: the operator must create the default plan
     # Scheduled first: if we crash after activating, the renew chore bills it.

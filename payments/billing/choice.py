@@ -52,8 +52,8 @@ async def choose_plan(cycle: Cycle, jid: str, plan_id: str, now: datetime) -> Ch
         raise NotAllowed("You have no account yet: send 'register' to start a trial.")
     if account.kind is AccountKind.LEAF:
         raise NotAllowed("Your plan is chosen by the account that pays for you.")
-    plan = await store.plans.get(plan_id.strip().lower())
-    if plan is None:
+    plan = await store.plans.get_in(plan_id.strip().lower(), account.currency)
+    if plan is None:  # not in the catalog, or not sold in the account's currency
         raise UnknownPlan(plan_id)
     if account.kind is AccountKind.PAID and plan.id == account.plan:
         await store.billing.set_next_plan(jid, "")
@@ -65,8 +65,9 @@ async def choose_plan(cycle: Cycle, jid: str, plan_id: str, now: datetime) -> Ch
     if sub is not None and await activate_if_due(cycle, sub, now):
         return Choice(Chosen.ACTIVATED, plan)
     holds = (await store.ledger.balances(jid)).prepaid
-    lacks = cycle.policy.activation_amount - holds
-    return Choice(Chosen.AT_ACTIVATION, plan, holds=holds, lacks=max(lacks, cycle.money(0)))
+    lacks = cycle.policy.in_currency(holds.currency).activation_amount - holds
+    lacks = max(lacks, Money.zero(holds.currency))
+    return Choice(Chosen.AT_ACTIVATION, plan, holds=holds, lacks=lacks)
 
 
 def plan_price(plan: Plan) -> str:

@@ -11,28 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from payments.config import BillingConfig
-from payments.money import Money
 from payments.stores import Store
 
 
-def default_policy(currency: str) -> BillingConfig:
-    """The default billing policy in a deployment's currency."""
-    base = BillingConfig()
-    return replace(
-        base,
-        currency=currency,
-        activation_amount=Money(base.activation_amount.units, currency),
-        max_amount=Money(base.max_amount.units, currency),
-    )
+def default_policy(currency: str, *others: str) -> BillingConfig:
+    """The default billing policy with ``currency`` the default (then ``others``)."""
+    return replace(BillingConfig(), currencies=(currency, *others)).in_currency(currency)
 
 
 @dataclass(frozen=True, slots=True)
 class Cycle:
-    """What every step needs: the store, the policy, and who acts (for the ledger)."""
+    """What every step needs: the store, the policy, and who acts (for the ledger).
+
+    The policy's amounts are in the default currency; ``policy_in`` gives them in an
+    account's (each account counts in its own)."""
 
     store: Store
     policy: BillingConfig
     actor: str = "chore"
 
-    def money(self, units: int) -> Money:
-        return Money(units, self.policy.currency)
+    def policy_in(self, currency: str) -> BillingConfig:
+        return self.policy.in_currency(currency)

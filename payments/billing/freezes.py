@@ -106,7 +106,8 @@ async def end_trial(cycle: Cycle, jid: str, now: datetime) -> Froze:
     guard = sub.fields.get("trial_ends_at", "")
     result = await store.freezes.freeze(jid, record, FreezeIf.TRIAL, guard)
     if result is Frozen.ADDED:
-        await store.outbox.notify(notices.trial_ended(jid, cycle.policy.activation_amount))
+        activation = cycle.policy_in(sub.account.currency).activation_amount
+        await store.outbox.notify(notices.trial_ended(jid, activation))
     if result in (Frozen.ADDED, Frozen.ALREADY):
         await _drop(cycle, keys.TRIAL_ENDS, jid, now, _unfrozen_trial)
     return Froze.FROZEN if result is Frozen.ADDED else Froze.ALREADY
@@ -196,9 +197,10 @@ async def part_from_group(cycle: Cycle, jid: str, now: datetime) -> list[str]:
         return []
     detached = []
     why = f"{jid}, who paid for it, was closed; top up to activate"
+    activation = cycle.policy_in(await store.currencies.of(jid)).activation_amount
     for leaf in group.leaves:
         record = FreezeRecord(FreezeKind.BILLING, cycle.actor, now, why, {"paid_by": jid})
-        await store.outbox.notify(notices.leaf_detached(leaf, jid, cycle.policy.activation_amount))
+        await store.outbox.notify(notices.leaf_detached(leaf, jid, activation))
         await store.schedules.add_early(keys.BILLING_FROZEN, leaf, now)
         await store.groups.detach(group.index, leaf, record, at=now)
         detached.append(leaf)
@@ -253,7 +255,8 @@ async def frozen_line(cycle: Cycle, jid: str) -> str:
     trial = account is not None and account.kind is AccountKind.TRIAL
     owed = await cycle.store.billing.owed(jid)
     reasons = {kind.value: record.why for kind, record in records.items()}
-    return notices.frozen_line(reasons, owed, cycle.policy.activation_amount, trial)
+    activation = cycle.policy_in(owed.currency).activation_amount
+    return notices.frozen_line(reasons, owed, activation, trial)
 
 
 # --- dry runs ---------------------------------------------------------------------------

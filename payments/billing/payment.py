@@ -87,7 +87,7 @@ async def after_credit(cycle: Cycle, jid: str, now: datetime) -> Settlement:
     if not missing:
         unfrozen = await lift_paid_freeze(cycle, jid, now) or unfrozen
     activated = await activate_if_due(cycle, sub, now)
-    owed = await cycle.store.billing.owed(jid) if open_before else cycle.money(0)
+    owed = await cycle.store.billing.owed(jid) if open_before else Money.zero(sub.account.currency)
     return Settlement(tuple(settled), missing, activated, unfrozen or activated, owed)
 
 

@@ -44,7 +44,7 @@ async def warn_low_balance(cycle: Cycle, jid: str, now: datetime, *, send: bool)
     preview = await preview_renewal(cycle, jid, sub.account.next_renewal_at)
     if preview.result is not Renewed.INVOICED:
         return []
-    needed = total_of((line for line, _ in preview.lines), cycle.policy.currency)
+    needed = total_of((line for line, _ in preview.lines), sub.account.currency)
     balance = (await cycle.store.ledger.balances(jid)).total
     notice = notices.low_balance(jid, needed, balance, sub.account.next_renewal_at, preview.period)
     return [notice] if not send or await cycle.store.outbox.notify(notice) else []
@@ -56,5 +56,6 @@ async def warn_trial_ending(cycle: Cycle, jid: str, now: datetime, *, send: bool
         return []
     if account.closed or account.trial_ends_at <= now:
         return []
-    notice = notices.trial_ending(jid, account.trial_ends_at, cycle.policy.activation_amount)
+    activation = cycle.policy_in(account.currency).activation_amount
+    notice = notices.trial_ending(jid, account.trial_ends_at, activation)
     return [notice] if not send or await cycle.store.outbox.notify(notice) else []

@@ -111,8 +111,9 @@ async def _renew_as_read(cycle: Cycle, jid: str, now: datetime) -> RenewOutcome:
 
 async def _request(cycle: Cycle, sub: Subscriber, now: datetime) -> RenewalRequest:
     assert sub.account.next_renewal_at is not None
-    chosen = sub.account.next_plan
-    plan = await cycle.store.plans.get(chosen) if chosen else None  # withdrawn: keep the plan
+    chosen, currency = sub.account.next_plan, sub.account.currency
+    # Withdrawn, or not sold in the account's currency: the account keeps its plan.
+    plan = await cycle.store.plans.get_in(chosen, currency) if chosen else None
     return RenewalRequest(
         sub.account.jid,
         sub.fields,
@@ -190,16 +191,18 @@ async def _notice(
         own = outcome.lines[0][0].plan
         plan = await cycle.store.plans.get(own)
         name = plan.name if plan is not None else own
-        price = total_of((line for line, _ in outcome.lines), cycle.policy.currency)
+        price = total_of((line for line, _ in outcome.lines), renewal.balance.currency)
         return notices.plan_activated(jid, name, price, following)
-    charged = outcome.charged or cycle.money(0)
+    charged = outcome.charged or Money.zero(renewal.balance.currency)
     return notices.renewal_done(jid, outcome.period, charged, renewal.balance, following)
 
 
 async def charge_lines(cycle: Cycle, sub: Subscriber) -> list[ChargeLine]:
     """What a renewal of ``sub`` would charge now: itself, its leaves, its recurring packs."""
-    store, jid = cycle.store, sub.account.jid
-    chosen = await store.plans.get(sub.account.next_plan) if sub.account.next_plan else None
+    store, jid, currency = cycle.store, sub.account.jid, sub.account.currency
+    chosen = (
+        await store.plans.get_in(sub.account.next_plan, currency) if sub.account.next_plan else None
+    )
     own = await store.billing.snapshot(jid, sub.state.plan_as_of)
     lines = []
     if chosen is not None:
@@ -234,7 +237,7 @@ async def preview_renewal(cycle: Cycle, jid: str, now: datetime) -> RenewOutcome
         split = split_charge(line.amount, voucher, prepaid)
         voucher, prepaid = voucher - split.voucher, prepaid - split.prepaid
         splits.append((line, split))
-    owed = sum((s.due for _, s in splits), cycle.money(0))
+    owed = sum((s.due for _, s in splits), Money.zero(balances.total.currency))
     result = Renewed.INVOICED if owed.units else Renewed.RENEWED
     return RenewOutcome(jid, result, dates.period, tuple(splits), owed, following=dates.following)
 

@@ -24,7 +24,7 @@ account's keys) what to do, with no I/O; ``repair_account`` does it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -51,6 +51,8 @@ class Fix(StrEnum):
 class Fixes:
     fixes: tuple[Fix, ...] = ()
     entries: tuple[tuple[str, datetime], ...] = ()  # (schedule, when) to write
+    referred_by: str = ""  # its referrer: the repair of referrals looks at it too
+    account_move: bool = False  # a move of it (or to it) to finish: the repair of moves
 
 
 def repair_fixes(view: RepairView, now: datetime, activation_units: int) -> Fixes:
@@ -109,7 +111,12 @@ async def repair_account(cycle: Cycle, jid: str, now: datetime, *, dry_run: bool
     """Look at ``jid`` and finish what it needs; with ``dry_run``, only say what."""
     store = cycle.store
     view = await store.billing.repair_view(jid)
-    fixes = repair_fixes(view, now, cycle.policy.activation_amount.units)
+    fixes = replace(
+        repair_fixes(view, now, cycle.policy.activation_amount.units),
+        referred_by=view.account.get("referred_by", ""),
+        account_move=view.account_move in ("claimed", "sealed")
+        or view.account.get("status") == "moving",
+    )
     if dry_run or not fixes.fixes:
         return fixes
     if Fix.FINISH_MOVE in fixes.fixes:

@@ -22,5 +22,6 @@ class RepairView:
     prepaid: int
     grants: tuple[datetime, ...]  # expiry of each live grant
     usage_open: int  # months holding usage not yet settled
+    account_move: str  # the state of a move of this account to a new JID ('' none)
     scheduled: Mapping[str, float | None] = field(default_factory=dict)  # schedule -> score
     cards: int = 0  # saved cards (an open invoice is tried on them: ``payment-card_due``)

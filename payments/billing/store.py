@@ -33,19 +33,13 @@ from payments.catalog.records import Plan
 from payments.clock import epoch, from_epoch, month_label, month_of, parse_instant
 from payments.money import Money
 from payments.store.connection import RedisClient
+from payments.store.currencies import FIELD as CURRENCY
+from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts
 from payments.store.shards import Shards
 from payments.usage.store import decode_grants
 
 MAX_INVOICES_SHOWN: Final = 24
-
-
-def _subscriber(jid: str, fields: Any, freezes: Any, group: Any) -> Subscriber | None:
-    if not fields:
-        return None
-    return Subscriber(
-        Account.decode(jid, fields, freezes), BillingState.decode(jid, fields), group or "", fields
-    )
 
 
 class RenewStatus(IntEnum):
@@ -165,14 +159,15 @@ class Settled:
 
 
 class BillingStore:
-    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str, shards: Shards) -> None:
+    """Amounts are in each account's currency (``Currencies``), read with them."""
+
+    def __init__(
+        self, redis: RedisClient, scripts: Scripts, currencies: Currencies, shards: Shards
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
-        self.currency = currency
+        self.currencies = currencies
         self._shards = shards
-
-    def money(self, units: int) -> Money:
-        return Money(units, self.currency)
 
     # --- reads ----------------------------------------------------------------
 
@@ -182,8 +177,11 @@ class BillingStore:
             pipe.hgetall(keys.account(jid))
             pipe.hgetall(keys.freezes(jid))
             pipe.get(keys.leaf_jids_index(jid))
-            replies = await pipe.execute()
-        return _subscriber(jid, *replies)
+            fields, freezes, group = await pipe.execute()
+        if not fields:
+            return None
+        account = Account.decode(jid, fields, freezes, self.currencies.default)
+        return Subscriber(account, BillingState.decode(jid, fields), group or "", fields)
 
     async def repair_view(self, jid: str) -> RepairView:
         """Everything the repair looks at of one account, in one round trip."""
@@ -207,12 +205,16 @@ class BillingStore:
             pipe.hgetall(keys.credit_grants(jid))
             pipe.scard(keys.usage_open(jid))
             pipe.hlen(keys.cards(jid))
+            pipe.hget(keys.move(jid), "state")
             for schedule in schedules:
                 pipe.zscore(self._shards.key(schedule, jid), jid)
             replies = await pipe.execute()
-        account, freezes, owed, move, joins, group, prepaid, grants, usage, cards, *scores = replies
+        account, freezes, owed, move, joins, group, prepaid, grants, usage = replies[:9]
+        cards, moving = replies[9:11]
+        scores = replies[11:]
         main: Any = await self._redis.lindex(keys.leaf_jids(group), 0) if group else ""
-        live = [g.expires_at for g in decode_grants(grants, self.currency) if g.left > 0]
+        currency = self.currencies.of_field(account.get(CURRENCY))
+        live = [g.expires_at for g in decode_grants(grants, currency) if g.left > 0]
         return RepairView(
             jid,
             account,
@@ -225,6 +227,7 @@ class BillingStore:
             int(prepaid or 0),
             tuple(sorted(live))[:1],
             int(usage),
+            moving or "",
             dict(zip(schedules, scores, strict=True)),
             int(cards),
         )
@@ -232,8 +235,11 @@ class BillingStore:
     async def snapshot(self, jid: str, yyyymm: str) -> Snapshot | None:
         if not yyyymm:
             return None
-        fields: Any = await self._redis.hgetall(keys.plan_as_of(jid, yyyymm))
-        return Snapshot.decode(fields, self.currency) if fields else None
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.plan_as_of(jid, yyyymm))
+            self.currencies.queue(pipe, jid)
+            fields, currency = await pipe.execute()
+        return Snapshot.decode(fields, self.currencies.of_field(currency)) if fields else None
 
     async def current_snapshot(self, jid: str) -> Snapshot | None:
         """The newest snapshot (the one the account's ``plan_as_of`` names)."""
@@ -247,36 +253,37 @@ class BillingStore:
         async with self._redis.pipeline(transaction=False) as pipe:
             for jid, period in wanted:
                 pipe.hgetall(keys.invoice(jid, period))
+                self.currencies.queue(pipe, jid)
             found = await pipe.execute()
         return [
-            Invoice.decode(jid, period, fields, self.currency) if fields else None
-            for (jid, period), fields in zip(wanted, found, strict=True)
+            Invoice.decode(jid, period, fields, self.currencies.of_field(currency))
+            if fields
+            else None
+            for (jid, period), fields, currency in zip(wanted, found[::2], found[1::2], strict=True)
         ]
 
     async def open_invoices(self, jid: str) -> list[tuple[str, Money]]:
         """(period, amount due) of every open invoice, smallest first."""
-        raw: Any = await self._redis.zrange(keys.invoices_open(jid), 0, -1, withscores=True)
-        return [(period, self.money(int(score))) for period, score in raw]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(keys.invoices_open(jid), 0, -1, withscores=True)
+            self.currencies.queue(pipe, jid)
+            raw, field = await pipe.execute()
+        currency = self.currencies.of_field(field)
+        return [(period, Money(int(score), currency)) for period, score in raw]
 
     async def owed(self, jid: str) -> Money:
-        return sum((due for _, due in await self.open_invoices(jid)), self.money(0))
+        found = await self.open_invoices(jid)
+        zero = Money.zero(found[0][1].currency if found else await self.currencies.of(jid))
+        return sum((due for _, due in found), zero)
 
     async def invoice(self, jid: str, period: str) -> Invoice | None:
-        fields: Any = await self._redis.hgetall(keys.invoice(jid, period))
-        return Invoice.decode(jid, period, fields, self.currency) if fields else None
+        return (await self.invoices_of([(jid, period)]))[0]
 
     async def invoices(self, jid: str, count: int = MAX_INVOICES_SHOWN) -> list[Invoice]:
         """The newest ``count`` invoices, newest first (one per period renewed)."""
         periods: Any = await self._redis.zrevrange(keys.invoices(jid), 0, count - 1)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for period in periods:
-                pipe.hgetall(keys.invoice(jid, period))
-            rows = await pipe.execute()
-        return [
-            Invoice.decode(jid, period, fields, self.currency)
-            for period, fields in zip(periods, rows, strict=True)
-            if fields
-        ]
+        found = await self.invoices_of([(jid, period) for period in periods])
+        return [invoice for invoice in found if invoice is not None]
 
     # --- account changes (one script each, one account each) -------------------
 
@@ -307,19 +314,26 @@ class BillingStore:
                 pipe.zadd(
                     keys.shard(keys.UNPAID, number), dict.fromkeys(members, epoch(at)), lt=True
                 )
-            await pipe.execute()
+            for jid in jids:  # fixed by the first money: a renewal does not change it
+                self.currencies.queue(pipe, jid)
+            found = await pipe.execute()
+        currencies = [self.currencies.of_field(value) for value in found[-len(jids) :]]
         async with self._scripts.pipeline() as batch:
             for script_keys, args in calls:
                 batch.call("renew", script_keys, args)
-            return [self._renewal(reply) for reply in await batch.execute()]
+            replies = await batch.execute()
+        return [
+            self._renewal(reply, currency)
+            for reply, currency in zip(replies, currencies, strict=True)
+        ]
 
-    def _renewal(self, reply: Sequence[Any]) -> Renewal:
+    def _renewal(self, reply: Sequence[Any], currency: str) -> Renewal:
         status, due, balance, following, since, first, *lines = reply
         return Renewal(
             RenewStatus(int(status)),
-            self.money(int(due)),
-            self.money(int(balance)),
-            tuple(_charged_line(line, self.currency) for line in lines),
+            Money(int(due), currency),
+            Money(int(balance), currency),
+            tuple(_charged_line(line, currency) for line in lines),
             from_epoch(int(following)) if int(following) else None,
             parse_instant(since or ""),
             bool(int(first)),
@@ -329,7 +343,7 @@ class BillingStore:
         """Pay one open invoice in full from the balances, or nothing; see ``lua/settle.lua``."""
         status, first, second, left, lifted = await self._scripts.call(
             "settle",
-            [
+            [  # its own balances in its own currency: nothing here to check
                 keys.balance_voucher(jid),
                 keys.balance_prepaid(jid),
                 keys.transactions(jid),
@@ -342,15 +356,16 @@ class BillingStore:
             ],
             [period, at.isoformat(), actor, f"invoice {month_label(period)} paid"],
         )
-        zero = self.money(0)
+        currency = await self.currencies.of(jid)
+        zero = Money.zero(currency)
         record = FreezeRecord.decode(FreezeKind.BILLING.value, lifted) if lifted else None
         if int(status) == -1:
-            return Settled(period, False, zero, zero, self.money(int(first)), int(left))
+            return Settled(period, False, zero, zero, Money(int(first), currency), int(left))
         return Settled(
             period,
             int(status) == 1,
-            self.money(int(first)),
-            self.money(int(second)),
+            Money(int(first), currency),
+            Money(int(second), currency),
             zero,
             int(left),
             record,
@@ -359,8 +374,9 @@ class BillingStore:
     async def activate(
         self, jid: str, plan: Plan, *, at: datetime, renewal_day: int, activation: Money
     ) -> Activated:
-        """Trial -> paid on ``plan`` at its current price, due for renewal at ``at``, if its
-        prepaid balance still holds ``activation``; lifts an ended trial's freeze."""
+        """Trial -> paid on ``plan`` at its price (the view in the account's currency, checked
+        at commit), due for renewal at ``at``, if its prepaid balance still holds
+        ``activation``; lifts an ended trial's freeze."""
         yyyymm = month_of(at)
         done, lifted = await self._scripts.call(
             "activate",
@@ -380,6 +396,8 @@ class BillingStore:
                 renewal_day,
                 activation.units,
                 epoch(at),
+                plan.price.currency,
+                self.currencies.default,
             ],
         )
         record = FreezeRecord.decode(FreezeKind.BILLING.value, lifted) if lifted else None

@@ -34,14 +34,15 @@ async def set_autotopup(
     cards = usable(await store.cards.cards(jid), now)
     if not cards:
         raise NoCardSaved("automatic top-up needs a saved card: send 'cards' to add one")
-    least = config.cards.min_charge
+    least = config.cards.in_currency(amount.currency).min_charge
     if amount < least:
         raise PaymentsError(f"an automatic top-up is at least {format_money(least)}")
     await store.cards.set_autotopup(jid, amount, below)
     if (await store.ledger.balances(jid)).prepaid < below:
         await store.cards.schedule(jid, now)
     card = ordered(cards, (await store.cards.profile(jid)).default)[0]
-    minutes, cap = config.cards.autotopup_cooldown, config.cards.autotopup_monthly_cap
+    minutes = config.cards.autotopup_cooldown
+    cap = config.cards.in_currency(amount.currency).autotopup_monthly_cap
     return (
         f"Automatic top-up is on: {format_money(amount)} is charged to {card.label} whenever "
         f"your balance falls below {format_money(below)} (at most once every {minutes} "
@@ -51,7 +52,8 @@ async def set_autotopup(
 
 async def top_up_if_low(desk: Desk, jid: str, now: datetime) -> ChargeResult | None:
     """Charge one automatic top-up if one is due now; None when none is."""
-    store, cards = desk.store, desk.config.cards
+    store = desk.store
+    cards = desk.config.cards.in_currency(await store.currencies.of(jid))
     if await store.cards.in_flight(jid) is not None:
         return None  # one charge at a time: looked at again once it ended
     claim = await store.cards.claim_autotopup(

@@ -81,7 +81,7 @@ async def _pay_one(
         missing = await _missing(desk, jid, period, now)
         if missing is None:
             return InvoiceAttempt(CardPaid.PAID)
-        amount = charge_amount(missing, desk.config.cards.min_charge)
+        amount = charge_amount(missing, desk.config.cards.in_currency(missing.currency).min_charge)
         reason = f"card {card.label}: invoice {month_label(period)}"
         key = charge_key(jid, period, attempt, card.id)
         request = ChargeRequest(key, Purpose.INVOICE, amount, card, reason, period)

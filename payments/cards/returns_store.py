@@ -19,6 +19,7 @@ from payments.cards.records import CardPayment, Dispute, DisputeStatus
 from payments.clock import epoch
 from payments.money import Money
 from payments.store.connection import RedisClient
+from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts
 
 
@@ -46,13 +47,12 @@ class ProviderRefund:
 
 
 class CardReturnsStore:
-    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
+    """Amounts are in each account's currency (``Currencies``)."""
+
+    def __init__(self, redis: RedisClient, scripts: Scripts, currencies: Currencies) -> None:
         self._redis = redis
         self._scripts = scripts
-        self.currency = currency
-
-    def money(self, units: int) -> Money:
-        return Money(units, self.currency)
+        self._currencies = currencies
 
     async def record_payment(self, jid: str, payment: CardPayment) -> None:
         """A card payment credited outside ``card_credit.lua`` (a Checkout top-up): kept once."""
@@ -61,7 +61,8 @@ class CardReturnsStore:
     async def payments(self, jid: str) -> list[CardPayment]:
         """Every card payment of the account, newest first."""
         raw: Any = await self._redis.hgetall(keys.card_payments(jid))
-        found = [CardPayment.decode(pi, text, self.currency) for pi, text in raw.items()]
+        currency = await self._currencies.of(jid)
+        found = [CardPayment.decode(pi, text, currency) for pi, text in raw.items()]
         return sorted(found, key=lambda p: (p.at, p.payment_intent), reverse=True)
 
     async def refund(
@@ -74,22 +75,23 @@ class CardReturnsStore:
         at: datetime,
         actor: str,
     ) -> RefundApplied:
-        total = sum((part for _, part in plan), self.money(0))
+        currency = await self._currencies.of(jid)
+        total = sum((part for _, part in plan), Money.zero(currency))
         written = ",".join(f"{pi}:{part.units}" for pi, part in plan)
         args = [key, total.units, reason, at.isoformat(), actor, written]
         args += [x for pi, part in plan for x in (pi, part.units)]
         reply = await self._scripts.call("card_refund", self._refund_keys(jid), args)
         status = Refunded(int(reply[0]))
         if status is Refunded.NOT_UNSPENT:
-            return RefundApplied(status, short=self.money(int(reply[1])))
+            return RefundApplied(status, short=Money(int(reply[1]), currency))
         if status is Refunded.NOT_REFUNDABLE:
-            return RefundApplied(status, ((str(reply[1]), self.money(int(reply[2]))),))
-        return RefundApplied(status, self._plan(str(reply[1])))
+            return RefundApplied(status, ((str(reply[1]), Money(int(reply[2]), currency)),))
+        return RefundApplied(status, self._plan(str(reply[1]), currency))
 
     async def planned(self, jid: str, key: str) -> tuple[tuple[str, Money], ...] | None:
         """The plan of a refund made before under ``key`` (None: not made)."""
         text: Any = await self._redis.hget(keys.card_refunds(jid), key)
-        return None if text is None else self._plan(str(text))
+        return None if text is None else self._plan(str(text), await self._currencies.of(jid))
 
     async def made(self, jid: str, key: str, payment_intent: str) -> str:
         """The provider's id of the part of refund ``key`` made on that payment ('' not yet)."""
@@ -99,9 +101,9 @@ class CardReturnsStore:
     async def note_made(self, jid: str, key: str, payment_intent: str, refund_id: str) -> None:
         await self._redis.hset(keys.card_refunds(jid), f"{key}|{payment_intent}", refund_id)
 
-    def _plan(self, text: str) -> tuple[tuple[str, Money], ...]:
+    def _plan(self, text: str, currency: str) -> tuple[tuple[str, Money], ...]:
         parts = (item.rpartition(":") for item in text.split(",") if item)
-        return tuple((pi, self.money(int(units))) for pi, _, units in parts)
+        return tuple((pi, Money(int(units), currency)) for pi, _, units in parts)
 
     async def undo_refund(
         self, jid: str, key: str, payment_intent: str, part: Money, *, reason: str, at: datetime,
@@ -117,7 +119,8 @@ class CardReturnsStore:
         status, taken, left = await self._scripts.call(
             "card_refunded", self._refund_keys(jid)[:4], args
         )
-        return ProviderRefund(int(status) >= 0, self.money(int(taken)), self.money(int(left)))
+        taken_back, not_taken = Money(int(taken), total.currency), Money(int(left), total.currency)
+        return ProviderRefund(int(status) >= 0, taken_back, not_taken)
 
     def _refund_keys(self, jid: str) -> list[str]:
         return [
@@ -143,7 +146,7 @@ class CardReturnsStore:
             dispute.at.isoformat(), actor, freeze, epoch(dispute.at),
         ]  # fmt: skip
         done, prepaid = await self._scripts.call("card_dispute", script_keys, args)
-        return bool(done), self.money(int(prepaid))
+        return bool(done), Money(int(prepaid), dispute.amount.currency)
 
     async def close_dispute(
         self, jid: str, dispute_id: str, won: bool, *, reason: str, at: datetime, actor: str
@@ -156,7 +159,8 @@ class CardReturnsStore:
 
     async def disputes(self, jid: str) -> list[Dispute]:
         raw: Any = await self._redis.hgetall(keys.card_disputes(jid))
-        found = [Dispute.decode(d, text, self.currency) for d, text in raw.items()]
+        currency = await self._currencies.of(jid)
+        found = [Dispute.decode(d, text, currency) for d, text in raw.items()]
         return sorted(found, key=lambda d: d.at, reverse=True)
 
     async def open_disputes(self, jid: str) -> list[Dispute]:

@@ -127,6 +127,6 @@ async def renewal_cover(store: Store, config: Config, jid: str) -> tuple[Money, 
     balances = await store.ledger.balances(jid)
     sub = await store.billing.subscriber(jid)
     if sub is None or sub.account.kind is not AccountKind.PAID or sub.account.closed:
-        return Money.zero(config.billing.currency), balances.total
+        return Money.zero(balances.total.currency), balances.total
     lines = await charge_lines(Cycle(store, config.billing), sub)
-    return total_of(lines, config.billing.currency), balances.total
+    return total_of(lines, balances.total.currency), balances.total

@@ -30,6 +30,7 @@ from payments.clock import epoch, from_epoch
 from payments.ledger.records import Applied
 from payments.money import Money
 from payments.store.connection import RedisClient
+from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts
 
 OWNER_TTL: Final = 400 * 24 * 3600  # disputes come within 120 days, refunds within 180
@@ -76,13 +77,12 @@ class Credited:
 
 
 class CardStore:
-    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
+    """Amounts are in each account's currency (``Currencies``)."""
+
+    def __init__(self, redis: RedisClient, scripts: Scripts, currencies: Currencies) -> None:
         self._redis = redis
         self._scripts = scripts
-        self.currency = currency
-
-    def money(self, units: int) -> Money:
-        return Money(units, self.currency)
+        self._currencies = currencies
 
     # --- cards and profile ---------------------------------------------------------------
 
@@ -94,7 +94,7 @@ class CardStore:
 
     async def profile(self, jid: str) -> CardProfile:
         raw: Any = await self._redis.hgetall(keys.card_profile(jid))
-        return CardProfile.decode(raw, self.currency)
+        return CardProfile.decode(raw, await self._currencies.of(jid))
 
     async def holders(self, jids: Sequence[str]) -> set[str]:
         """The JIDs among ``jids`` that hold a saved card (one round trip)."""
@@ -165,7 +165,7 @@ class CardStore:
         reply = await self._scripts.call("autotopup_claim", script_keys, args)
         if int(reply[0]) != 1:
             return Claim(0, None, str(reply[1]))
-        return Claim(int(reply[1]), self.money(int(reply[2])))
+        return Claim(int(reply[1]), Money(int(reply[2]), cap.currency))
 
     async def release_autotopup(self, jid: str, claim: Claim, month: str) -> bool:
         amount = claim.amount.units if claim.amount else 0
@@ -206,7 +206,7 @@ class CardStore:
 
     async def in_flight(self, jid: str) -> InFlight | None:
         raw: Any = await self._redis.hgetall(keys.card_charge(jid))
-        return InFlight.decode(raw, self.currency) if raw else None
+        return InFlight.decode(raw, await self._currencies.of(jid)) if raw else None
 
     async def credit(self, jid: str, paid: Credited, *, at: datetime, actor: str) -> Applied:
         """A successful charge: credited once per payment, with everything that goes with it
@@ -225,7 +225,7 @@ class CardStore:
             paid.card, paid.payment_intent, epoch(at), paid.purpose.value, epoch_ms(at),
         ]  # fmt: skip
         applied, entry_id, after = await self._scripts.call("card_credit", script_keys, args)
-        return Applied(bool(applied), str(entry_id), self.money(int(after)))
+        return Applied(bool(applied), str(entry_id), Money(int(after), paid.amount.currency))
 
     async def fail(self, jid: str, charge: InFlight, why: str, *, at: datetime) -> tuple[bool, int]:
         """A declined charge ended (False when another answer ended it first), and for an

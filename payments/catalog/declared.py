@@ -70,16 +70,18 @@ async def apply_declared(store: Store, config: Config, at: datetime) -> Applied:
     try:
         plans = [
             await store.plans.put(
-                p.id, at=at, price=p.price, name=p.name, allowances=dict(p.allowances)
+                p.id, at=at, prices=list(p.all_prices().values()), name=p.name,
+                allowances=dict(p.allowances), replace_prices=True,
             )
             for p in config.plans
-        ]
+        ]  # fmt: skip
         packs = [
             await store.packs.put(
-                p.id, at=at, resource=p.resource, quantity=p.quantity, price=p.price
+                p.id, at=at, resource=p.resource, quantity=p.quantity,
+                prices=list(p.all_prices().values()), replace_prices=True,
             )
             for p in config.packs
-        ]
+        ]  # fmt: skip
     finally:
         await lock.release()
     return Applied(tuple(plans), tuple(packs))
@@ -94,13 +96,20 @@ async def _acquire(acquire: Callable[[], Awaitable[bool]]) -> None:
 
 
 async def check_default_plan(store: Store, config: Config) -> Plan:
-    """The default plan, or ConfigError naming ``[billing] default_plan``."""
+    """The default plan, priced in every currency, or ConfigError naming
+    ``[billing] default_plan`` (a trial activates on it, whatever it counts in)."""
     plan_id = config.billing.default_plan
     plan = await store.plans.get(plan_id)
     if plan is None:
         raise ConfigError(
             f"[billing] default_plan: {plan_id!r} is neither declared in [[plans]] nor in the "
             "catalog in Redis (accountbot admin plan list)"
+        )
+    missing = [c for c in config.billing.currencies if c not in plan.prices]
+    if missing:
+        raise ConfigError(
+            f"[billing] default_plan: {plan_id!r} has no price in {', '.join(missing)} "
+            "(every currency of [billing] currencies needs one)"
         )
     return plan
 

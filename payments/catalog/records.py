@@ -4,13 +4,19 @@ A price change is a new version: ``payment-plan_versions-ID`` and
 ``payment-pack_versions-ID`` keep every version ever sold, and accounts keep
 the version and price they bought at (a plan snapshot, an autobuy snapshot,
 a grant). Both kinds of offer share one store (``catalog/store.py``).
+
+An offer has a price per currency (``prices``); a record read from Redis is a
+*view* in one currency, whose ``price`` is the price in that currency
+(``in_currency``): an account sees the offers priced in its own currency, at
+that price, and no other. A record written before prices per currency holds
+one ``price``: the default currency's.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final, Protocol, Self
@@ -39,9 +45,34 @@ class Offer(Protocol):
     def id(self) -> str: ...
     @property
     def version(self) -> int: ...
+    @property
+    def price(self) -> Money: ...
     def offer(self) -> tuple[object, ...]: ...
     def encode(self) -> str: ...
     def numbered(self, version: int) -> Self: ...
+    def in_currency(self, currency: str) -> Self | None: ...
+
+
+def priced(price: Money, prices: Mapping[str, Money]) -> dict[str, Money]:
+    """Every price of an offer: ``prices``, with ``price`` among them."""
+    return {price.currency: price, **{c: p for c, p in prices.items() if c != price.currency}}
+
+
+def encode_prices(prices: Mapping[str, Money]) -> dict[str, int]:
+    return {currency: price.units for currency, price in sorted(prices.items())}
+
+
+def decode_prices(data: Mapping[str, object], default: str) -> dict[str, Money]:
+    """``prices`` of a record, or the one ``price`` of an older one (the default currency)."""
+    found = data.get("prices")
+    if isinstance(found, dict) and found:
+        return {str(c): Money(int(u), str(c)) for c, u in found.items()}
+    return {default: Money(int(str(data["price"])), default)}
+
+
+def view(prices: Mapping[str, Money], currency: str) -> Money:
+    """The price of a view in ``currency``: that currency's, else the first there is."""
+    return prices.get(currency) or prices[sorted(prices)[0]]
 
 
 def check_offer_id(text: str, kind: str = "plan") -> str:
@@ -66,13 +97,22 @@ class Plan:
     id: str
     version: int
     name: str
-    price: Money  # per month
+    price: Money  # per month, in the currency of this view
     created_at: datetime
     allowances: dict[str, int] = field(default_factory=dict)  # resource -> monthly quantity
+    prices: Mapping[str, Money] = field(default_factory=dict)  # every currency's price
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prices", priced(self.price, self.prices))
 
     def offer(self) -> tuple[object, ...]:
         """What a subscriber buys: a version that changes none of it is not a new version."""
-        return (self.name, self.price, self.allowances)
+        return (self.name, sorted(self.prices.items()), self.allowances)
+
+    def in_currency(self, currency: str) -> Plan | None:
+        """This plan as an account counting in ``currency`` buys it; None: not sold there."""
+        price = self.prices.get(currency)
+        return None if price is None else replace(self, price=price)
 
     def encode(self) -> str:
         # sort_keys keeps '"version": N' in the form plan_publish.lua matches.
@@ -82,6 +122,7 @@ class Plan:
                 "version": self.version,
                 "name": self.name,
                 "price": self.price.units,
+                "prices": encode_prices(self.prices),
                 "created_at": self.created_at.isoformat(),
                 "allowances": self.allowances,
             },
@@ -90,15 +131,18 @@ class Plan:
 
     @classmethod
     def decode(cls, text: str, currency: str) -> Plan:
+        """A record as a view in ``currency`` (the default currency)."""
         try:
             data = json.loads(text)
+            prices = decode_prices(data, currency)
             return cls(
                 id=data["id"],
                 version=int(data["version"]),
                 name=data["name"],
-                price=Money(int(data["price"]), currency),
+                price=view(prices, currency),
                 created_at=datetime.fromisoformat(data["created_at"]),
                 allowances={str(k): int(v) for k, v in data.get("allowances", {}).items()},
+                prices=prices,
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise CorruptRecord(f"plan record: {exc!r}") from exc
@@ -113,15 +157,23 @@ class Pack:
     version: int
     resource: str
     quantity: int
-    price: Money
+    price: Money  # in the currency of this view
     created_at: datetime
+    prices: Mapping[str, Money] = field(default_factory=dict)  # every currency's price
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prices", priced(self.price, self.prices))
 
     @property
     def name(self) -> str:
         return f"{self.quantity} {self.resource}"
 
     def offer(self) -> tuple[object, ...]:
-        return (self.resource, self.quantity, self.price)
+        return (self.resource, self.quantity, sorted(self.prices.items()))
+
+    def in_currency(self, currency: str) -> Pack | None:
+        price = self.prices.get(currency)
+        return None if price is None else replace(self, price=price)
 
     def encode(self) -> str:
         # sort_keys keeps '"version": N' in the form plan_publish.lua matches.
@@ -132,6 +184,7 @@ class Pack:
                 "resource": self.resource,
                 "quantity": self.quantity,
                 "price": self.price.units,
+                "prices": encode_prices(self.prices),
                 "created_at": self.created_at.isoformat(),
             },
             sort_keys=True,
@@ -141,13 +194,15 @@ class Pack:
     def decode(cls, text: str, currency: str) -> Pack:
         try:
             data = json.loads(text)
+            prices = decode_prices(data, currency)
             return cls(
                 id=str(data["id"]),
                 version=int(data["version"]),
                 resource=str(data["resource"]),
                 quantity=int(data["quantity"]),
-                price=Money(int(data["price"]), currency),
+                price=view(prices, currency),
                 created_at=datetime.fromisoformat(data["created_at"]),
+                prices=prices,
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise CorruptRecord(f"pack record: {exc!r}") from exc
@@ -156,27 +211,41 @@ class Pack:
         return replace(self, version=version)
 
 
+def revise_prices(
+    current: Mapping[str, Money], prices: Sequence[Money], replace_all: bool
+) -> dict[str, Money]:
+    """The prices of a new version: those given, and (unless ``replace_all``) the others kept."""
+    given = {price.currency: price for price in prices}
+    return given if replace_all else {**current, **given}
+
+
 def revise_plan(
     current: Plan | None,
     plan_id: str,
     at: datetime,
     *,
-    price: Money | None = None,
+    prices: Sequence[Money] = (),
     name: str | None = None,
     allowances: dict[str, int] | None = None,
+    replace_prices: bool = False,
 ) -> Plan:
-    """The next version of a plan with what is given (the rest kept), or its first."""
+    """The next version of a plan with what is given (the rest kept), or its first. A price
+    given is that currency's; the other currencies keep theirs (``replace_prices``: only
+    the prices given, as the config declares them)."""
     if current is None:
-        if price is None or not name:
+        if not prices or not name:
             raise BadOffer(f"plan {plan_id} is new: it needs a price and a name")
-        return Plan(plan_id, 1, name, price, at, dict(allowances or {}))
+        first = revise_prices({}, prices, True)
+        return Plan(plan_id, 1, name, prices[0], at, dict(allowances or {}), first)
+    new = revise_prices(current.prices, prices, replace_prices and bool(prices))
     return Plan(
         plan_id,
         current.version + 1,
         name or current.name,
-        price if price is not None else current.price,
+        view(new, current.price.currency),
         at,
         dict(current.allowances if allowances is None else allowances),
+        new,
     )
 
 
@@ -187,18 +256,22 @@ def revise_pack(
     *,
     resource: str | None = None,
     quantity: int | None = None,
-    price: Money | None = None,
+    prices: Sequence[Money] = (),
+    replace_prices: bool = False,
 ) -> Pack:
     """The next version of a pack with what is given (the rest kept), or its first."""
     if current is None:
-        if resource is None or quantity is None or price is None:
+        if resource is None or quantity is None or not prices:
             raise BadOffer(f"pack {pack_id} is new: it needs a resource, a quantity and a price")
-        return Pack(pack_id, 1, resource, quantity, price, at)
+        first = revise_prices({}, prices, True)
+        return Pack(pack_id, 1, resource, quantity, prices[0], at, first)
+    new = revise_prices(current.prices, prices, replace_prices and bool(prices))
     return Pack(
         pack_id,
         current.version + 1,
         resource or current.resource,
         quantity if quantity is not None else current.quantity,
-        price if price is not None else current.price,
+        view(new, current.price.currency),
         at,
+        new,
     )

@@ -11,7 +11,7 @@ next change supersedes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -52,6 +52,17 @@ class Catalog(Generic[OfferT]):
     async def get(self, offer_id: str) -> OfferT | None:
         text: Any = await self._redis.hget(self._current, offer_id)
         return self._decode(text) if text else None
+
+    async def offered(self, currency: str) -> list[OfferT]:
+        """The current offers priced in ``currency``, at that price, in catalog order (an
+        account sees these: an offer without a price in its currency is not for it)."""
+        views = [o.in_currency(currency) for o in await self.all()]
+        return sorted((v for v in views if v is not None), key=self._order)
+
+    async def get_in(self, offer_id: str, currency: str) -> OfferT | None:
+        """The offer at its price in ``currency``; None when absent or not priced there."""
+        found = await self.get(offer_id)
+        return found.in_currency(currency) if found is not None else None
 
     async def version(self, offer_id: str, version: int) -> OfferT | None:
         text: Any = await self._redis.hget(self._versions(offer_id), str(version))
@@ -95,12 +106,19 @@ class PlanCatalog(Catalog[Plan]):
         *,
         at: datetime,
         price: Money | None = None,
+        prices: Sequence[Money] = (),
         name: str | None = None,
         allowances: dict[str, int] | None = None,
+        replace_prices: bool = False,
     ) -> tuple[Plan, bool]:
-        """A new version with what is given (the rest kept); (plan, False) when nothing changed."""
+        """A new version with what is given (the rest kept); (plan, False) when nothing changed.
+        ``price`` and ``prices`` are prices in their currencies (others are kept, unless
+        ``replace_prices``)."""
         current = await self.get(plan_id)
-        wanted = revise_plan(current, plan_id, at, price=price, name=name, allowances=allowances)
+        wanted = revise_plan(
+            current, plan_id, at, prices=_given(price, prices), name=name,
+            allowances=allowances, replace_prices=replace_prices,
+        )  # fmt: skip
         return await self.publish(wanted)
 
 
@@ -123,10 +141,17 @@ class PackCatalog(Catalog[Pack]):
         resource: str | None = None,
         quantity: int | None = None,
         price: Money | None = None,
+        prices: Sequence[Money] = (),
+        replace_prices: bool = False,
     ) -> tuple[Pack, bool]:
         """A new version with what is given (the rest kept); (pack, False) when nothing changed."""
         current = await self.get(pack_id)
         wanted = revise_pack(
-            current, pack_id, at, resource=resource, quantity=quantity, price=price
-        )
+            current, pack_id, at, resource=resource, quantity=quantity,
+            prices=_given(price, prices), replace_prices=replace_prices,
+        )  # fmt: skip
         return await self.publish(wanted)
+
+
+def _given(price: Money | None, prices: Sequence[Money]) -> list[Money]:
+    return ([price] if price is not None else []) + list(prices)

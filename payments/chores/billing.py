@@ -32,7 +32,7 @@ async def renew(run: ChoreRun, report: ChoreReport, shard: int) -> None:
     """Bill every paid account of the shard whose renewal date has come."""
     c, now = run.cycle, run.now
     if report.charged is None:  # the first shard
-        report.charged = c.money(0)
+        report.charged = {}
 
     async def preview(jid: str) -> str:
         outcome = await renewal.preview_renewal(c, jid, now)
@@ -60,9 +60,8 @@ async def renew(run: ChoreRun, report: ChoreReport, shard: int) -> None:
 def _report_renewal(run: ChoreRun, report: ChoreReport, outcome: RenewOutcome) -> None:
     if outcome.result not in (Renewed.RENEWED, Renewed.INVOICED):
         return
-    assert report.charged is not None
     for line, split in outcome.lines:
-        report.charged += split.paid
+        report.add_charged(split.paid)
         if run.dry_run:
             member = "" if line.member == outcome.jid else f" for {line.member}"
             run.progress(

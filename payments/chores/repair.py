@@ -1,12 +1,17 @@
 """The repair chore: every account of the registry looked at, what a crash left half
 done finished, and the schedules rebuilt from the accounts' own state
-(``payments/billing/repair.py`` says what and why). It also moves the entries of
-a deployment's unsharded schedules into their shards (``unshard``)."""
+(``payments/billing/repair.py`` says what and why; a move to a new JID and a referral
+are finished by their own repairs: ``payments/moves/``, ``payments/referrals/``). It also
+moves the entries of a deployment's unsharded schedules into their shards (``unshard``)."""
 
 from __future__ import annotations
 
-from payments.billing.repair import repair_account
+from datetime import datetime
+
+from payments.billing.repair import Fixes, repair_account
 from payments.chores.runner import ChoreReport, ChoreRun, each
+from payments.moves.flow import MoveFlow, repair_move
+from payments.referrals.flow import repair_referral
 
 
 async def unshard(run: ChoreRun, report: ChoreReport) -> None:
@@ -38,10 +43,24 @@ async def repair(run: ChoreRun, report: ChoreReport, shard: int) -> None:
             report.counts[f"scheduled {schedule.removeprefix('payment-')}"] += 1
             if run.dry_run:
                 run.progress(f"would schedule {jid} in {schedule} at {when.isoformat()}")
+        others = await _moves_and_referrals(run, jid, fixes, run.now)
+        for what in others:
+            report.counts[what] += 1
         if run.dry_run:
-            for fix in fixes.fixes:
-                run.progress(f"would {fix.value.replace('_', ' ')}: {jid}")
+            for what in [*(f.value for f in fixes.fixes), *others]:
+                run.progress(f"would {what.replace('_', ' ')}: {jid}")
         return ""
 
     async for page in run.cycle.store.accounts.all_jids(shard):
         await each(run, report, page, handle)
+
+
+async def _moves_and_referrals(run: ChoreRun, jid: str, fixes: Fixes, now: datetime) -> list[str]:
+    """A move of (or to) ``jid`` to finish; a referral of it to count or schedule."""
+    store, done = run.cycle.store, []
+    if fixes.account_move:
+        moves = MoveFlow(store, run.cycle.policy, run.cycle.actor)
+        done += await repair_move(moves, jid, now, dry_run=run.dry_run)
+    if fixes.referred_by:
+        done += await repair_referral(store, jid, fixes.referred_by, now, dry_run=run.dry_run)
+    return done

@@ -26,7 +26,7 @@ from typing import Final
 
 from payments.billing.cycle import Cycle
 from payments.cards.desk import Desk
-from payments.config import UsageConfig
+from payments.config import ReferralConfig, UsageConfig
 from payments.errors import PaymentsError
 from payments.money import Money, format_exact
 from payments.store.locks import DEFAULT_TTL_MS, ChoreLock
@@ -56,6 +56,7 @@ class ChoreRun:
     stop: asyncio.Event = field(default_factory=asyncio.Event)  # SIGTERM, or the lock lost
     usage: UsageConfig = field(default_factory=UsageConfig)  # [usage]: settle-usage, expire-credits
     cards: Desk | None = None  # saved cards (the ``cards`` chore): None when no card provider
+    referral: ReferralConfig = field(default_factory=ReferralConfig)  # [referral]: reward-referrals
 
 
 @dataclass
@@ -64,7 +65,7 @@ class ChoreReport:
     due: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     errors: int = 0
-    charged: Money | None = None
+    charged: dict[str, Money] | None = None  # per currency (renew)
     shards: int = 0  # shards this run did
     skipped: dict[int, str] = field(default_factory=dict)  # shard -> the run that holds it
     stopped: bool = False
@@ -76,13 +77,20 @@ class ChoreReport:
         when none had."""
         return ", ".join(sorted({":".join(t.split(":")[:2]) for t in self.skipped.values()}))
 
+    def add_charged(self, amount: Money) -> None:
+        charged = self.charged if self.charged is not None else {}
+        before = charged.get(amount.currency, Money.zero(amount.currency))
+        charged[amount.currency] = before + amount
+        self.charged = charged
+
     def summary(self, dry_run: bool) -> str:
         if self.skipped and not self.shards:
             return f"{self.name}: skipped, another run holds the lock ({self.skipped_by})"
         parts = [f"{self.due} due"]
         parts += [f"{n} {what}" for what, n in sorted(self.counts.items())]
         if self.charged is not None:
-            parts.append(f"{format_exact(self.charged)} charged")
+            totals = [format_exact(m) for _, m in sorted(self.charged.items())]
+            parts.append(f"{' + '.join(totals) or format_exact(Money(0))} charged")
         parts.append(f"{self.errors} errors")
         parts.append(f"{self.elapsed:.2f}s")
         tail = "; dry run: nothing changed" if dry_run else ""

@@ -118,9 +118,6 @@ class GroupFlow:
         if self.hook is not None:
             await self.hook(name.value)
 
-    def money(self, units: int) -> Money:
-        return Money(units, self.policy.currency)
-
 
 @dataclass(frozen=True, slots=True)
 class Joined:
@@ -216,13 +213,17 @@ async def _why_not(flow: GroupFlow, main: str, leaf: str, new: bool) -> JoinRefu
     store = flow.store
     account = await store.accounts.get(leaf)
     money = (await store.ledger.balances(leaf)).total
-    return leaf_refusal(main, account, await store.groups.index_of(leaf), money, new_allowed=new)
+    clash = account is not None and account.currency != await store.currencies.of(main)
+    other = clash and await store.ledger.money_arrived(leaf)
+    group = await store.groups.index_of(leaf)
+    return leaf_refusal(main, account, group, money, new_allowed=new, other_currency=other)
 
 
 async def _leaf_plan(flow: GroupFlow, main: Subscriber) -> Plan:
-    """A leaf is on its main's plan, at the plan's current price (a new purchase)."""
+    """A leaf is on its main's plan, at the plan's current price in the main's currency (a
+    new purchase)."""
     for plan_id in (main.account.plan, flow.policy.default_plan):
-        plan = await flow.store.plans.get(plan_id)
+        plan = await flow.store.plans.get_in(plan_id, main.account.currency)
         if plan is not None:
             return plan
     raise LeafRefused(JoinRefusal.NOT_TRIAL)  # no plan on sale: nothing to join
@@ -236,15 +237,16 @@ async def _price_now(
     return join_price(plan.price, now, renewal, main.state.renewal_day, paid_until=paid_until)
 
 
-def _price_of(move: Move, currency: str) -> JoinPrice:
-    zero = Money.zero(currency)
+def _price_of(move: Move) -> JoinPrice:
+    """What the move records (in the main's currency)."""
+    zero = Money.zero((move.amount or move.price or Money(0)).currency)
     period = move.ref.split(":")[1] if move.ref.count(":") >= 2 else ""
     return JoinPrice(period, move.amount or zero, move.paid_until or move.at, move.price or zero)
 
 
 async def complete_join(flow: GroupFlow, leaf: str, move: Move) -> Joined:
     """Steps 2 to 8 of a join whose move is recorded; safe to run again."""
-    store, price = flow.store, _price_of(move, flow.policy.currency)
+    store, price = flow.store, _price_of(move)
     reason = f"{move.plan} for {leaf}, joined (pro-rated to {price.paid_until.date()})"
     charged = await store.groups.charge_join(
         move.main, leaf, price.amount, ref=move.ref, reason=reason, at=move.at, actor=flow.actor
@@ -280,6 +282,8 @@ async def complete_join(flow: GroupFlow, leaf: str, move: Move) -> Joined:
 def _leaf_joined_refusal(status: LeafJoined) -> JoinRefusal:
     if status is LeafJoined.HOLDS_MONEY:
         return JoinRefusal.HOLDS_MONEY
+    if status is LeafJoined.CURRENCY:
+        return JoinRefusal.CURRENCY
     if status is LeafJoined.OTHER_GROUP:
         return JoinRefusal.IN_A_GROUP
     return JoinRefusal.NOT_TRIAL
@@ -348,7 +352,7 @@ async def complete_leave(flow: GroupFlow, leaf: str, move: Move) -> Left:
     await store.schedules.add_early(keys.TRIAL_ENDS, leaf, paid_until)
     by_main = move.by == move.main
     at = move.at.isoformat()
-    activation = flow.policy.activation_amount
+    activation = flow.policy.in_currency(await store.currencies.of(leaf)).activation_amount
     await flow.store.outbox.notify(
         group_notices.leaf_left_main(move.main, leaf, by_main, paid_until, at)
     )
@@ -525,7 +529,10 @@ async def members_of(store: Store, jid: str) -> list[Member]:
     for member in (jid, *leaves):
         snapshot = await store.billing.current_snapshot(member)
         plan = snapshot.plan if snapshot is not None else ""
-        monthly = snapshot.price if snapshot is not None else Money.zero(store.currency)
+        if snapshot is not None:
+            monthly = snapshot.price
+        else:
+            monthly = Money.zero(await store.currencies.of(member))
         number = await store.numbers.of(member)
         members.append(Member(member, number, plan, monthly, member == jid))
     return members

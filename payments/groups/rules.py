@@ -56,6 +56,7 @@ class JoinRefusal(StrEnum):
     IN_A_GROUP = "in_a_group"  # a leaf of another main, or a main with leaves
     HOLDS_MONEY = "holds_money"  # a leaf keeps no balance of its own
     NO_ACCOUNT = "no_account"  # ``add`` invites existing accounts only
+    CURRENCY = "currency"  # its money was in another currency than the main's
 
 
 class MainRefused(NotAllowed):
@@ -90,10 +91,17 @@ def main_refusal(main: Account | None, leaves: int, max_leaves: int) -> MainRefu
 
 
 def leaf_refusal(
-    main: str, leaf: Account | None, leaf_group: str, money: Money, *, new_allowed: bool
+    main: str,
+    leaf: Account | None,
+    leaf_group: str,
+    money: Money,
+    *,
+    new_allowed: bool,
+    other_currency: bool = False,
 ) -> JoinRefusal | None:
     """What stops ``leaf`` joining ``main``: it must be an active trial outside any group,
-    holding no money (``new_allowed``: a stranger signing up with a referral code)."""
+    holding no money (``new_allowed``: a stranger signing up with a referral code), whose
+    money (if it ever had some) was in the main's currency (``other_currency``: it was not)."""
     if leaf is not None and leaf.jid == main:
         return JoinRefusal.SELF
     if leaf is None:
@@ -104,6 +112,8 @@ def leaf_refusal(
         return JoinRefusal.IN_A_GROUP
     if money.units:
         return JoinRefusal.HOLDS_MONEY
+    if other_currency:
+        return JoinRefusal.CURRENCY
     return None
 
 
@@ -204,6 +214,7 @@ class Move:
     by: str = ""  # leave: who asked (the leaf, or its main)
 
     def fields(self) -> dict[str, str]:
+        money = self.amount or self.price
         return {
             "op": self.op.value,
             "main": self.main,
@@ -217,10 +228,14 @@ class Move:
             "code": self.code,
             "paid_until": self.paid_until.isoformat() if self.paid_until else "",
             "by": self.by,
+            "currency": money.currency if money is not None else "",
         }
 
     @classmethod
-    def decode(cls, fields: Mapping[str, str], currency: str) -> Move:
+    def decode(cls, fields: Mapping[str, str], default_currency: str) -> Move:
+        """A record; its amounts in its ``currency`` (the main's), else ``default_currency``
+        (a record from before currencies per account)."""
+        currency = fields.get("currency") or default_currency
         try:
             return cls(
                 op=MoveOp(fields["op"]),
@@ -333,6 +348,8 @@ LEAF_REFUSALS: Final = {
     "another keeps none: use it first (or top up to the activation amount to keep your own).",
     JoinRefusal.SELF: "An account cannot pay for itself twice.",
     JoinRefusal.NO_ACCOUNT: "You have no account yet: send 'register CODE'.",
+    JoinRefusal.CURRENCY: "Your account counts in another currency than the account that "
+    "would pay for you: an account paid for by another counts in the same currency.",
 }
 
 

@@ -21,9 +21,11 @@ from payments import keys
 from payments.accounts.records import FreezeRecord
 from payments.catalog.records import Plan
 from payments.clock import epoch, month_of
+from payments.errors import WrongCurrency
 from payments.groups.rules import CodeClaim, CodeUse, Group, GroupCode, Move
 from payments.money import Money
 from payments.store.connection import RedisClient
+from payments.store.currencies import Currencies
 from payments.store.locks import holder_is_dead
 from payments.store.scripts import Scripts
 from payments.store.shards import Shards
@@ -53,6 +55,7 @@ class LeafJoined(IntEnum):
     OTHER_GROUP = 0
     NOT_TRIAL = -1
     HOLDS_MONEY = -2
+    CURRENCY = -3  # its money was in another currency than the main's
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +72,13 @@ class JoinCharged:
 
 
 class GroupStore:
-    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str, shards: Shards) -> None:
+    def __init__(
+        self, redis: RedisClient, scripts: Scripts, currencies: Currencies, shards: Shards
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
-        self.currency = currency
+        self.currencies = currencies
         self._shards = shards
-
-    def money(self, units: int) -> Money:
-        return Money(units, self.currency)
 
     # --- reads -------------------------------------------------------------------
 
@@ -112,7 +114,7 @@ class GroupStore:
 
     async def move(self, jid: str) -> Move | None:
         fields: Any = await self._redis.hgetall(keys.group_move(jid))
-        return Move.decode(fields, self.currency) if fields else None
+        return Move.decode(fields, self.currencies.default) if fields else None
 
     async def unfinished_joins(self, main: str) -> list[str]:
         leaves: Any = await self._redis.smembers(keys.group_joins(main))
@@ -178,8 +180,8 @@ class GroupStore:
     async def join_leaf(
         self, index: str, main: str, leaf: str, plan: str, version: int, price: Money, at: datetime
     ) -> LeafJoined:
-        """The leaf's side of a join: kind leaf, the snapshot its main pays (``join_group.lua``);
-        a new JID enters the account registry first."""
+        """The leaf's side of a join: kind leaf, the snapshot its main pays (``join_group.lua``),
+        in the main's currency (``price``'s); a new JID enters the account registry first."""
         yyyymm = month_of(at)
         await self._redis.sadd(self._shards.key(keys.ACCOUNTS, leaf), leaf)
         status = await self._scripts.call(
@@ -190,9 +192,13 @@ class GroupStore:
                 keys.plan_as_of(leaf, yyyymm),
                 keys.balance_prepaid(leaf),
                 keys.balance_voucher(leaf),
+                keys.transactions(leaf),
             ],
-            [index, main, at.isoformat(), yyyymm, plan, version, price.units],
-        )
+            [
+                index, main, at.isoformat(), yyyymm, plan, version, price.units, price.currency,
+                self.currencies.default,
+            ],
+        )  # fmt: skip
         return LeafJoined(int(status))
 
     async def join(self, index: str, main: str, leaf: str, plan: Plan, *, at: datetime) -> int:
@@ -249,17 +255,24 @@ class GroupStore:
         at: datetime,
         actor: str,
     ) -> JoinCharged:
-        """Charge the main once per ``ref``, all or nothing (``lua/group_charge.lua``)."""
+        """Charge the main once per ``ref``, all or nothing (``lua/group_charge.lua``); the
+        amount in the main's currency (checked at commit: WrongCurrency)."""
         status, first, second, after = await self._scripts.call(
             "group_charge",
             self._main_keys(main),
-            [amount.units, ref, reason, at.isoformat(), actor, leaf],
-        )
-        zero, status = self.money(0), int(status)
+            [
+                amount.units, ref, reason, at.isoformat(), actor, leaf, amount.currency,
+                self.currencies.default,
+            ],
+        )  # fmt: skip
+        status, cur = int(status), amount.currency
+        if status == -2:
+            raise WrongCurrency(main, cur, await self.currencies.of(main))
+        zero = Money.zero(cur)
         if status < 0:
-            return JoinCharged(status, zero, zero, self.money(int(first)), self.money(int(after)))
-        voucher, prepaid = self.money(int(first)), self.money(int(second))
-        return JoinCharged(status, voucher, prepaid, zero, self.money(int(after)))
+            return JoinCharged(status, zero, zero, Money(int(first), cur), Money(int(after), cur))
+        voucher, prepaid = Money(int(first), cur), Money(int(second), cur)
+        return JoinCharged(status, voucher, prepaid, zero, Money(int(after), cur))
 
     async def refund_join(
         self, main: str, leaf: str, *, ref: str, reason: str, at: datetime, actor: str
@@ -268,7 +281,7 @@ class GroupStore:
         units = await self._scripts.call(
             "group_refund", self._main_keys(main), [ref, reason, at.isoformat(), actor, leaf]
         )
-        return self.money(int(units))
+        return Money(int(units), await self.currencies.of(main))
 
     async def finish_join(self, main: str, leaf: str) -> None:
         await self._redis.srem(keys.group_joins(main), leaf)
@@ -280,6 +293,7 @@ class GroupStore:
             keys.transactions(main),
             keys.idempotency(main),
             keys.group_joins(main),
+            keys.account(main),
         ]
 
     async def lock(self, main: str, token: str) -> bool:

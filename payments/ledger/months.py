@@ -69,4 +69,4 @@ async def ledger_months(ledger: LedgerStore, jid: str, months: Sequence[str]) ->
     not read for a year's page)."""
     since = f"{epoch(month_start(months[0]) - WRITTEN_BEFORE) * 1000}-0"
     entries = [e async for e in ledger.iter_entries(jid, since=since)]
-    return by_month(entries, months, ledger.currency)
+    return by_month(entries, months, await ledger.currencies.of(jid))

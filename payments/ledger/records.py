@@ -24,6 +24,8 @@ class EntryKind(StrEnum):
     VOUCHER = "voucher"  # a voucher code redeemed
     CHARGE = "charge"  # the product charged the account (plan, leaf, pack)
     DISPUTE = "dispute"  # a card payment disputed (taken back), or given back (dispute won)
+    REFERRAL = "referral"  # a referrer's reward (voucher balance): a newcomer's payment settled
+    MOVED = "moved"  # balances carried from an account's old JID to its new one (a move)
     EXPIRED = "expired"  # credit or voucher balance that expired (credits: amount 0)
     # Credits of packs are not money: these entries have amount 0 and carry
     # `resource` and `quantity` fields (see keys.md). A purchase is a CHARGE.

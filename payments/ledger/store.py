@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from payments import keys
 from payments.clock import utcnow
-from payments.errors import InsufficientFunds
+from payments.errors import InsufficientFunds, WrongCurrency
 from payments.ledger.records import (
     Applied,
     Balance,
@@ -20,6 +20,7 @@ from payments.ledger.records import (
 )
 from payments.money import Money
 from payments.store.connection import RedisClient
+from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts
 
 # Lua numbers are doubles: keep every amount far below 2**53 units.
@@ -30,13 +31,12 @@ _PAGE: Final = 500
 
 
 class LedgerStore:
-    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str) -> None:
+    """One account's balances and ledger, in the account's currency (``Currencies``)."""
+
+    def __init__(self, redis: RedisClient, scripts: Scripts, currencies: Currencies) -> None:
         self._redis = redis
         self._scripts = scripts
-        self.currency = currency
-
-    def money(self, units: int) -> Money:
-        return Money(units, self.currency)
+        self.currencies = currencies
 
     async def credit(
         self,
@@ -50,10 +50,14 @@ class LedgerStore:
         actor: str = "",
         at: datetime | None = None,
     ) -> Applied:
-        """Add ``amount``; with a ``ref`` the same change is applied once, ever."""
+        """Add ``amount``; with a ``ref`` the same change is applied once, ever. Money in
+        another currency than the account's is refused (WrongCurrency), unless it is the
+        account's first: then the account counts in its currency from now on."""
         args = self._args(amount, balance, kind, reason, ref, actor, at)
         status, entry_id, after = await self._scripts.call("credit", self._keys(jid, balance), args)
-        return Applied(bool(status), entry_id, self.money(int(after)))
+        if status == -2:
+            raise WrongCurrency(jid, amount.currency, await self.currencies.of(jid))
+        return Applied(bool(status), entry_id, Money(int(after), amount.currency))
 
     async def debit(
         self,
@@ -67,22 +71,41 @@ class LedgerStore:
         actor: str = "",
         at: datetime | None = None,
     ) -> Applied:
-        """Take ``amount``; raises InsufficientFunds rather than go below zero."""
+        """Take ``amount``; raises InsufficientFunds rather than go below zero, WrongCurrency
+        for an amount in another currency than the account's."""
         args = self._args(amount, balance, kind, reason, ref, actor, at)
         status, entry_id, value = await self._scripts.call("debit", self._keys(jid, balance), args)
+        if status == -2:
+            raise WrongCurrency(jid, amount.currency, await self.currencies.of(jid))
         if status == -1:
-            raise InsufficientFunds(missing=self.money(int(value)))
-        return Applied(bool(status), entry_id, self.money(int(value)))
+            raise InsufficientFunds(missing=Money(int(value), amount.currency))
+        return Applied(bool(status), entry_id, Money(int(value), amount.currency))
 
     async def balances(self, jid: str) -> Balances:
-        prepaid, voucher = await self._redis.mget(
-            keys.balance_prepaid(jid), keys.balance_voucher(jid)
-        )
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.balance_prepaid(jid))  # not MGET: a cluster pipeline refuses it
+            pipe.get(keys.balance_voucher(jid))
+            self.currencies.queue(pipe, jid)
+            prepaid, voucher, field = await pipe.execute()
+        currency = self.currencies.of_field(field)
         return Balances(
-            prepaid=self.money(int(prepaid or 0)),
-            voucher=self.money(int(voucher or 0)),
+            prepaid=Money(int(prepaid or 0), currency),
+            voucher=Money(int(voucher or 0), currency),
             prepaid_exists=prepaid is not None,
         )
+
+    async def money_arrived(self, jid: str) -> bool:
+        """Has money ever arrived (a ledger entry)? From then on the currency is fixed."""
+        return bool(await self._redis.xlen(keys.transactions(jid)))
+
+    async def currency_fixed(self, jid: str) -> bool:
+        """May money in another currency no longer arrive (``lua/credit.lua``)? Once money
+        arrived; and always for a leaf (its main's) or a JID with no account (the default)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(keys.transactions(jid))
+            pipe.hget(keys.account(jid), "kind")
+            arrived, kind = await pipe.execute()
+        return bool(arrived) or kind in (None, "leaf")
 
     async def entries(
         self, jid: str, *, newest_first: bool = False, count: int | None = None
@@ -94,7 +117,8 @@ class LedgerStore:
             raw = await self._redis.xrevrange(key, count=count)
         else:
             raw = await self._redis.xrange(key, count=count)
-        return [LedgerEntry.decode(eid, fields, self.currency) for eid, fields in raw]
+        currency = await self.currencies.of(jid)
+        return [LedgerEntry.decode(eid, fields, currency) for eid, fields in raw]
 
     async def entries_between(self, jid: str, start: datetime, end: datetime) -> list[LedgerEntry]:
         """Entries whose business time ``at`` is in ``[start, end)``, oldest first.
@@ -109,10 +133,11 @@ class LedgerStore:
     ) -> AsyncIterator[LedgerEntry]:
         """Entries in stream order between two stream ids (inclusive), a page at a time."""
         key, start = keys.transactions(jid), since
+        currency = await self.currencies.of(jid)
         while True:
             page: Any = await self._redis.xrange(key, min=start, max=until, count=_PAGE)
             for eid, fields in page:
-                yield LedgerEntry.decode(eid, fields, self.currency)
+                yield LedgerEntry.decode(eid, fields, currency)
             if len(page) < _PAGE:
                 return
             start = "(" + page[-1][0]
@@ -127,16 +152,18 @@ class LedgerStore:
             pipe.get(keys.balance_prepaid(jid))  # not MGET: a cluster pipeline refuses it
             pipe.get(keys.balance_voucher(jid))
             pipe.xrevrange(keys.transactions(jid), count=1)
-            prepaid, voucher, last = await pipe.execute()
+            self.currencies.queue(pipe, jid)
+            prepaid, voucher, last, field = await pipe.execute()
+        currency = self.currencies.of_field(field)
         stored = {Balance.PREPAID: int(prepaid or 0), Balance.VOUCHER: int(voucher or 0)}
         if not last:
-            sums = {b: self.money(0) for b in Balance}
+            sums = {b: Money.zero(currency) for b in Balance}
         else:
             sums = sum_by_balance(
-                [e async for e in self.iter_entries(jid, until=last[0][0])], self.currency
+                [e async for e in self.iter_entries(jid, until=last[0][0])], currency
             )
         return [
-            Mismatch(jid, b, self.money(stored[b]), sums[b])
+            Mismatch(jid, b, Money(stored[b], currency), sums[b])
             for b in Balance
             if stored[b] != sums[b].units
         ]
@@ -153,7 +180,7 @@ class LedgerStore:
 
     def _keys(self, jid: str, balance: Balance) -> list[str]:
         key = keys.balance_prepaid if balance is Balance.PREPAID else keys.balance_voucher
-        return [key(jid), keys.transactions(jid), keys.idempotency(jid)]
+        return [key(jid), keys.transactions(jid), keys.idempotency(jid), keys.account(jid)]
 
     def _args(
         self,
@@ -165,11 +192,12 @@ class LedgerStore:
         actor: str,
         at: datetime | None,
     ) -> list[str | int]:
-        if amount.currency != self.currency:
-            raise ValueError(f"this deployment counts in {self.currency}, not {amount.currency}")
         if not 0 < amount.units <= MAX_UNITS:
             raise ValueError("a balance change must be positive and below 10^11")
         if len(ref) > MAX_REF:
             raise ValueError(f"an idempotency key has at most {MAX_REF} characters")
         when = (at or utcnow()).isoformat()
-        return [amount.units, balance.value, kind.value, reason[:MAX_REASON], ref, when, actor]
+        return [
+            amount.units, balance.value, kind.value, reason[:MAX_REASON], ref, when, actor,
+            amount.currency, self.currencies.default,
+        ]  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any, Final
 from redis.exceptions import ResponseError
 
 from payments import keys
-from payments.notices import Notice
+from payments.notices import OPTIONAL, Notice
 from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
@@ -34,7 +34,11 @@ class OutboxStore:
         return bool(await self.notify_many([note]))
 
     async def notify_many(self, notes: Sequence[Notice]) -> int:
-        """``notify`` of many notices in one round trip; how many were queued."""
+        """``notify`` of many notices in one round trip (two when some are of a kind a user
+        may turn off); how many were queued. A notice of a kind its recipient turned off
+        (``notify KIND off``) is not queued: the choice holds where notices enter the outbox,
+        whoever sends them (the web service, the chores, the bot)."""
+        notes = await self._wanted(notes)
         if not notes:
             return 0
         async with self._scripts.pipeline() as batch:
@@ -44,6 +48,18 @@ class OutboxStore:
                 batch.call("notify", [marker, keys.OUTBOX], [DEDUPE_SECONDS, *fields])
             queued = await batch.execute()
         return sum(int(q) for q in queued)
+
+    async def _wanted(self, notes: Sequence[Notice]) -> list[Notice]:
+        """The notices their recipients did not turn off (one read of the optional ones)."""
+        optional = [n for n in notes if n.kind in OPTIONAL]
+        if not optional:
+            return list(notes)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for note in optional:
+                pipe.sismember(keys.notify_off(note.to), OPTIONAL[note.kind].value)
+            off = await pipe.execute()
+        dropped = {id(n) for n, is_off in zip(optional, off, strict=True) if is_off}
+        return [n for n in notes if id(n) not in dropped]
 
     async def ensure_group(self) -> None:
         try:

@@ -33,12 +33,15 @@ class PendingPayment:
             "provider_id": self.provider_id,
             "jid": self.jid,
             "amount": str(self.amount.units),
+            "currency": self.amount.currency,
             "created_at": self.created_at.isoformat(),
             "status": self.status.value,
         }
 
     @classmethod
-    def decode(cls, fields: Mapping[str, str], currency: str) -> PendingPayment:
+    def decode(cls, fields: Mapping[str, str], default_currency: str) -> PendingPayment:
+        """A record; its amount in its ``currency`` (a record from before: the default)."""
+        currency = fields.get("currency") or default_currency
         try:
             return cls(
                 provider=fields["provider"],

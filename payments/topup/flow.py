@@ -19,9 +19,11 @@ from payments.cards.records import CardPayment
 from payments.clock import utcnow
 from payments.codes import VOUCHER_CODES, CodeRefused
 from payments.config import BillingConfig, Config, ConfigError
+from payments.errors import WrongCurrency
 from payments.ledger.records import Applied, Balance, EntryKind
 from payments.money import InvalidAmount, Money, format_money, parse_money
 from payments.notices import Notice
+from payments.referrals.flow import payment_arrived
 from payments.stores import Store
 from payments.topup import texts
 from payments.topup.providers.amounts import payable
@@ -38,13 +40,16 @@ class Received:
 
 
 def topup_amount(text: str, config: Config) -> Money:
-    """An amount typed on the top-up page or after ``topup``, within the configured bounds."""
+    """An amount typed on the top-up page or after ``topup``, within the configured bounds,
+    in ``config``'s currency (``Config.in_currency``: the account's)."""
     currency = config.billing.currency
     return check_topup(parse_money(text, currency, maximum=config.billing.max_amount), config)
 
 
 def check_topup(amount: Money, config: Config) -> Money:
-    """``amount`` when one payment may be of it; InvalidAmount saying why not otherwise."""
+    """``amount`` when one payment may be of it; InvalidAmount saying why not otherwise (the
+    bounds are the same numbers in every currency)."""
+    config = config.in_currency(amount.currency)
     if amount > config.billing.max_amount:
         raise InvalidAmount(
             f"the most accepted at once is {format_money(config.billing.max_amount)}"
@@ -68,13 +73,22 @@ def topup_presets(config: Config) -> list[Money]:
 
 
 async def resolve(store: Store, event: PaymentEvent, provider: str) -> tuple[str, Money]:
-    """The account and amount of a completed payment; the recorded ones when the event has none."""
+    """The account and amount of a completed payment; the recorded ones when the event has none.
+    A payment in another currency than its account counts in is refused (MISMATCH), unless it
+    is the account's first money (which sets the account's currency)."""
     if event.jid is not None and event.amount is not None:
-        return event.jid, event.amount
-    pending = await store.payments_in.get(provider, event.provider_id)
-    if pending is None:
-        raise WebhookRefused(Refusal.UNKNOWN_PAYMENT, f"{provider} {event.provider_id}")
-    return pending.jid, pending.amount
+        jid, amount = event.jid, event.amount
+    else:
+        pending = await store.payments_in.get(provider, event.provider_id)
+        if pending is None:
+            raise WebhookRefused(Refusal.UNKNOWN_PAYMENT, f"{provider} {event.provider_id}")
+        jid, amount = pending.jid, pending.amount
+    currency = await store.currencies.of(jid)
+    if amount.currency != currency and await store.ledger.currency_fixed(jid):
+        raise WebhookRefused(
+            Refusal.MISMATCH, f"currency {amount.currency}, {jid} counts in {currency}"
+        )
+    return jid, amount
 
 
 async def receive_payment(
@@ -114,6 +128,7 @@ async def receive_payment(
     await store.payments_in.mark_credited(provider, event.provider_id, now or utcnow())
     if event.payment_intent:
         await _keep_card_payment(store, jid, event, amount, now or utcnow())
+    await payment_arrived(store, jid, now or utcnow())  # a referrer's reward, later
     balances = await store.ledger.balances(jid)
     return Received(jid, amount, outcome.applied.applied, balances.total)
 
@@ -177,7 +192,8 @@ async def _receipt(
     closed = account is not None and account.closed
     main = await store.groups.main_of(jid) if account and account.kind is AccountKind.LEAF else ""
     trial = account is not None and account.kind is AccountKind.TRIAL and not closed
-    lacks = policy.activation_amount - balances.prepaid if trial else None
+    activation = policy.in_currency(balances.prepaid.currency).activation_amount
+    lacks = activation - balances.prepaid if trial else None
     return texts.payment_received(
         jid,
         ref,
@@ -199,7 +215,8 @@ async def activation_hint(
     if account is None or account.closed or account.kind is not AccountKind.TRIAL:
         return ""
     holds = (await store.ledger.balances(jid)).prepaid
-    return texts.activation_hint(holds, policy.activation_amount, amount)
+    activation = policy.in_currency(holds.currency).activation_amount
+    return texts.activation_hint(holds, activation, amount)
 
 
 async def topup_refusal(store: Store, jid: str) -> str:
@@ -232,6 +249,8 @@ async def redeem_voucher(
     if await store.code_attempts.failures(jid) >= attempts_per_hour:
         raise CodeRefused
     code, amount, claim, batch = await _claim(store, jid, text, now)
+    if claim is Claim.OTHER_CURRENCY:
+        raise WrongCurrency(jid, amount.currency, await store.currencies.of(jid))
     outcome = await credit_account(
         store,
         jid,
@@ -254,7 +273,10 @@ async def redeem_voucher(
 async def _claim(store: Store, jid: str, text: str, now: datetime) -> tuple[str, Money, Claim, str]:
     code = VOUCHER_CODES.normalise(text)
     if code is not None:
-        claim, amount, batch = await store.vouchers.claim(code, jid, now)
+        currency, first = await store.currencies.of(jid), not await store.ledger.currency_fixed(jid)
+        claim, amount, batch = await store.vouchers.claim(
+            code, jid, now, currency=currency, any_currency=first
+        )
         if amount is not None:
             return code, amount, claim, batch
     await store.code_attempts.record_failure(jid)

@@ -42,6 +42,7 @@ class VoucherStore:
             key,
             mapping={
                 "amount": str(batch.amount.units),
+                "currency": batch.amount.currency,
                 "count": str(batch.count),
                 "created_by": batch.created_by,
                 "expires_at": expires,
@@ -55,13 +56,20 @@ class VoucherStore:
                 codes.append(code)
         return codes
 
-    async def claim(self, code: str, jid: str, now: datetime) -> tuple[Claim, Money | None, str]:
-        """Mark ``code`` used by ``jid`` (once); the amount is None when refused."""
-        status, units, batch = await self._scripts.call(
-            "voucher_claim", [keys.voucher(code)], [jid, now.isoformat(), epoch(now)]
+    async def claim(
+        self, code: str, jid: str, now: datetime, *, currency: str, any_currency: bool
+    ) -> tuple[Claim, Money | None, str]:
+        """Mark ``code`` used by ``jid`` (once), if it is in ``currency`` (the JID's) or
+        ``any_currency`` (its first money); the amount is None when refused (for OTHER_CURRENCY
+        the amount is zero in the code's currency)."""
+        args = [jid, now.isoformat(), epoch(now), currency, "1" if any_currency else "0"]
+        status, units, batch, code_currency = await self._scripts.call(
+            "voucher_claim", [keys.voucher(code)], [*args, self.currency]
         )
         claim = Claim(int(status))
-        amount = Money(int(units), self.currency) if claim >= 0 else None
+        if claim is Claim.OTHER_CURRENCY:
+            return claim, Money.zero(str(code_currency)), ""
+        amount = Money(int(units), str(code_currency)) if claim >= 0 else None
         return claim, amount, str(batch)
 
     async def get(self, code: str) -> dict[str, str]:
@@ -76,4 +84,7 @@ def _code_args(batch: VoucherBatch) -> list[str | int]:
         expires_ts = str(epoch(batch.expires_at))
         drop_at = str(epoch(batch.expires_at + KEEP_AFTER_EXPIRY))
     created = batch.created_at.isoformat()
-    return [batch.amount.units, batch.name, created, expires, expires_ts, drop_at]
+    return [
+        batch.amount.units, batch.name, created, expires, expires_ts, drop_at,
+        batch.amount.currency,
+    ]  # fmt: skip

@@ -35,6 +35,7 @@ class Claim(IntEnum):
     UNKNOWN = -1
     EXPIRED = -2
     TAKEN = -3  # used by another JID
+    OTHER_CURRENCY = -4  # in another currency than the redeemer counts in
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from payments import keys
 from payments.clock import epoch
 from payments.money import Money
 from payments.store.connection import RedisClient
+from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts
 from payments.store.shards import Shards
 from payments.usage.credits import AutoBuy, Grant, earliest_expiry
@@ -29,6 +30,7 @@ class BuyStatus:
     NO_ACCOUNT = -2
     FROZEN = -3
     LEAF = -4
+    CURRENCY = -5  # the price was read in another currency than the account's
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +49,22 @@ class ExpiredGrant:
 
 
 class CreditStore:
-    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str, shards: Shards) -> None:
+    def __init__(
+        self, redis: RedisClient, scripts: Scripts, currencies: Currencies, shards: Shards
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
-        self.currency = currency
+        self.currencies = currencies
         self._shards = shards
-
-    def money(self, units: int) -> Money:
-        return Money(units, self.currency)
 
     # --- an account's grants ---------------------------------------------------------
 
     async def grants(self, jid: str) -> tuple[Grant, ...]:
-        raw: Any = await self._redis.hgetall(keys.credit_grants(jid))
-        return decode_grants(raw, self.currency)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.credit_grants(jid))
+            self.currencies.queue(pipe, jid)
+            raw, currency = await pipe.execute()
+        return decode_grants(raw, self.currencies.of_field(currency))
 
     async def buy(
         self, jid: str, grant: Grant, *, ref: str, at: datetime, actor: str, reason: str
@@ -87,10 +91,13 @@ class CreditStore:
                 reason,
                 grant.resource,
                 grant.quantity,
+                grant.price.currency,
+                self.currencies.default,
             ],
         )
-        bought = Bought(int(status), self.money(int(voucher)), self.money(int(prepaid)),
-                        self.money(int(value)))  # fmt: skip
+        cur = grant.price.currency  # the account's: the script checked it
+        bought = Bought(int(status), Money(int(voucher), cur), Money(int(prepaid), cur),
+                        Money(int(value), cur))  # fmt: skip
         if bought.status == BuyStatus.BOUGHT:
             await self.schedule_expiry(jid, grant.expires_at)
         return bought
@@ -153,8 +160,12 @@ class CreditStore:
     # --- autobuy -------------------------------------------------------------------------
 
     async def autobuys(self, jid: str) -> list[AutoBuy]:
-        raw: Any = await self._redis.hgetall(keys.autobuy(jid))
-        return [AutoBuy.decode(pid, text, self.currency) for pid, text in sorted(raw.items())]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.autobuy(jid))
+            self.currencies.queue(pipe, jid)
+            raw, field = await pipe.execute()
+        currency = self.currencies.of_field(field)
+        return [AutoBuy.decode(pid, text, currency) for pid, text in sorted(raw.items())]
 
     async def set_autobuy(self, jid: str, auto: AutoBuy) -> bool:
         """Turn autobuy on at ``auto``'s snapshot; False when it was on already (kept as it was)."""

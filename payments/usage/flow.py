@@ -219,6 +219,8 @@ async def _tell_thresholds(
         percent = told_at(step)
         if percent is None:
             continue
+        if percent == 100:  # kept beside the month's counters: `usage YYYY-MM` says it
+            await meter.store.usage.mark_blocked(account.jid, month, resource, step.used_after)
         for notice in _threshold_notices(account.jid, ref, month, resource, percent, step):
             await meter.store.outbox.notify(notice)
 
@@ -275,6 +277,7 @@ REFUSALS: Final = {
     BuyStatus.NO_ACCOUNT: "You have no active account: send 'register' to start a trial.",
     BuyStatus.FROZEN: "Your account is frozen: send 'pay' (or 'topup') first.",
     BuyStatus.LEAF: "Your credits are bought by the account that pays for you.",
+    BuyStatus.CURRENCY: "Your account changed its currency meanwhile: send 'credits' again.",
 }
 
 
@@ -283,8 +286,8 @@ async def buy_pack(meter: Meter, jid: str, pack_id: str, now: datetime, *, actor
 
     Raises UnknownPack, InsufficientFunds (nothing taken) or BuyRefused.
     """
-    pack = await meter.store.packs.get(pack_id)
-    if pack is None:
+    pack = await meter.store.packs.get_in(pack_id, await meter.store.currencies.of(jid))
+    if pack is None:  # not in the catalog, or not sold in the account's currency
         raise UnknownPack(pack_id)
     grant_id = f"g{secrets.token_hex(6)}"
     grant = rules.new_grant(grant_id, pack, pack.price, now, meter.policy.credit_days)
@@ -308,7 +311,7 @@ async def set_autobuy(
     if not on:
         current = {a.pack: a for a in await store.credits.autobuys(jid)}.get(pack_id)
         return current, await store.credits.clear_autobuy(jid, pack_id)
-    pack = await store.packs.get(pack_id)
+    pack = await store.packs.get_in(pack_id, await store.currencies.of(jid))
     if pack is None:
         raise UnknownPack(pack_id)
     wanted = AutoBuy.of(pack, now, meter.policy.credit_days)

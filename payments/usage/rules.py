@@ -280,3 +280,18 @@ def month_lines(
             ResourceMonth(resource, allowance, used, drawn, remaining(allowance, used, pool))
         )
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class PastResource:
+    """One resource of a past month: what ``usage YYYY-MM`` says."""
+
+    resource: str
+    allowance: int  # of the plan in force that month
+    used: int  # the account's own use (the account page's figure for that month)
+    from_credits: int  # beyond the allowance: drawn on credits
+    blocked_at: int  # used up (allowance and credits) at this count; 0: never that month
+
+    @property
+    def from_allowance(self) -> int:
+        return self.used - self.from_credits

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from payments import keys
-from payments.clock import epoch, month_start, shift_month
+from payments.clock import epoch, month_of, month_start, shift_month
 from payments.store.connection import RedisClient
+from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts
 from payments.store.shards import Shards
 from payments.usage.credits import Grant
@@ -26,6 +27,7 @@ USAGE_MONTHS_KEPT: Final = 13  # a month's counters outlive it by a year: `histo
 EVENTS_GRACE: Final = timedelta(days=2)  # event ids are kept until last month is refused
 MIN_TTL: Final = 24 * 3600
 PAGE: Final = 1000
+MONTHS_PROBED: Final = 240  # the plan in force in a month: snapshots looked for this far back
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +114,12 @@ def decode_grants(raw: Mapping[str, str], currency: str) -> tuple[Grant, ...]:
 
 
 class UsageStore:
-    def __init__(self, redis: RedisClient, scripts: Scripts, currency: str, shards: Shards) -> None:
+    def __init__(
+        self, redis: RedisClient, scripts: Scripts, currencies: Currencies, shards: Shards
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
-        self.currency = currency
+        self.currencies = currencies  # of the grants' prices
         self._shards = shards
 
     # --- reads ----------------------------------------------------------------
@@ -127,7 +131,7 @@ class UsageStore:
         """Several accounts in one round trip (a pipeline of reads, not a transaction)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for jid in jids:
-                pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of"])
+                pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of", "currency"])
                 pipe.exists(keys.freezes(jid))
                 pipe.get(keys.leaf_jids_index(jid))
                 pipe.hgetall(keys.usage(jid, month))
@@ -156,7 +160,7 @@ class UsageStore:
         return found
 
     def _standing(self, jid: str, replies: Sequence[Any]) -> AccountUsage:
-        (kind, status, plan_as_of), frozen, group, counters, grants, pending = replies
+        (kind, status, plan_as_of, currency), frozen, group, counters, grants, pending = replies
         if status is None:
             return AccountUsage(jid, exists=False)
         return AccountUsage(
@@ -168,7 +172,7 @@ class UsageStore:
             plan_as_of=plan_as_of or "",
             group=group or "",
             counters=counters,
-            grants=decode_grants(grants, self.currency),
+            grants=decode_grants(grants, self.currencies.of_field(currency)),
             pending=pending,
         )
 
@@ -199,8 +203,10 @@ class UsageStore:
             pipe.exists(keys.freezes(jid))
             pipe.hgetall(keys.credit_grants(jid))
             pipe.hgetall(keys.credit_pending(jid))
-            frozen, grants, pending = await pipe.execute()
-        return CreditsOf(bool(frozen), decode_grants(grants, self.currency), pending)
+            self.currencies.queue(pipe, jid)
+            frozen, grants, pending, currency = await pipe.execute()
+        decoded = decode_grants(grants, self.currencies.of_field(currency))
+        return CreditsOf(bool(frozen), decoded, pending)
 
     async def month(self, jid: str, month: str) -> dict[str, str]:
         counters: Any = await self._redis.hgetall(keys.usage(jid, month))
@@ -213,6 +219,34 @@ class UsageStore:
                 pipe.hgetall(keys.usage(jid, month))
             found: list[dict[str, str]] = await pipe.execute()
         return found
+
+    async def plan_in_force(self, jid: str, month: str) -> PlanRef | None:
+        """The plan snapshot in force in ``month`` (the newest from that month or before,
+        back to the account's registration); None for no account or none found."""
+        fields: Any = await self._redis.hmget(keys.account(jid), ["plan_as_of", "registered_at"])
+        current, registered = fields
+        if not registered:
+            return None
+        if current and current <= month:  # the usual case: no change of plan since
+            return await self._snapshots(jid, [current])
+        first = month_of(datetime.fromisoformat(registered))
+        return await self._snapshots(jid, _back(month, first, MONTHS_PROBED))
+
+    async def _snapshots(self, jid: str, months: Sequence[str]) -> PlanRef | None:
+        """The first snapshot of ``months`` that exists, as a PlanRef."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for month in months:
+                pipe.hmget(keys.plan_as_of(jid, month), ["plan", "version", "kind", "paid_by"])
+            found = await pipe.execute()
+        for plan, version, kind, paid_by in found:
+            if plan is not None:
+                return PlanRef(plan, int(version or 0), kind or "", paid_by or "")
+        return None
+
+    async def mark_blocked(self, jid: str, month: str, resource: str, used: int) -> None:
+        """A resource was used up in ``month`` at ``used`` (the first time is kept): what
+        ``usage YYYY-MM`` says was blocked."""
+        await self._redis.hsetnx(keys.usage(jid, month), f"blocked:{resource}", used)
 
     async def open_months(self, jid: str) -> list[str]:
         months: Any = await self._redis.smembers(keys.usage_open(jid))
@@ -392,3 +426,9 @@ def _events_ttl(month: str, now: datetime) -> int:
     # ids are needed until the month after next begins.
     end = month_start(shift_month(month, 2)) + EVENTS_GRACE
     return max(epoch(end) - epoch(now), MIN_TTL)
+
+
+def _back(month: str, first: str, count: int) -> list[str]:
+    """``month`` and up to ``count - 1`` months before it, newest first, not before ``first``."""
+    months = [shift_month(month, -back) for back in range(count)]
+    return [m for m in months if m >= first]

@@ -203,6 +203,7 @@ async def submit(request: web.Request) -> web.Response:
         text += "Nothing was changed: open the page again and retry."
         return html(form_page("This form was not accepted", text, back), 403)
     action, nonce = accepted
+    config = config.in_currency(await store.currencies.of(link.jid))  # the account's amounts
     ttl = link.expires_at - int(time.time()) + MARK_MARGIN
     before = await store.page_forms.take(link.jid, nonce, ttl)
     if before is not None:

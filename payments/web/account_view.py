@@ -116,6 +116,7 @@ async def gather(store: Store, config: Config, jid: str, now: datetime) -> Accou
     if sub is None:
         return None
     account = sub.account
+    config = config.in_currency(account.currency)  # amounts in the account's currency
     meter = Meter(store, config.usage, jid)
     months = months_back(now, MONTHS_SHOWN)
     balances = await store.ledger.balances(jid)
@@ -132,15 +133,15 @@ async def gather(store: Store, config: Config, jid: str, now: datetime) -> Accou
         renewal=plan.renewal,
         frozen=frozen_state(freezes, owing, balances, account, config) if freezes else None,
         open_invoices=owing,
-        owed=sum((due for _, due in owing), Money.zero(store.currency)),
+        owed=sum((due for _, due in owing), Money.zero(account.currency)),
         month=await month_usage(meter, jid, now),
         months=tuple(months),
         usage_year=tuple(await usage_by_month(store, jid, months, config.usage.resources)),
         ledger_year=tuple(await ledger_months(store.ledger, jid, months)),
         grants=tuple(g for g in by_expiry(await store.credits.grants(jid)) if g.live(now)),
         autobuys=tuple(await store.credits.autobuys(jid)),
-        packs=tuple(await store.packs.all()),
-        plans=tuple(await store.plans.all()),
+        packs=tuple(await store.packs.offered(account.currency)),
+        plans=tuple(await store.plans.offered(account.currency)),
         invoices=tuple(await store.billing.invoices(jid, count=INVOICES_SHOWN)),
         members=await _members(store, meter, sub, now),
         paid_by=await _paid_by(store, sub),
@@ -166,12 +167,13 @@ async def _plans(store: Store, config: Config, sub: Subscriber) -> _PlanState:
     account = sub.account
     snapshot = await store.billing.current_snapshot(account.jid)
     plan = await store.plans.get(snapshot.plan) if snapshot is not None else None
-    price = snapshot.price if snapshot is not None else Money.zero(store.currency)
-    chosen = await store.plans.get(account.next_plan) if account.next_plan else None
+    price = snapshot.price if snapshot is not None else Money.zero(account.currency)
+    next_plan = account.next_plan
+    chosen = await store.plans.get_in(next_plan, account.currency) if next_plan else None
     if account.kind is not AccountKind.PAID or account.next_renewal_at is None:
         return _PlanState(plan, price, chosen, None)
     lines = tuple(await charge_lines(Cycle(store, config.billing, account.jid), sub))
-    renewal = Renewal(account.next_renewal_at, total_of(lines, store.currency), lines)
+    renewal = Renewal(account.next_renewal_at, total_of(lines, account.currency), lines)
     return _PlanState(plan, price, chosen, renewal)
 
 

@@ -62,6 +62,13 @@ class Metrics:
         self.credits = counter(
             "accountbot_payments_credited_total", "Payments credited, by provider.", "provider"
         )
+        self.credited_units = counter(
+            "accountbot_payments_credited_units_total",
+            "Money credited by payments, in 1/10000 of the currency, by provider and currency "
+            "(amounts of two currencies are never added).",
+            "provider",
+            "currency",
+        )
         self.replays = counter(
             "accountbot_payments_replayed_total",
             "Completed-payment webhooks for a payment already credited, by provider.",

@@ -67,9 +67,12 @@ def topup_page(
     error: str = "",
     other: str = "",
     offer_saving: bool = False,
+    currencies: Sequence[str] = (),
 ) -> str:
     """The top-up form; ``selected`` is checked (added first when it is not a preset).
-    ``offer_saving``: a card payment may save its card (saved cards are on)."""
+    ``offer_saving``: a card payment may save its card (saved cards are on).
+    ``currencies``: the others the account may still count in (before its first money),
+    each a button of a form of its own."""
     amounts = list(presets)
     if selected is not None and selected not in amounts:
         amounts.insert(0, selected)
@@ -80,6 +83,7 @@ def topup_page(
         "<h1>Top up your account</h1>",
         f'<p class="who">{escape(jid)}</p>',
         f'<p class="error" role="alert">{escape(error)}</p>' if error else "",
+        _currencies(minimum.currency, currencies),
         '<form method="post">',
         _amounts(amounts, checked),
         '<label class="other">Other amount'
@@ -94,6 +98,22 @@ def topup_page(
         "</form>",
     ]
     return _page("Top up", "".join(parts))
+
+
+def _currencies(current: str, others: Sequence[str]) -> str:
+    """Before the first payment: pay (and count) in another currency."""
+    if not others:
+        return ""
+    buttons = "".join(
+        f'<button type="submit" name="set_currency" value="{escape(code)}">Pay in {escape(code)}'
+        "</button>"
+        for code in others
+    )
+    return (
+        f'<form method="post" class="currency"><p>Amounts are in {escape(current)}. Your '
+        "first payment sets the currency of your account for good.</p>"
+        f"{buttons}</form>"
+    )
 
 
 def _amounts(amounts: Sequence[Money], checked: Money | None) -> str:

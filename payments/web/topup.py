@@ -17,9 +17,10 @@ from typing import Final
 from aiohttp import web
 from multidict import CIMultiDict, MultiDictProxy
 
+from payments.accounts.currency import choose_currency, parse_currency
 from payments.cards.saving import customer_of
 from payments.clock import utcnow
-from payments.errors import NotYetDurable
+from payments.errors import NotYetDurable, PaymentsError
 from payments.money import InvalidAmount, Money
 from payments.topup.checkout import PendingPayment
 from payments.topup.flow import topup_amount, topup_refusal
@@ -78,10 +79,11 @@ async def show_topup(request: web.Request) -> web.Response:
     refused = await topup_refusal(request.app[STORE], link.jid)
     if refused:
         return html(message_page("No top-up needed", refused), 409)
-    return _form(request, link, link.amount(request.app[CONFIG].billing.currency))
+    currency = await request.app[STORE].currencies.of(link.jid)
+    return await _form(request, link, link.amount(currency))
 
 
-def _form(
+async def _form(
     request: web.Request,
     link: TopupLink,
     selected: Money | None,
@@ -90,19 +92,26 @@ def _form(
     other: str = "",
     status: int = 200,
 ) -> web.Response:
-    config = request.app[CONFIG]
+    """The page in the account's currency (the same numbers in every currency)."""
+    store = request.app[STORE]
+    currency = await store.currencies.of(link.jid)
+    config = request.app[CONFIG].in_currency(currency)
     methods = [Method(p.name, p.label) for p in request.app[PROVIDERS].values()]
-    presets: list[Money] = request.app[PRESETS]
+    presets = [Money(p.units, currency) for p in request.app[PRESETS]]
+    others: list[str] = []
+    if not await store.ledger.money_arrived(link.jid):
+        others = [c for c in config.billing.currencies if c != currency]
     page = topup_page(
         jid=link.jid,
         presets=presets,
-        selected=selected,
+        selected=selected if selected is not None and selected.currency == currency else None,
         methods=methods,
         minimum=config.web.min_amount,
         maximum=config.billing.max_amount,
         error=error,
         other=other,
         offer_saving=CARDS in request.app,
+        currencies=others,
     )
     return html(page, status)
 
@@ -116,15 +125,18 @@ async def submit_topup(request: web.Request) -> web.Response:
     if refused:  # the account changed since the link was sent: it became a leaf, or closed
         return html(message_page("No top-up needed", refused), 409)
     form = await request.post()
+    if wanted := _field(form, "set_currency"):
+        return await _set_currency(request, link, wanted)
     other = _field(form, "other")
+    currency = await request.app[STORE].currencies.of(link.jid)
     try:
-        amount = _chosen_amount(request, link, form)
+        amount = _chosen_amount(request, link, form, currency)
         provider = _chosen_provider(request, form)
     except InvalidAmount as exc:
-        return _form(request, link, None, error=f"Amount: {exc}.", other=other, status=400)
+        return await _form(request, link, None, error=f"Amount: {exc}.", other=other, status=400)
     except LookupError:
-        selected = link.amount(request.app[CONFIG].billing.currency)
-        return _form(request, link, selected, error="Choose a way to pay.", status=400)
+        selected = link.amount(currency)
+        return await _form(request, link, selected, error="Choose a way to pay.", status=400)
     saving = _field(form, "save_card") == "1" and provider.name == "stripe"
     try:
         url = await start_payment(request, provider, link.jid, amount, save_card=saving)
@@ -140,11 +152,22 @@ def _field(form: Form, name: str) -> str:
     return value.strip()[:64] if isinstance(value, str) else ""
 
 
-def _chosen_amount(request: web.Request, link: TopupLink, form: Form) -> Money:
+async def _set_currency(request: web.Request, link: TopupLink, wanted: str) -> web.Response:
+    """Before the first payment: the account counts in another currency; the page again."""
     config = request.app[CONFIG]
+    try:
+        code = parse_currency(wanted, config.billing.currencies)
+        await choose_currency(request.app[STORE], link.jid, code)
+    except PaymentsError as exc:
+        return await _form(request, link, None, error=str(exc), status=409)
+    raise web.HTTPSeeOther(str(request.rel_url), headers=HEADERS)
+
+
+def _chosen_amount(request: web.Request, link: TopupLink, form: Form, currency: str) -> Money:
+    config = request.app[CONFIG].in_currency(currency)
     text = _field(form, "other") or _field(form, "amount")
     if not text:
-        preset = link.amount(config.billing.currency)
+        preset = link.amount(currency)
         if preset is None:
             raise InvalidAmount("choose or type an amount")
         return preset

@@ -76,6 +76,10 @@ async def process_webhook(
     counter = app[METRICS].credits if received.applied else app[METRICS].replays
     counter.inc(provider=provider.name)
     if received.applied:
+        amount = received.amount
+        app[METRICS].credited_units.inc(
+            amount.units, provider=provider.name, currency=amount.currency
+        )
         log.info("credited %s to %s (%s)", received.amount, received.jid, event.ref)
     return received
 

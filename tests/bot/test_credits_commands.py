@@ -171,7 +171,7 @@ async def test_the_bots_registry_serves_the_credit_commands_by_chat(store: Store
     dispatcher = Dispatcher(build_registry(), store, CONFIG, clock=lambda: T0)
     reply = await dispatcher.chat(A, "help more")
     assert reply is not None
-    for usage in ("credits — ", "buy PACK — ", "autobuy PACK on|off — ", "usage — "):
+    for usage in ("credits — ", "buy PACK — ", "autobuy PACK on|off — ", "usage [MONTH] — "):
         assert usage in reply.text
     reply = await dispatcher.chat(A, "USAGE")
     assert reply is not None and reply.text.startswith("Usage 2026-03:\nminutes: 0 of 300")

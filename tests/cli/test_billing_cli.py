@@ -95,6 +95,7 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(cli: Cli) -> None:
         "remind",
         "settle-usage",
         "expire-credits",
+        "reward-referrals",
     ]
     assert cli.run(dump_all) == before
     code, out, _ = cli("chore", "all", "--now", when)

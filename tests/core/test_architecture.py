@@ -17,7 +17,7 @@ PACKAGES = ("payments", "bot", "accountbot")
 CORE = {"money", "jid", "errors", "config", "keys", "clock", "codes", "notices", "stores"}
 CAPABILITIES = {
     "accounts", "billing", "cards", "catalog", "chores", "groups", "ledger", "store", "topup",
-    "usage", "web",
+    "usage", "web", "notifications", "referrals", "moves",
 }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Final
 
 from payments import keys
+from payments.accounts.currency import choose_currency as pick_currency
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing.activation import activate_if_due
 from payments.billing.freezes import operator_freeze, operator_unfreeze
@@ -20,16 +21,19 @@ from payments.codes import VOUCHER_CODES
 from payments.groups import flow as groups
 from payments.groups.rules import CodeUse
 from payments.ledger.records import EntryKind
+from payments.money import Money
+from payments.moves.flow import MoveFlow, ask_move, claim, operator_move
+from payments.referrals.flow import my_code, register_referred
 from payments.store.durability import Durability, DurabilityPolicy
 from payments.store.schedules import TIMED
 from payments.topup.flow import create_vouchers, receive_payment, redeem_voucher
-from payments.topup.providers.base import PaymentEvent
+from payments.topup.providers.base import PaymentEvent, WebhookRefused
 from payments.topup.vouchers import VoucherBatch
 from payments.usage import flow as metering
 from payments.usage.rules import UsageEvent
 from tests.simulator import card_actions as cards
 from tests.simulator.oracle import Violation
-from tests.simulator.world import DOMAIN, PACK, PLANS, Payment, UsageSent, World, usd
+from tests.simulator.world import CURRENCIES, DOMAIN, PACK, PLANS, Payment, UsageSent, World
 
 Action = Callable[[World], Awaitable[None]]
 CODE_ATTEMPTS: Final = 1_000  # the simulated users never hit the code rate limit
@@ -48,12 +52,26 @@ async def register(w: World, jid: str = "") -> None:
 async def deliver(w: World, payment: Payment, durability: Durability | None = None) -> None:
     """The provider's webhook: acknowledged once the credit is written and on the replicas
     the deployment asks for (``durability``; this world's redis-server has none and asks
-    for none)."""
+    for none); a payment in another currency than its account's is refused (4xx), and the
+    provider stops."""
     payment.deliveries += 1
     event = PaymentEvent(payment.ref, payment.ref, payment.jid, payment.amount)
-    await receive_payment(w.store, event, "sim", w.policy, now=w.now)
+    try:
+        await receive_payment(w.store, event, "sim", w.policy, now=w.now)
+    except WebhookRefused:
+        payment.refused = True
+        w.say(f"refused: {payment.ref} in {payment.amount.currency}")
+        return
     await (durability or w.store.durability).confirm([payment.jid])
     payment.acknowledged = True
+
+
+async def currency_of(w: World, jid: str) -> str:
+    """What the user's top-up page charges in; now and then an old link in the other one."""
+    currency = await w.store.currencies.of(jid)
+    if w.rng.random() < 0.08:
+        return next(c for c in CURRENCIES if c != currency)
+    return currency
 
 
 async def top_up(w: World) -> None:
@@ -63,7 +81,7 @@ async def top_up(w: World) -> None:
         return
     if await w.store.cards.cards(jid) and w.rng.random() < 0.5:
         return  # who saved a card mostly lets it pay
-    amount = usd(w.rng.choice((5, 10, 20, 25, 40)))
+    amount = Money.whole(w.rng.choice((5, 10, 20, 25, 40)), await currency_of(w, jid))
     payment = Payment(w.next_id("sim:pay"), jid, amount)
     w.payments.append(payment)
     w.say(f"top up {jid} {amount} ({payment.ref})")
@@ -77,7 +95,8 @@ async def top_up_not_yet_safe(w: World) -> None:
     jid = w.pick()
     if await w.store.accounts.get(jid) is None:
         return
-    payment = Payment(w.next_id("sim:pay"), jid, usd(w.rng.choice((10, 20))))
+    amount = Money.whole(w.rng.choice((10, 20)), await w.store.currencies.of(jid))
+    payment = Payment(w.next_id("sim:pay"), jid, amount)
     w.payments.append(payment)
     w.say(f"top up {jid} {payment.amount} ({payment.ref}), its replica behind")
     strict = Durability(w.store.redis, DurabilityPolicy(replicas=1, timeout_ms=1))
@@ -88,7 +107,7 @@ async def provider_retry(w: World) -> None:
     """A webhook again: a retry of an unacknowledged one, or a replay of any."""
     if not w.payments:
         return
-    pending = [p for p in w.payments if not p.acknowledged]
+    pending = [p for p in w.payments if not p.acknowledged and not p.refused]
     payment = w.rng.choice(pending or w.payments)
     w.say(f"webhook again {payment.ref} ({'retry' if pending else 'replay'})")
     await deliver(w, payment)
@@ -96,7 +115,8 @@ async def provider_retry(w: World) -> None:
 
 async def voucher(w: World) -> None:
     if not w.vouchers or w.rng.random() < 0.3:
-        batch = VoucherBatch(w.next_id("b"), usd(w.rng.choice((5, 10))), 3, w.now, "sim")
+        value = Money.whole(w.rng.choice((5, 10)), w.rng.choice(CURRENCIES))
+        batch = VoucherBatch(w.next_id("b"), value, 3, w.now, "sim")
         w.vouchers += await create_vouchers(w.store, batch)
     jid, code = w.pick(), w.rng.choice(w.vouchers)
     if await w.store.accounts.get(jid) is None:  # the bot serves `redeem` to users only
@@ -106,6 +126,15 @@ async def voucher(w: World) -> None:
         w.store, jid, VOUCHER_CODES.display(code), now=w.now,
         attempts_per_hour=CODE_ATTEMPTS, policy=w.policy,
     )  # fmt: skip
+
+
+async def choose_currency(w: World) -> None:
+    """``currency CODE``: refused once money arrived, or for a leaf."""
+    jid, code = w.pick(), w.rng.choice(CURRENCIES)
+    if await w.store.accounts.get(jid) is None:
+        return
+    w.say(f"currency {jid} {code}")
+    await pick_currency(w.store, jid, code)
 
 
 async def choose_plan(w: World) -> None:
@@ -145,6 +174,57 @@ async def refer(w: World) -> None:
     await groups.use_code(
         w.groups(newcomer), newcomer, code.code, CodeUse.REGISTER, w.now,
         attempts_per_hour=CODE_ATTEMPTS,
+    )  # fmt: skip
+
+
+async def referral(w: World) -> None:
+    """``refer``: a paid account's code; a newcomer registers with it (a trial of its own)."""
+    paid = [j for j in w.jids if (a := await w.store.accounts.get(j)) and a.kind == "paid"]
+    referrer = w.rng.choice(paid) if paid and w.rng.random() < 0.9 else w.pick()
+    mine = await my_code(w.store, w.policy, referrer, w.now)
+    newcomer = f"r{w.next_id('')}@{DOMAIN}"
+    w.jids.append(newcomer)
+    w.say(f"register {newcomer} with the referral code of {referrer}")
+    await register_referred(
+        w.cycle(newcomer), newcomer, mine.code, w.now, attempts=CODE_ATTEMPTS,
+        referral=w.referral,
+    )  # fmt: skip
+
+
+async def move(w: World) -> None:
+    """An account moves to a new JID: by its code (``move``, then ``claim``), or by an
+    operator; now and then to a JID in use (refused) or with a code from another move."""
+    held = [j for j in w.jids if (a := await w.store.accounts.get(j)) and a.open]
+    old = w.rng.choice(held) if held and w.rng.random() < 0.9 else w.pick()
+    new = w.pick() if w.rng.random() < 0.2 else f"m{w.next_id('')}@{DOMAIN}"
+    if new not in w.jids:
+        w.jids.append(new)
+    w.moved.add(old)
+    flow = MoveFlow(w.store, w.policy, "sim")
+    if w.rng.random() < 0.3:
+        w.say(f"admin move {old} {new}")
+        await operator_move(flow, old, new, w.now)
+        return
+    w.say(f"move {old} to {new}")
+    await ask_move(flow, old, new, w.now)
+    record = await w.store.moves.record(old)
+    if record is None or w.rng.random() < 0.1:  # the new JID never claims it
+        return
+    w.say(f"claim by {new} of the move of {old}")
+    await claim(flow, new, record.code, w.now, attempts=CODE_ATTEMPTS)
+
+
+async def refund(w: World) -> None:
+    """An operator gives back (part of) a payment: a ``refund`` entry naming it."""
+    payments = [p for p in w.payments if p.acknowledged]
+    if not payments:
+        return
+    payment = w.rng.choice(payments)
+    amount = Money.whole(w.rng.choice((1, 5)), payment.amount.currency)
+    w.say(f"refund {payment.jid} {amount} of {payment.ref}")
+    await w.store.ledger.debit(
+        payment.jid, amount, reason="sim refund", kind=EntryKind.REFUND,
+        ref=f"refund:{payment.ref}:{w.next_id('')}", actor="operator", at=w.now,
     )  # fmt: skip
 
 
@@ -204,9 +284,10 @@ async def operator(w: World) -> None:
         await operator_unfreeze(cycle, jid, kind, w.now)
     elif await w.store.accounts.get(jid) is not None:
         ref = w.next_id("sim:credit")
-        w.say(f"operator credits {jid} $5 ({ref})")
+        amount = Money.whole(5, await w.store.currencies.of(jid))
+        w.say(f"operator credits {jid} {amount} ({ref})")
         await credit_account(
-            w.store, jid, usd(5), reason="sim", kind=EntryKind.CREDIT, ref=ref,
+            w.store, jid, amount, reason="sim", kind=EntryKind.CREDIT, ref=ref,
             actor="operator", at=w.now, policy=w.policy,
         )  # fmt: skip
 
@@ -255,6 +336,7 @@ async def tick(w: World) -> None:
 # Weights: what a day of the product looks like, squeezed.
 ACTIONS: Final[dict[Action, int]] = {
     register: 8,
+    choose_currency: 3,
     top_up: 10,
     provider_retry: 5,
     top_up_not_yet_safe: 2,
@@ -263,6 +345,9 @@ ACTIONS: Final[dict[Action, int]] = {
     pay: 3,
     join: 5,
     refer: 2,
+    referral: 3,
+    refund: 1,
+    move: 2,
     leave: 3,
     usage: 6,
     buy: 3,
@@ -281,7 +366,7 @@ ACTIONS: Final[dict[Action, int]] = {
 }
 # What races well with what: the interleavings the product must survive.
 RACERS: Final = (
-    top_up, provider_retry, choose_plan, pay, join, leave, usage, operator, chores,
+    top_up, provider_retry, choose_currency, choose_plan, pay, join, leave, usage, operator, chores,
     cards.add_card, cards.card_work, cards.card_event, cards.operator_cards, buy,
-    top_up_not_yet_safe, chores_on_two_hosts, unsharded_entry,
+    top_up_not_yet_safe, chores_on_two_hosts, unsharded_entry, move,
 )  # fmt: skip

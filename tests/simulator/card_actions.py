@@ -11,10 +11,11 @@ from payments.cards.events import apply_card_event
 from payments.cards.refunds import refund_to_cards
 from payments.cards.saving import customer_of, remove_card
 from payments.cards.work import work_due
+from payments.money import Money
 from payments.topup.providers.base import WebhookRefused
 from payments.topup.providers.cards import CardSetUp
 from tests.simulator.cards import NUMBERS
-from tests.simulator.world import World, usd
+from tests.simulator.world import World
 
 
 async def _payer(w: World) -> str:
@@ -77,7 +78,9 @@ async def autotopup(w: World) -> None:
     jid = await _payer(w)
     if not jid:
         return
-    amount, below = usd(w.rng.choice((5, 10, 20))), usd(w.rng.choice((8, 15, 30)))
+    currency = await w.store.currencies.of(jid)
+    amount = Money.whole(w.rng.choice((5, 10, 20)), currency)
+    below = Money.whole(w.rng.choice((8, 15, 30)), currency)
     setting = None if w.rng.random() < 0.4 else (amount, below)
     w.say(f"autotopup {jid} " + (f"{amount} below {below}" if setting else "off"))
     await set_autotopup(w.store, w.config, jid, setting, w.now)
@@ -103,7 +106,7 @@ async def provider_side(w: World) -> None:
         w.cards.open_dispute(made)
     elif paid:
         made = w.rng.choice(paid)
-        amount = usd(w.rng.choice((1, 2, 5)))
+        amount = Money.whole(w.rng.choice((1, 2, 5)), made.amount.currency)
         w.say(f"provider dashboard refund {amount} of {made.payment_intent} ({made.jid})")
         w.cards.dashboard_refund(made, amount)
 
@@ -117,7 +120,8 @@ async def operator_cards(w: World) -> None:
         w.dispute_lifted.add(jid)
         await operator_unfreeze(w.cycle("operator"), jid, FreezeKind.DISPUTE, w.now)
         return
-    amount, key = usd(w.rng.choice((1, 3, 10))), w.next_id("refund")
+    currency = await w.store.currencies.of(jid)
+    amount, key = Money.whole(w.rng.choice((1, 3, 10)), currency), w.next_id("refund")
     w.say(f"operator refunds {amount} to the cards of {jid} ({key})")
     await refund_to_cards(w.desk("operator"), jid, amount, reason="sim", key=key, now=w.now,
                           actor="operator")  # fmt: skip

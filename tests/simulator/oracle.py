@@ -13,6 +13,9 @@ from typing import Any
 
 from payments import keys
 from payments.clock import parse_instant
+from payments.ledger.records import EntryKind, LedgerEntry
+from payments.referrals.flow import holder_of, newcomer_entries
+from payments.referrals.rules import NewcomerState, Verdict, decide
 from tests.simulator.card_oracle import check_cards, negative_only_by_disputes
 from tests.simulator.violation import Violation as Violation
 from tests.simulator.world import World
@@ -90,6 +93,9 @@ async def check(w: World) -> dict[str, Snapshot]:
     await _payments_credited_once(w)
     await _events_counted_once(w)
     await check_cards(w, accounts)
+    await _currencies_fixed(w, accounts)
+    await _referrals_rewarded_once(w, accounts)
+    await _moves_carried_once(w)
     return accounts
 
 
@@ -124,8 +130,8 @@ def _recurring_credits_paid(w: World, snap: Snapshot) -> None:
 
 def _closed_only_when_owing(w: World, snap: Snapshot) -> None:
     """A closure is for a debt (or an ended trial) that still held when it was written."""
-    if snap.account.get("status") != "closed":
-        return
+    if snap.account.get("status") != "closed" or snap.account.get("moved_to"):
+        return  # (closed by a move: the account is at its new JID)
     if "billing" not in snap.freezes:
         fail(w, f"{snap.jid}: closed although its billing freeze had been lifted (paid)")
 
@@ -140,6 +146,9 @@ def _leaves_billed_while_open(w: World, snap: Snapshot, accounts: dict[str, Snap
                 continue
             other = accounts.get(member)
             closed_at = other.when("closed_at") if other else None
+            reopened_at = other.when("reopened_at") if other else None
+            if reopened_at is not None and closed_at is not None and reopened_at >= closed_at:
+                continue  # (closed, then `register` reopened it: billed since, rightly)
             if closed_at is not None and issued is not None and closed_at < issued:
                 fail(w, f"{snap.jid}: billed {period} for {member}, closed since {closed_at}")
 
@@ -152,6 +161,90 @@ async def _payments_credited_once(w: World) -> None:
         found = refs[payment.jid].count(payment.ref)
         if found > 1 or (payment.acknowledged and found != 1):
             fail(w, f"{payment.ref} to {payment.jid}: acknowledged, credited {found} times")
+        if payment.refused and found:
+            fail(w, f"{payment.ref} to {payment.jid}: refused (currency), yet credited")
+
+
+async def _currencies_fixed(w: World, accounts: dict[str, Snapshot]) -> None:
+    """An account counts in one currency from its first money on; a leaf in its main's."""
+    for snap in accounts.values():
+        currency = await w.store.currencies.of(snap.jid)
+        if await w.store.ledger.money_arrived(snap.jid):
+            seen = w.currencies.setdefault(snap.jid, currency)
+            if seen != currency:
+                fail(w, f"{snap.jid}: counted in {seen} since money arrived, now in {currency}")
+        main = await w.store.groups.main_of(snap.jid) if snap.kind == "leaf" else ""
+        if main and await w.store.currencies.of(main) != currency:
+            fail(w, f"{snap.jid}: a leaf in {currency} of {main}, who counts in another currency")
+
+
+async def _referrals_rewarded_once(w: World, accounts: dict[str, Snapshot]) -> None:
+    """A referrer is rewarded once per newcomer, only for a first payment that settled and
+    that nothing took back before the reward; its counters say what its records say."""
+    rewards: dict[str, list[LedgerEntry]] = {}
+    for jid in accounts:
+        for entry in await w.store.ledger.entries(jid):
+            if entry.kind is EntryKind.REFERRAL:
+                rewards.setdefault(entry.ref.removeprefix("referral:"), []).append(entry)
+    for newcomer, found in rewards.items():
+        if len(found) > 1:
+            fail(w, f"{newcomer}: its referrer was rewarded {len(found)} times")
+        # What the newcomer's ledger held when the reward was written (stream ids are the
+        # server's clock in ms: a refund racing in the same ms is given the benefit of doubt).
+        entries = await newcomer_entries(w.store, newcomer)
+        before = [e for e in entries if _ms(e) < _ms(found[0])]
+        decision = decide(before, found[0].at, w.referral.settle_days)
+        if decision.verdict is not Verdict.REWARD:
+            fail(w, f"{newcomer}: its referrer was rewarded ({decision.verdict.value})")
+    for jid in accounts:
+        raw: Any = await w.store.redis.hgetall(keys.referrals(jid))
+        states = [v.split("|")[0] for k, v in raw.items() if k.startswith("new:")]
+        if int(raw.get("rewards", 0)) != states.count("rewarded"):
+            fail(w, f"{jid}: counts {raw.get('rewards', 0)} rewards, its records say otherwise")
+
+
+async def _moves_carried_once(w: World) -> None:
+    """What a move carried in to a new JID was carried out of its old one: the same amount
+    of each balance, once (no money made by a move, none counted twice)."""
+    carried: dict[str, list[int]] = {}
+    involved = set(w.moved)
+    for old in w.moved:
+        record = await w.store.moves.record(old)
+        involved |= {record.new} if record is not None else set()
+    for jid in involved:
+        for entry in await w.store.ledger.entries(jid):
+            if entry.kind is EntryKind.MOVED and entry.ref:
+                carried.setdefault(entry.ref, []).append(entry.amount.units)
+    for ref, amounts in carried.items():
+        if len(amounts) > 1:
+            fail(w, f"{ref}: carried {len(amounts)} times")
+        move_id, way, balance = ref.removeprefix("move:").rsplit(":", 2)
+        if way != "in" or not amounts[0]:
+            continue
+        out = carried.get(f"move:{move_id}:out:{balance}", [0])
+        if out[0] != -amounts[0]:
+            fail(w, f"{ref}: {amounts[0]} carried in, {-out[0]} carried out of the old JID")
+
+
+async def _referral_decided(w: World, snap: Snapshot) -> None:
+    """After the chores, a newcomer whose first payment settled has its reward decided."""
+    referrer = await holder_of(w.store, snap.account.get("referred_by", ""))
+    if not referrer:
+        return
+    state = await w.store.referrals.state(referrer, snap.jid)
+    code = await w.store.referrals.code(snap.account.get("referral_code", ""))
+    if state is None and code is not None and code.open:
+        fail(w, f"{snap.jid}: referred by {referrer}, who never counted it")
+    if state is None:
+        return  # its referrer moved meanwhile, and came back (conservative: no reward)
+    decision = decide(await newcomer_entries(w.store, snap.jid), w.now, w.referral.settle_days)
+    due = decision.verdict in (Verdict.REWARD, Verdict.WITHHOLD)
+    if due and state is NewcomerState.SIGNED_UP:
+        fail(w, f"{snap.jid}: its first payment settled, its reward is not decided")
+
+
+def _ms(entry: LedgerEntry) -> int:
+    return int(entry.id.split("-")[0])
 
 
 async def _events_counted_once(w: World) -> None:
@@ -200,6 +293,17 @@ async def check_settled(w: World, accounts: dict[str, Snapshot]) -> None:
         if await redis.scard(keys.group_joins(snap.jid)):
             fail(w, f"{snap.jid}: a join it paid for is still unfinished after the chores")
         await _scheduled(w, snap)
+        await _referral_decided(w, snap)
+        await _move_finished(w, snap)
+
+
+async def _move_finished(w: World, snap: Snapshot) -> None:
+    """No move half done after the chores: none claimed or sealed, no JID held for one."""
+    state = await w.store.redis.hget(keys.move(snap.jid), "state")
+    if state in ("claimed", "sealed"):
+        fail(w, f"{snap.jid}: its move is still {state} after the chores")
+    if snap.account.get("status") == "moving":
+        fail(w, f"{snap.jid}: still held for a move after the chores")
 
 
 async def _scheduled(w: World, snap: Snapshot) -> None:

@@ -129,7 +129,7 @@ async def _settle(w: World) -> None:
     """The end of a history: providers deliver what is pending, the chores run to the end."""
     w.say("--- settling: pending webhooks delivered, chores run")
     for payment in w.payments:
-        if not payment.acknowledged:
+        if not payment.acknowledged and not payment.refused:
             await deliver(w, payment)
     await w.forget_locks()
     w.now += STALE * 2  # charges a crash left in flight may be resumed now

@@ -26,6 +26,7 @@ from payments.config import (
     CardsConfig,
     Config,
     OperatorsConfig,
+    ReferralConfig,
     Secret,
     UsageConfig,
     WebConfig,
@@ -39,7 +40,7 @@ from tests.simulator.faults import Conductor, SimRedis
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 DOMAIN = "sim.example"
-PLANS = {"basic": 10, "pro": 25}  # whole dollars a month
+PLANS = {"basic": 10, "pro": 25}  # whole dollars a month (CAD: a third more)
 PACK = "sms100"
 OPERATOR = "ops@sim.example"
 CARDS = CardsConfig(
@@ -49,10 +50,16 @@ CARDS = CardsConfig(
 # Fewer shards than a deployment's 16: each chore walks them all, and a history runs
 # hundreds of chores; four are enough for two hosts to share them.
 SHARDS = 4
+CURRENCIES = ("USD", "CAD")
 
 
 def usd(whole: int) -> Money:
     return Money(whole * 10_000)
+
+
+def priced(whole: int) -> list[Money]:
+    """A price in each currency: $N and CA$(N + a third)."""
+    return [Money.whole(whole, "USD"), Money(whole * 13_333 // 1000 * 1000, "CAD")]
 
 
 @dataclass
@@ -64,6 +71,7 @@ class Payment:
     amount: Money
     acknowledged: bool = False
     deliveries: int = 0
+    refused: bool = False  # in another currency than its account's: refused, never credited
 
 
 @dataclass
@@ -88,6 +96,8 @@ class World:
     vouchers: list[str] = field(default_factory=list)
     counter: int = 0
     log: list[str] = field(default_factory=list)
+    currencies: dict[str, str] = field(default_factory=dict)  # each funded account's, once seen
+    moved: set[str] = field(default_factory=set)  # old JIDs of the moves asked for
     chores_current: bool = False  # this step was a `chore all` that ran alone to its end
     crashes: int = 0
     steps: int = 0
@@ -99,7 +109,7 @@ class World:
     def policy(self) -> BillingConfig:
         """The deployment's rules, on a shorter calendar: a history sees whole lifecycles."""
         return replace(
-            default_policy("USD"), trial_days=10, grace_days=3, reminder_days=2,
+            default_policy(*CURRENCIES), trial_days=10, grace_days=3, reminder_days=2,
             close_after_days=15, low_balance_days=3,
         )  # fmt: skip
 
@@ -113,6 +123,10 @@ class World:
         web = WebConfig(public_url="https://sim.example", link_secret=Secret("sim"))
         return Config(billing=self.policy, usage=self.usage, cards=CARDS, web=web,
                       operators=OperatorsConfig((OPERATOR,)))  # fmt: skip
+
+    @property
+    def referral(self) -> ReferralConfig:
+        return ReferralConfig(trial_days=15, settle_days=3)
 
     def cycle(self, actor: str = "sim") -> Cycle:
         return Cycle(self.store, self.policy, actor)
@@ -138,7 +152,12 @@ class World:
 
     async def chores(self, name: str = "all") -> list[ChoreReport]:
         run = ChoreRun(
-            self.cycle("chore"), self.now, concurrency=1, usage=self.usage, cards=self.desk()
+            self.cycle("chore"),
+            self.now,
+            concurrency=1,
+            usage=self.usage,
+            cards=self.desk(),
+            referral=self.referral,
         )
         return await run_chores(run, name)
 
@@ -176,10 +195,10 @@ async def new_world(store: Store, conductor: Conductor, seed: int, accounts: int
     for plan, price in PLANS.items():
         allowances = {"sms": 50, "voice_minutes": 100} if plan == "pro" else {"sms": 10}
         await world.store.plans.put(
-            plan, at=T0 - timedelta(days=1), price=usd(price), name=plan.title(),
+            plan, at=T0 - timedelta(days=1), prices=priced(price), name=plan.title(),
             allowances=allowances,
         )  # fmt: skip
     await world.store.packs.put(
-        PACK, at=T0 - timedelta(days=1), resource="sms", quantity=100, price=usd(3)
+        PACK, at=T0 - timedelta(days=1), resource="sms", quantity=100, prices=priced(3)
     )
     return world

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from payments.config import (
     AUTO_REPLICAS,
+    BillingConfig,
     BtcpayConfig,
     CardsConfig,
     Config,
@@ -85,10 +86,12 @@ def make_config(
     operators: tuple[str, ...] = (),
     wait_replicas: int = AUTO_REPLICAS,
     wait_timeout_ms: int = 1000,
+    billing: BillingConfig = BillingConfig(),  # noqa: B008 (immutable)
     **web_options: Any,
 ) -> Config:
     redis = RedisConfig(redis_url, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
     return Config(
+        billing=billing,
         redis=redis,
         invoice=invoice,
         cards=cards,
@@ -122,6 +125,7 @@ async def running_service(
     invoice: InvoiceConfig = NO_SELLER,
     cards: CardsConfig = QUIET_CARDS,
     operators: tuple[str, ...] = (),
+    billing: BillingConfig = BillingConfig(),  # noqa: B008 (immutable)
     **options: Any,
 ) -> AsyncIterator[tuple[str, web.Application]]:
     """Our web service on a real port, with its public URL being that port."""
@@ -135,6 +139,7 @@ async def running_service(
         invoice=invoice,
         cards=cards,
         operators=operators,
+        billing=billing,
         **options,
     )
     app = build_app(config)

@@ -26,7 +26,7 @@ async def stripe() -> AsyncIterator[StripeProvider]:
     """Verifying and parsing webhooks send no request: the HTTP session stays unused."""
     config = StripeConfig(enabled=True, webhook_secret=Secret(SECRET), api_key=Secret("sk"))
     async with aiohttp.ClientSession() as http:
-        yield StripeProvider(config, "USD", http)
+        yield StripeProvider(config, ("USD",), http)
 
 
 @pytest.mark.parametrize(

@@ -170,7 +170,9 @@ async def test_a_crash_between_claim_and_credit_is_repaired_by_the_same_sender(
 ) -> None:
     [code] = await make(real_store)
     # The first attempt marked the code used by Alice, then died before the credit.
-    claim, amount, _batch = await real_store.vouchers.claim(code, ALICE, NOW)
+    claim, amount, _batch = await real_store.vouchers.claim(
+        code, ALICE, NOW, currency="USD", any_currency=False
+    )
     assert claim == 1 and amount == Money.whole(10)
     assert not await real_store.ledger.entries(ALICE)
     assert await redeem(real_store, BOB, code) == REFUSAL  # still Alice's

@@ -6,10 +6,12 @@
 -- Once: anything but an active trial is left alone.
 -- KEYS[1] account hash, KEYS[2] plan_as_of hash of the activation month,
 -- KEYS[3] prepaid balance, KEYS[4] freezes hash, KEYS[5] open invoices zset
--- ARGV: at, yyyymm, plan, version, price, renewal day, activation amount (units), at (Unix)
--- Returns {1, lifted freeze record or ''} activated, {0, ''} not (not a trial, or not enough)
-local fields = redis.call('HMGET', KEYS[1], 'kind', 'status')
-if fields[1] ~= 'trial' or fields[2] ~= 'active' then
+-- ARGV: at, yyyymm, plan, version, price, renewal day, activation amount (units), at (Unix),
+-- currency of the price (the account's: checked), the default currency
+-- Returns {1, lifted freeze record or ''} activated, {0, ''} not (not a trial, or not enough,
+-- or the price in another currency than the account's)
+local fields = redis.call('HMGET', KEYS[1], 'kind', 'status', 'currency')
+if fields[1] ~= 'trial' or fields[2] ~= 'active' or (fields[3] or ARGV[10]) ~= ARGV[9] then
   return {0, ''}
 end
 if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[7]) or redis.call('ZCARD', KEYS[5]) > 0 then

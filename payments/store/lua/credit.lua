@@ -1,13 +1,29 @@
 -- Add to one balance and append the ledger entry, atomically, once per ref.
--- KEYS[1] balance key, KEYS[2] ledger stream, KEYS[3] idempotency hash
--- ARGV: amount(units>0), balance name, kind, reason, ref ('' = none), at, actor
--- Returns {applied(1|0), ledger entry id, balance after}
+-- The money is in the account's currency: its `currency` field, or the
+-- default when it has none. An account that never received money takes the
+-- currency of its first (it may have chosen another before: the money wins);
+-- after that, money in another currency is refused. A leaf counts in its
+-- main's currency, and a JID with no account in the default currency, only.
+-- KEYS[1] balance key, KEYS[2] ledger stream, KEYS[3] idempotency hash, KEYS[4] account hash
+-- ARGV: amount(units>0), balance name, kind, reason, ref ('' = none), at, actor,
+-- currency of the amount, the default currency
+-- Returns {applied(1|0), ledger entry id, balance after}, {-2, '', 0} another currency
 local ref = ARGV[5]
 if ref ~= '' then
   local seen = redis.call('HGET', KEYS[3], ref)
   if seen then
     return {0, seen, tonumber(redis.call('GET', KEYS[1]) or '0')}
   end
+end
+local field = redis.call('HGET', KEYS[4], 'currency')
+if (field or ARGV[9]) ~= ARGV[8] then
+  if redis.call('XLEN', KEYS[2]) > 0 or redis.call('EXISTS', KEYS[4]) == 0
+      or redis.call('HGET', KEYS[4], 'kind') == 'leaf' then
+    return {-2, '', 0}
+  end
+  redis.call('HSET', KEYS[4], 'currency', ARGV[8])
+elseif not field and redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('HSET', KEYS[4], 'currency', ARGV[8])
 end
 local after = redis.call('INCRBY', KEYS[1], ARGV[1])
 local id = redis.call('XADD', KEYS[2], '*',

@@ -3,10 +3,11 @@
 -- not cover the price buys nothing.
 -- KEYS[1] voucher balance, KEYS[2] prepaid balance, KEYS[3] ledger stream,
 -- KEYS[4] idempotency hash, KEYS[5] grants hash, KEYS[6] account hash, KEYS[7] freezes hash
--- ARGV: ref, grant id, grant record, price (units >= 0), at, actor, reason, resource, quantity
+-- ARGV: ref, grant id, grant record, price (units >= 0), at, actor, reason, resource, quantity,
+-- currency of the price, the default currency
 -- Returns {status, from voucher, from prepaid, balance after (or what is missing)}:
 -- 1 bought, 0 this ref bought before, -1 not enough (missing), -2 no active account,
--- -3 frozen, -4 a leaf (its main buys)
+-- -3 frozen, -4 a leaf (its main buys), -5 the price is not in the account's currency
 local function total()
   return tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(redis.call('GET', KEYS[2]) or '0')
 end
@@ -21,6 +22,9 @@ if redis.call('HGET', KEYS[6], 'kind') == 'leaf' then
 end
 if redis.call('EXISTS', KEYS[7]) == 1 then
   return {-3, 0, 0, 0}
+end
+if (redis.call('HGET', KEYS[6], 'currency') or ARGV[11]) ~= ARGV[10] then
+  return {-5, 0, 0, 0}
 end
 local price = tonumber(ARGV[4])
 local voucher = tonumber(redis.call('GET', KEYS[1]) or '0')

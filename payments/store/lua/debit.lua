@@ -1,15 +1,20 @@
 -- Take from one balance and append the ledger entry, atomically, once per ref.
 -- Never takes the balance below zero: reports what is missing instead.
--- KEYS[1] balance key, KEYS[2] ledger stream, KEYS[3] idempotency hash
--- ARGV: amount(units>0), balance name, kind, reason, ref ('' = none), at, actor
+-- The amount must be in the account's currency (its `currency` field, or the default).
+-- KEYS[1] balance key, KEYS[2] ledger stream, KEYS[3] idempotency hash, KEYS[4] account hash
+-- ARGV: amount(units>0), balance name, kind, reason, ref ('' = none), at, actor,
+-- currency of the amount, the default currency
 -- Returns {1, id, after} applied, {0, id, balance} already applied,
--- {-1, '', missing} refused.
+-- {-1, '', missing} refused, {-2, '', 0} another currency.
 local ref = ARGV[5]
 if ref ~= '' then
   local seen = redis.call('HGET', KEYS[3], ref)
   if seen then
     return {0, seen, tonumber(redis.call('GET', KEYS[1]) or '0')}
   end
+end
+if (redis.call('HGET', KEYS[4], 'currency') or ARGV[9]) ~= ARGV[8] then
+  return {-2, '', 0}
 end
 local amount = tonumber(ARGV[1])
 local balance = tonumber(redis.call('GET', KEYS[1]) or '0')

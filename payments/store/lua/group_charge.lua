@@ -3,15 +3,20 @@
 -- leaf is added to the main's set of joins not finished yet (same slot), so
 -- the main's next group command completes a join a crash cut short.
 -- KEYS[1] voucher balance, KEYS[2] prepaid balance, KEYS[3] ledger stream,
--- KEYS[4] idempotency hash, KEYS[5] the main's unfinished joins (set)
--- ARGV: amount (units >= 0), ref, reason, at, actor, leaf
+-- KEYS[4] idempotency hash, KEYS[5] the main's unfinished joins (set), KEYS[6] main's account
+-- ARGV: amount (units >= 0), ref, reason, at, actor, leaf, currency of the amount (the
+-- main's: checked), the default currency
 -- Returns {1, from voucher, from prepaid, voucher + prepaid after} charged now,
--- {0, 0, 0, balance} charged before (the ref is known), {-1, missing, 0, balance} refused
+-- {0, 0, 0, balance} charged before (the ref is known), {-1, missing, 0, balance} refused,
+-- {-2, 0, 0, 0} the amount is not in the main's currency
 local amount, ref = tonumber(ARGV[1]), ARGV[2]
 local voucher = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), 0)
 local prepaid = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), 0)
 if redis.call('HEXISTS', KEYS[4], ref) == 1 then
   return {0, 0, 0, voucher + prepaid}
+end
+if (redis.call('HGET', KEYS[6], 'currency') or ARGV[8]) ~= ARGV[7] then
+  return {-2, 0, 0, 0}
 end
 if voucher + prepaid < amount then
   return {-1, amount - voucher - prepaid, 0, voucher + prepaid}

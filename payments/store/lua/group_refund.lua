@@ -3,7 +3,7 @@
 -- the charge's ref is forgotten, so the main is as if never charged (a later
 -- join in the same period charges again). A replay finds no ref: nothing.
 -- KEYS[1] voucher balance, KEYS[2] prepaid balance, KEYS[3] ledger stream,
--- KEYS[4] idempotency hash, KEYS[5] the main's unfinished joins (set)
+-- KEYS[4] idempotency hash, KEYS[5] the main's unfinished joins (set), KEYS[6] main's account
 -- ARGV: ref of the charge, reason, at, actor, leaf
 -- Returns the units given back
 local ref = ARGV[1]

@@ -35,12 +35,12 @@ __all__ = [
 
 def enabled_providers(config: Config, http: aiohttp.ClientSession) -> dict[str, Provider]:
     """The providers enabled in config, by name, in the order the page shows them."""
-    section, currency = config.providers, config.billing.currency
+    section, currencies = config.providers, config.billing.currencies
     found: dict[str, Provider] = {}
     if section.stripe.enabled:
-        found["stripe"] = StripeProvider(section.stripe, currency, http)
+        found["stripe"] = StripeProvider(section.stripe, currencies, http)
     if section.btcpay.enabled:
-        found["btcpay"] = BtcpayProvider(section.btcpay, currency, http)
+        found["btcpay"] = BtcpayProvider(section.btcpay, http)
     if section.test.enabled:
         found["test"] = InstantProvider(config.web.link_secret.reveal())
     return found

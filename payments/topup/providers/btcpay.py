@@ -41,15 +41,14 @@ class BtcpayProvider:
     name = "btcpay"
     label = "Bitcoin (BTCPay)"
 
-    def __init__(self, config: BtcpayConfig, currency: str, http: aiohttp.ClientSession) -> None:
+    def __init__(self, config: BtcpayConfig, http: aiohttp.ClientSession) -> None:
         self._config = config
-        self._currency = currency
         self._http = http
 
     async def create_payment(self, request: PaymentRequest) -> Checkout:
         body = {
             "amount": decimal_text(request.amount),
-            "currency": self._currency,
+            "currency": request.amount.currency,
             "metadata": {"jid": request.jid, "orderId": request.order_id},
             "checkout": {"redirectURL": request.return_url, "redirectAutomatically": True},
         }

@@ -52,9 +52,11 @@ class StripeProvider:
     name = "stripe"
     label = "Card (Stripe)"
 
-    def __init__(self, config: StripeConfig, currency: str, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, config: StripeConfig, currencies: tuple[str, ...], http: aiohttp.ClientSession
+    ) -> None:
         self._config = config
-        self._currency = currency
+        self._currencies = currencies  # [billing] currencies: a session in another is refused
         self._http = http
 
     async def create_payment(self, request: PaymentRequest) -> Checkout:
@@ -66,7 +68,7 @@ class StripeProvider:
             "metadata[jid]": request.jid,
             "metadata[order_id]": request.order_id,
             "line_items[0][quantity]": "1",
-            "line_items[0][price_data][currency]": self._currency.lower(),
+            "line_items[0][price_data][currency]": request.amount.currency.lower(),
             "line_items[0][price_data][unit_amount]": str(to_minor_units(request.amount)),
             "line_items[0][price_data][product_data][name]": PRODUCT_NAME,
             "payment_intent_data[metadata][jid]": request.jid,
@@ -104,7 +106,7 @@ class StripeProvider:
             return None  # delayed methods: async_payment_succeeded follows
         session_id = text_field(session, "id")
         currency = text_field(session, "currency").upper()
-        if currency != self._currency:
+        if currency not in self._currencies:
             raise WebhookRefused(Refusal.MISMATCH, f"currency {currency}")
         amount = from_minor_units(int_field(session, "amount_total"), currency)
         if amount.units <= 0:

@@ -1,0 +1,1 @@
+"""Notification choices: which notices a user receives (``notify KIND on|off``)."""
