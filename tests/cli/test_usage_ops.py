@@ -116,9 +116,9 @@ async def test_the_usage_chores_take_their_lock_and_a_dry_run_changes_nothing(
     first, second = await asyncio.gather(
         run_chores(run_at(T0), "settle-usage"), run_chores(run_at(T0), "settle-usage")
     )
-    reports = [first[0], second[0]]
-    assert [r.counts["settled"] for r in reports] in ([1, 0], [0, 1]), reports
-    assert [r.errors for r in reports] == [0, 0]
+    hosts = (first[0], second[0])
+    assert [r.counts["settled"] for r in hosts] in ([1, 0], [0, 1]), hosts
+    assert [r.errors for r in hosts] == [0, 0]
     counters = await real_store.usage.month(A, "202603")
     assert counters["settled:sms"] == counters["used:sms"] == "30"  # settled once
 

@@ -145,12 +145,18 @@ def _leaves_billed_while_open(w: World, snap: Snapshot, accounts: dict[str, Snap
             if not member or member == snap.jid or member.startswith("pack "):
                 continue
             other = accounts.get(member)
-            closed_at = other.when("closed_at") if other else None
-            reopened_at = other.when("reopened_at") if other else None
-            if reopened_at is not None and closed_at is not None and reopened_at >= closed_at:
-                continue  # (closed, then `register` reopened it: billed since, rightly)
-            if closed_at is not None and issued is not None and closed_at < issued:
-                fail(w, f"{snap.jid}: billed {period} for {member}, closed since {closed_at}")
+            if other is not None and issued is not None and _was_closed(other, issued):
+                since = other.when("closed_at")
+                fail(w, f"{snap.jid}: billed {period} for {member}, closed since {since}")
+
+
+def _was_closed(snap: Snapshot, instant: datetime) -> bool:
+    """Whether the account was closed at ``instant``: closed before it, and not reopened
+    between its closure and then (a reopened account keeps its ``closed_at``)."""
+    closed, reopened = snap.when("closed_at"), snap.when("reopened_at")
+    if closed is None or closed >= instant:
+        return False
+    return reopened is None or not closed <= reopened <= instant
 
 
 async def _payments_credited_once(w: World) -> None:
