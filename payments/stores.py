@@ -65,7 +65,7 @@ class Store:
         self.usage = UsageStore(redis, self.scripts, currency, sharded)
         self.credits = CreditStore(redis, self.scripts, currency, sharded)
         self.page_forms = PageFormStore(redis)
-        self.cards = CardStore(redis, self.scripts, currency)
+        self.cards = CardStore(redis, self.scripts, currency, sharded)
         self.card_returns = CardReturnsStore(redis, self.scripts, currency)
 
     @classmethod
