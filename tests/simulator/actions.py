@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Final
 
-from payments import keys
 from payments.accounts.records import AccountKind, FreezeKind
 from payments.billing.activation import activate_if_due
 from payments.billing.freezes import operator_freeze, operator_unfreeze
@@ -21,7 +20,7 @@ from payments.groups import flow as groups
 from payments.groups.rules import CodeUse
 from payments.ledger.records import EntryKind
 from payments.store.durability import Durability, DurabilityPolicy
-from payments.store.schedules import TIMED
+from payments.store.schedules import SETS, TIMED
 from payments.topup.flow import create_vouchers, receive_payment, redeem_voucher
 from payments.topup.providers.base import PaymentEvent
 from payments.topup.vouchers import VoucherBatch
@@ -231,9 +230,9 @@ async def unsharded_entry(w: World) -> None:
     """An entry written by a version from before shards (a deployment upgraded while it
     ran): in the unsharded schedule or registry, not in its shard. The repair moves it."""
     jid = w.pick()
-    schedule = w.rng.choice((*TIMED, keys.ACCOUNTS))
+    schedule = w.rng.choice((*TIMED, *SETS))  # the card work's and automatic top-ups' too
     shard = w.store.shards.key(schedule, jid)
-    if schedule == keys.ACCOUNTS:
+    if schedule in SETS:
         if await w.store.redis.srem(shard, jid):
             await w.store.redis.sadd(schedule, jid)
             w.say(f"{jid} left in the unsharded {schedule}")

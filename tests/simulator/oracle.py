@@ -200,6 +200,16 @@ async def check_settled(w: World, accounts: dict[str, Snapshot]) -> None:
         if await redis.scard(keys.group_joins(snap.jid)):
             fail(w, f"{snap.jid}: a join it paid for is still unfinished after the chores")
         await _scheduled(w, snap)
+        await _autotopup_listed(w, snap.jid)
+
+
+async def _autotopup_listed(w: World, jid: str) -> None:
+    """Automatic top-up on: the account is in its shard of ``payment-autotopups`` (the
+    ``cards`` chore's backstop reads only the shards)."""
+    redis: Any = w.store.redis
+    on = await redis.hexists(keys.card_profile(jid), "autotopup_amount")
+    if on and not await redis.sismember(w.store.shards.key(keys.AUTOTOPUPS, jid), jid):
+        fail(w, f"{jid}: automatic top-up on, but missing from its shard of autotopups")
 
 
 async def _scheduled(w: World, snap: Snapshot) -> None:
