@@ -70,7 +70,7 @@ class Store:
         self.usage = UsageStore(redis, self.scripts, self.currencies, sharded)
         self.credits = CreditStore(redis, self.scripts, self.currencies, sharded)
         self.page_forms = PageFormStore(redis)
-        self.cards = CardStore(redis, self.scripts, self.currencies)
+        self.cards = CardStore(redis, self.scripts, self.currencies, sharded)
         self.card_returns = CardReturnsStore(redis, self.scripts, self.currencies)
         self.choices = ChoiceStore(redis)
         self.referrals = ReferralStore(redis, self.scripts, self.currencies)

@@ -4,9 +4,12 @@ charge in flight, the scheduled attempts, and the schedule of card work.
 Each change of one account is one Lua script over its keys (``card_*.lua``,
 ``autotopup_claim.lua``): a card saved once per fingerprint, one charge in
 flight per account, a charge's success credited once per payment with its
-ledger entry. ``payment-card_due`` (global) lists when to look at an account
+ledger entry. ``payment-card_due-{sNN}`` lists when to look at an account
 again: an entry may be early, never late (``ZADD LT``), and is dropped only
 by whoever looked, if nobody marked it since (``zrem_if_score.lua``).
+``payment-autotopups-{sNN}`` holds the accounts with automatic top-up on. Both
+are split into ``[redis] shards`` like the chores' schedules: a JID's entry is
+in the shard of its JID, and a reader takes one shard at a time.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from payments.money import Money
 from payments.store.connection import RedisClient
 from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts
+from payments.store.shards import Shards
 
 OWNER_TTL: Final = 400 * 24 * 3600  # disputes come within 120 days, refunds within 180
 
@@ -79,10 +83,13 @@ class Credited:
 class CardStore:
     """Amounts are in each account's currency (``Currencies``)."""
 
-    def __init__(self, redis: RedisClient, scripts: Scripts, currencies: Currencies) -> None:
+    def __init__(
+        self, redis: RedisClient, scripts: Scripts, currencies: Currencies, shards: Shards
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
         self._currencies = currencies
+        self.shards = shards
 
     # --- cards and profile ---------------------------------------------------------------
 
@@ -137,19 +144,20 @@ class CardStore:
             "autotopup_below": below.units,
             "autotopup_failures": 0,
         }
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(keys.AUTOTOPUPS, jid)  # first: the chore finds every account that has it
-            pipe.hset(keys.card_profile(jid), mapping=mapping)  # type: ignore[arg-type]
-            await pipe.execute()
+        # First, in a round trip of its own (a cluster's pipeline runs on several masters
+        # in no set order): the chore finds every account that has it on.
+        await self._redis.sadd(self.shards.key(keys.AUTOTOPUPS, jid), jid)
+        await self._redis.hset(keys.card_profile(jid), mapping=mapping)  # type: ignore[arg-type]
 
     async def clear_autotopup(self, jid: str) -> bool:
         fields = ("autotopup_amount", "autotopup_below", "autotopup_failures")
         removed = await self._redis.hdel(keys.card_profile(jid), *fields)
-        await self._redis.srem(keys.AUTOTOPUPS, jid)
+        await self._redis.srem(self.shards.key(keys.AUTOTOPUPS, jid), jid)
         return bool(removed)
 
-    async def autotopup_holders(self) -> list[str]:
-        found: Any = await self._redis.smembers(keys.AUTOTOPUPS)
+    async def autotopup_holders(self, shard: int) -> list[str]:
+        """The JIDs of one shard with automatic top-up on."""
+        found: Any = await self._redis.smembers(keys.shard(keys.AUTOTOPUPS, shard))
         return sorted(found)
 
     async def claim_autotopup(
@@ -178,10 +186,20 @@ class CardStore:
         two when some have it on)."""
         if not jids:
             return
-        flags: Any = await self._redis.smismember(keys.AUTOTOPUPS, list(jids))
-        watched = [jid for jid, on in zip(jids, flags, strict=True) if on]
+        watched = await self._autotopups_among(jids)
         if watched:
             await self.schedule_many(await self.low_balances(watched), now)
+
+    async def _autotopups_among(self, jids: Sequence[str]) -> list[str]:
+        """The JIDs among ``jids`` with automatic top-up on: one SMISMEMBER per shard, in
+        one round trip."""
+        by_shard = self.shards.split(jids)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for number, members in by_shard.items():
+                pipe.smismember(keys.shard(keys.AUTOTOPUPS, number), members)
+            flags = await pipe.execute()
+        pairs = zip(by_shard.values(), flags, strict=True)
+        return [jid for members, on in pairs for jid, flag in zip(members, on, strict=True) if flag]
 
     async def low_balances(self, jids: Sequence[str]) -> list[str]:
         """The JIDs among ``jids`` with automatic top-up on whose prepaid balance is below
@@ -260,21 +278,31 @@ class CardStore:
 
     async def schedule(self, jid: str, at: datetime) -> None:
         """Look at ``jid`` from ``at``, or earlier if it was due earlier (ZADD LT)."""
-        await self._redis.zadd(keys.CARD_DUE, {jid: epoch(at)}, lt=True)
+        await self._redis.zadd(self.shards.key(keys.CARD_DUE, jid), {jid: epoch(at)}, lt=True)
 
     async def schedule_many(self, jids: Sequence[str], at: datetime) -> None:
-        if jids:
-            await self._redis.zadd(keys.CARD_DUE, dict.fromkeys(jids, epoch(at)), lt=True)
+        """``schedule`` of many JIDs, one command per shard, in one round trip."""
+        if not jids:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for number, members in self.shards.split(jids).items():
+                due = dict.fromkeys(members, epoch(at))
+                pipe.zadd(keys.shard(keys.CARD_DUE, number), due, lt=True)
+            await pipe.execute()
 
-    async def due(self, until: datetime, count: int) -> list[tuple[str, datetime]]:
+    async def due(self, until: datetime, count: int, shard: int) -> list[tuple[str, datetime]]:
+        """Up to ``count`` JIDs of one shard whose card work is due by ``until``, earliest
+        first."""
+        key = keys.shard(keys.CARD_DUE, shard)
         raw: Any = await self._redis.zrangebyscore(
-            keys.CARD_DUE, "-inf", epoch(until), start=0, num=count, withscores=True
+            key, "-inf", epoch(until), start=0, num=count, withscores=True
         )
         return [(jid, from_epoch(score)) for jid, score in raw]
 
     async def done_looking(self, jid: str, seen: datetime, following: datetime | None) -> None:
         """Drop the entry seen at ``seen`` unless someone marked it since, then (when card
         work is still to come) add it at ``following``."""
-        await self._scripts.call("zrem_if_score", [keys.CARD_DUE], [jid, epoch(seen)])
+        due_key = self.shards.key(keys.CARD_DUE, jid)
+        await self._scripts.call("zrem_if_score", [due_key], [jid, epoch(seen)])
         if following is not None:
             await self.schedule(jid, following)

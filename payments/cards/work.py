@@ -81,8 +81,17 @@ def unfinished(result: ChargeResult | None) -> bool:
 
 
 async def work_due(desk: Desk, now: datetime, limit: int = 100) -> int:
-    """Look at up to ``limit`` accounts whose card work is due; how many were looked at."""
-    due = await desk.store.cards.due(now, limit)
+    """Look at up to ``limit`` accounts of each shard whose card work is due; how many were
+    looked at."""
+    looked = 0
+    for shard in range(desk.store.shards.count):
+        looked += await work_due_in(desk, shard, now, limit)
+    return looked
+
+
+async def work_due_in(desk: Desk, shard: int, now: datetime, limit: int) -> int:
+    """``work_due`` of one shard."""
+    due = await desk.store.cards.due(now, limit, shard)
     for jid, seen in due:
         try:
             await look_at(desk, jid, seen, now)

@@ -19,22 +19,20 @@ PAGE: Final = 100_000  # due accounts read in one run (the rest waits for the ne
 
 
 async def cards(run: ChoreRun, report: ChoreReport, shard: int) -> None:
-    """Do the card work due on every account: by the run that holds shard 0, since the card
-    work's schedule and the automatic top-up set are one key each (not sharded yet)."""
-    if shard != 0:
-        return
+    """Do the card work due on the accounts of ``shard`` (their entries of
+    ``payment-card_due-{sNN}`` and ``payment-autotopups-{sNN}``)."""
     if run.cards is None:
         run.progress("cards: no card provider enabled (saved cards are off)")
         return
     desk, now = replace(run.cards, actor=run.cycle.actor), run.now
     store = desk.store.cards
-    low = await store.low_balances(await store.autotopup_holders())
+    low = await store.low_balances(await store.autotopup_holders(shard))
     if run.dry_run:
         for jid in low:
             run.progress(f"would look at {jid}: automatic top-up below its threshold")
     else:
         await store.schedule_many(low, now)
-    seen = dict(await store.due(now, PAGE))
+    seen = dict(await store.due(now, PAGE, shard))
 
     async def handle(jid: str) -> str:
         if run.dry_run:

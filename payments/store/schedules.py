@@ -2,7 +2,8 @@
 
 ``payment-renewals``, ``payment-trial_ends``, ``payment-unpaid``,
 ``payment-billing_frozen`` (and the usage chores' ``payment-usage_unsettled``,
-``payment-credit_expiries``) are each split into ``[redis] shards`` keys
+``payment-credit_expiries``, the saved cards' ``payment-card_due``) are each split
+into ``[redis] shards`` keys
 (``payment-renewals-{s07}``): a JID's entry is in the shard of its JID, and a
 chore reads one shard at a time, only the members due (score up to now), and
 checks each account's own state before acting. An entry may be early, never
@@ -35,8 +36,10 @@ TIMED: Final = (
     keys.UNPAID,
     keys.BILLING_FROZEN,
     keys.CREDIT_EXPIRIES,
+    keys.CARD_DUE,
 )
-UNSHARDED: Final = (*TIMED, keys.USAGE_UNSETTLED, keys.ACCOUNTS)
+SETS: Final = (keys.ACCOUNTS, keys.AUTOTOPUPS)  # registries: sets of JIDs, not sorted sets
+UNSHARDED: Final = (*TIMED, keys.USAGE_UNSETTLED, *SETS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,7 @@ class ScheduleStore:
         """The unsharded keys still holding entries, and how many each holds."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in UNSHARDED:
-                if key == keys.ACCOUNTS:
+                if key in SETS:
                     pipe.scard(key)
                 else:
                     pipe.zcard(key)
@@ -123,7 +126,7 @@ class ScheduleStore:
         neither."""
         moved = []
         for found in await self.unsharded():
-            mover = self._move_members if found.key == keys.ACCOUNTS else self._move_scored
+            mover = self._move_members if found.key in SETS else self._move_scored
             moved.append(Moved(found.key, await mover(found.key)))
         return moved
 

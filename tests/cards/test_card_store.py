@@ -177,14 +177,16 @@ async def test_the_schedule_of_card_work_is_never_pushed_later(store: Store) -> 
     await store.cards.schedule(A, T0 + timedelta(hours=1))
     await store.cards.schedule(A, T0)
     await store.cards.schedule(A, T0 + timedelta(hours=5))
-    [(jid, at)] = await store.cards.due(T0, 10)
+    [(jid, at)] = await store.cards.due(T0, 10, store.shards.of(A))
     assert (jid, at) == (A, T0)
     await store.cards.schedule(A, T0 - timedelta(minutes=1))  # marked again meanwhile
     await store.cards.done_looking(A, T0, None)
-    assert await store.cards.due(T0, 10) == [(A, T0 - timedelta(minutes=1))]
+    assert await store.cards.due(T0, 10, store.shards.of(A)) == [(A, T0 - timedelta(minutes=1))]
     await store.cards.done_looking(A, T0 - timedelta(minutes=1), T0 + timedelta(days=1))
-    assert await store.cards.due(T0, 10) == []
-    assert await store.cards.due(T0 + timedelta(days=1), 10) == [(A, T0 + timedelta(days=1))]
+    assert await store.cards.due(T0, 10, store.shards.of(A)) == []
+    assert await store.cards.due(T0 + timedelta(days=1), 10, store.shards.of(A)) == [
+        (A, T0 + timedelta(days=1))
+    ]
 
 
 def test_a_card_payment_record_reads_back() -> None:

@@ -107,4 +107,6 @@ async def test_a_bank_that_wants_the_holder_gets_a_link_to_pay_on_session(site: 
     async with site.http.get(told.url) as response:
         page = await response.text()
     assert response.status == 200 and 'value="10.00" checked' in page
-    assert await store.redis.zscore(keys.CARD_DUE, ALICE) is not None  # tried again on day 1
+    assert (
+        await store.redis.zscore(store.shards.key(keys.CARD_DUE, ALICE), ALICE) is not None
+    )  # tried again on day 1

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from accountbot.stack import LocalCluster, RedisServer, Stack
-from payments import keys
 from payments.store.connection import open_redis
-from payments.store.schedules import UNSHARDED
+from payments.store.schedules import SETS, UNSHARDED
 from payments.stores import Store
 from tests.support.billing import RENEWAL_DUE, charged_once, many_due_accounts
 from tests.support.cluster import cluster_config, still_due
@@ -40,7 +39,7 @@ async def as_before_shards(store: Store) -> None:
     before shards kept it (its account keys are the same)."""
     for name in UNSHARDED:
         for key in store.shards.all(name):
-            if name == keys.ACCOUNTS:
+            if name in SETS:
                 members = await store.redis.smembers(key)
                 if members:
                     await store.redis.sadd(name, *members)

@@ -301,6 +301,7 @@ async def check_settled(w: World, accounts: dict[str, Snapshot]) -> None:
         await _scheduled(w, snap)
         await _referral_decided(w, snap)
         await _move_finished(w, snap)
+        await _autotopup_listed(w, snap.jid)
 
 
 async def _move_finished(w: World, snap: Snapshot) -> None:
@@ -310,6 +311,15 @@ async def _move_finished(w: World, snap: Snapshot) -> None:
         fail(w, f"{snap.jid}: its move is still {state} after the chores")
     if snap.account.get("status") == "moving":
         fail(w, f"{snap.jid}: still held for a move after the chores")
+
+
+async def _autotopup_listed(w: World, jid: str) -> None:
+    """Automatic top-up on: the account is in its shard of ``payment-autotopups`` (the
+    ``cards`` chore's backstop reads only the shards)."""
+    redis: Any = w.store.redis
+    on = await redis.hexists(keys.card_profile(jid), "autotopup_amount")
+    if on and not await redis.sismember(w.store.shards.key(keys.AUTOTOPUPS, jid), jid):
+        fail(w, f"{jid}: automatic top-up on, but missing from its shard of autotopups")
 
 
 async def _scheduled(w: World, snap: Snapshot) -> None:
