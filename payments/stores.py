@@ -11,6 +11,7 @@ from payments.billing.store import BillingStore
 from payments.catalog.store import PackCatalog, PlanCatalog
 from payments.groups.store import GroupStore
 from payments.ledger.store import LedgerStore
+from payments.store.bot_request import BotRequestStore
 from payments.store.botstate import BotStateStore
 from payments.store.code_attempts import CodeAttemptStore
 from payments.store.connection import open_redis
@@ -49,6 +50,7 @@ class Store:
         self.vouchers = VoucherStore(redis, self.scripts, currency)
         self.code_attempts = CodeAttemptStore(redis)
         self.botstate = BotStateStore(redis)
+        self.requests = BotRequestStore(redis, self.scripts, currency)
         self.usage = UsageStore(redis, self.scripts, currency)
         self.credits = CreditStore(redis, self.scripts, currency)
         self.page_forms = PageFormStore(redis)
