@@ -2,7 +2,8 @@
 
 Everything runs on this machine, started here: redis-server, Prosody (with
 the bot's component and an ``echo`` component), the bot as its real process
-(``accountbot bot``, ``BENCH_BOT_PROCESSES`` of them), the echo component
+(``accountbot bot``, one process: Prosody takes one connection per
+component, see docs/operations.md "Bot processes"), the echo component
 (``bench/echo_component.py``: slixmpp answering each message with its body)
 and the load client (``bench/xmpp_load.py``: raw c2s sessions, cheap enough
 not to measure itself). The users are paid accounts on the Basic plan, so
@@ -14,7 +15,9 @@ Two figures, each in the same run for both targets, alternating rounds
 
 - throughput: ``BENCH_BOT_N`` messages (default 6000), ``BENCH_BOT_C`` in
   flight (default 64) over ``USERS`` sessions;
-- latency: ``BENCH_BOT_M`` messages (default 1000) one at a time, p50.
+- latency: ``BENCH_BOT_M`` messages (default 1000) one at a time, p50;
+
+and the CPU (user + system) the answering process spent per message.
 
 The bot's own counters (``/metrics``) must show every message answered as
 ``balance`` ``ok``, or the bench fails.
@@ -81,7 +84,7 @@ class Load:
             in_flight=int(env("BENCH_BOT_C", "64")),
             one_by_one=int(env("BENCH_BOT_M", "1000")),
             rounds=int(env("BENCH_BOT_ROUNDS", "3")),
-            processes=int(env("BENCH_BOT_PROCESSES", "1")),
+            processes=1,
         )
 
 
@@ -89,6 +92,7 @@ class Load:
 class Measured:
     rates: list[float]
     p50s: list[float]
+    cpu_ms: float = 0.0  # CPU of the answering process(es) per message, user + system
 
     @property
     def per_second(self) -> float:
@@ -150,6 +154,15 @@ def start_echo(stack: Stack) -> Child:
     return child
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of processes so far (``/proc/PID/stat``, fields 14 and 15)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def answered_balances(urls: list[str]) -> int:
     """``balance`` commands answered ``ok``, summed over the bots' /metrics."""
     total = 0.0
@@ -174,22 +187,28 @@ async def measure(
     return throughput.per_second, latency.p50_ms
 
 
-async def rounds(
-    load: Load, targets: dict[str, Callable[[], Awaitable[tuple[float, float]]]]
-) -> dict[str, Measured]:
+Target = Callable[[], Awaitable[tuple[float, float]]]
+
+
+async def rounds(load: Load, targets: dict[str, tuple[Target, list[int]]]) -> dict[str, Measured]:
+    """Alternating rounds of each target, with the CPU its processes spent."""
     found = {name: Measured([], []) for name in targets}
     for _ in range(load.rounds):
-        for name, target in targets.items():
+        for name, (target, pids) in targets.items():
+            before = cpu_seconds(pids)
             rate, p50 = await target()
             found[name].rates.append(rate)
             found[name].p50s.append(p50)
+            found[name].cpu_ms += (cpu_seconds(pids) - before) * 1000
+    for measured in found.values():
+        measured.cpu_ms /= load.rounds * (load.total + load.one_by_one)
     return found
 
 
 async def bench(stack: Stack, load: Load) -> tuple[Measured, Measured, int]:
     config = load_config(stack.config_path, env={})
     users = await seed_users(stack, config, USERS + 1)
-    start_echo(stack)
+    echo = start_echo(stack)
     bots = start_bots(stack, load.processes)
     port = stack.xmpp.c2s_port
     sessions = [await login("127.0.0.1", port, jid, pw) for jid, pw in users[:USERS]]
@@ -201,8 +220,11 @@ async def bench(stack: Stack, load: Load) -> tuple[Measured, Measured, int]:
         found = await rounds(
             load,
             {
-                "echo": lambda: measure(sessions, ECHO, "balance", load, single),
-                "bot": lambda: measure(sessions, stack.bot_jid, "balance", load, single),
+                "echo": (lambda: measure(sessions, ECHO, "balance", load, single), [echo.pid]),
+                "bot": (
+                    lambda: measure(sessions, stack.bot_jid, "balance", load, single),
+                    [child.pid for child, _url in bots],
+                ),
             },
         )
     finally:
@@ -220,11 +242,13 @@ def rows(load: Load, echo: Measured, bot: Measured) -> list[dict[str, Any]]:
     return [
         {"case": "baseline: echo component (slixmpp) through Prosody", **common,
          "processes": 1, "per_second": echo.per_second, "vs_baseline": 1.0,
-         "p50_ms_one_in_flight": echo.p50_ms, "p50_vs_baseline": 1.0},
+         "p50_ms_one_in_flight": echo.p50_ms, "p50_vs_baseline": 1.0,
+         "cpu_ms_per_message": echo.cpu_ms},
         {"case": "bot: balance through Prosody, one script per command", **common,
          "processes": load.processes, "per_second": bot.per_second,
          "vs_baseline": bot.per_second / echo.per_second,
          "p50_ms_one_in_flight": bot.p50_ms, "p50_vs_baseline": bot.p50_ms / echo.p50_ms,
+         "cpu_ms_per_message": bot.cpu_ms,
          "load_1m": os.getloadavg()[0], "figure": "bot_balance"},
     ]  # fmt: skip
 
