@@ -50,7 +50,7 @@ class Store:
         self.vouchers = VoucherStore(redis, self.scripts, currency)
         self.code_attempts = CodeAttemptStore(redis)
         self.botstate = BotStateStore(redis)
-        self.requests = BotRequestStore(redis, self.scripts, currency)
+        self.requests = BotRequestStore(redis, currency)
         self.usage = UsageStore(redis, self.scripts, currency)
         self.credits = CreditStore(redis, self.scripts, currency)
         self.page_forms = PageFormStore(redis)

@@ -5,23 +5,31 @@ limiter's MULTI/EXEC, the account and its freezes, the balances, the plan
 snapshot): most of the bot's CPU went to redis-py. One script counts the
 request exactly as ``BotStateStore.hit`` does and returns everything
 ``balance`` and the dispatcher read.
+
+Requests that arrive together (one read from the XMPP socket often holds
+several stanzas) go to Redis as one pipeline of these scripts: one write and
+one answer to wait for instead of one per request. Each script stays atomic
+on its own; only the network trip is shared.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from payments import keys
 from payments.accounts.records import Account
 from payments.ledger.records import Balances
 from payments.money import Money
-from payments.store.scripts import Scripts
+from payments.store.scripts import load_script
 
 MONTH_MARK = "\0"  # never in a key: where the month goes in plan_as_of's name
+Call = tuple[list[str], list[Any], "asyncio.Future[Any]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +41,12 @@ class BotRequest:
 
 
 class BotRequestStore:
-    def __init__(self, redis: Redis, scripts: Scripts, currency: str) -> None:
+    def __init__(self, redis: Redis, currency: str) -> None:
         self._redis = redis
-        self._scripts = scripts
+        self._script = load_script(redis, "bot_request")
         self.currency = currency
+        self._waiting: list[Call] = []
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def enter(
         self, bucket: str, jid: str, *, limit: int, window_seconds: int, now: float
@@ -46,15 +56,58 @@ class BotRequestStore:
         counter = keys.rate_limit(bucket, jid, int(now // window_seconds))
         names = [keys.account(jid), keys.freezes(jid)]
         names += [keys.balance_prepaid(jid), keys.balance_voucher(jid)]
-        found = await self._scripts.call(
-            "bot_request", [counter, *names], [window_seconds * 2, head, tail]
-        )
+        found = await self._run([counter, *names], [window_seconds * 2, head, tail])
         over = max(0, int(found[0]) - limit)
         if len(found) == 1:
             return BotRequest(over, None)
         _count, fields, freezes, prepaid, voucher, snapshot = found
         account = Account.decode(jid, _pairs(fields), _pairs(freezes))
         return BotRequest(over, account, self._balances(prepaid, voucher), _pairs(snapshot))
+
+    async def _run(self, keys: list[str], args: list[Any]) -> Any:
+        """One script call, sent with the others queued in this turn of the event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append((keys, args, future))
+        if len(self._waiting) == 1:
+            loop.call_soon(self._send_waiting)
+        return await future
+
+    def _send_waiting(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.ensure_future(self._send(batch))
+        self._sending.add(task)  # a reference until it is done
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[Call]) -> None:
+        try:
+            results = await self._pipeline(batch)
+        except Exception as exc:  # the callers' error: each of them gets it
+            results = [exc] * len(batch)
+        for (_keys, _args, future), result in zip(batch, results, strict=True):
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _pipeline(self, batch: list[Call]) -> list[Any]:
+        """The scripts' results in order; loads the script once where Redis lacks it."""
+        results = await self._evalsha(batch)
+        missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if missing:
+            await self._redis.script_load(self._script.script)
+            again = await self._evalsha([batch[i] for i in missing])
+            for i, result in zip(missing, again, strict=True):
+                results[i] = result
+        return results
+
+    async def _evalsha(self, batch: list[Call]) -> list[Any]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args, _future in batch:
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            return list(await pipe.execute(raise_on_error=False))
 
     def _balances(self, prepaid: str | None, voucher: str | None) -> Balances:
         return Balances(

@@ -5,11 +5,13 @@ real redis-server. The limiter keeps its semantics; a leaf sees its own money an
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import pytest
+from redis.asyncio.client import Pipeline
 
 from bot.commands import build_registry
 from bot.dispatch import Dispatcher
@@ -39,18 +41,24 @@ async def say(store: Store, jid: str, text: str, config: Config = CONFIG) -> str
 
 
 class Commands:
-    """Every command the store's client sends, in order (scripts by name of their SHA)."""
+    """Every round trip the store's client makes: one command, or a pipeline's commands."""
 
     def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.sent: list[str] = []
+        self.sent: list[list[str]] = []
         client = store.redis
         original = client.execute_command
+        execute = Pipeline.execute
 
         async def counted(*args: Any, **options: Any) -> Any:
-            self.sent.append(str(args[0]).upper())
+            self.sent.append([str(args[0]).upper()])
             return await original(*args, **options)
 
+        async def counted_pipeline(pipe: Pipeline, raise_on_error: bool = True) -> Any:
+            self.sent.append([str(c[0][0]).upper() for c in pipe.command_stack])
+            return await execute(pipe, raise_on_error)
+
         monkeypatch.setattr(client, "execute_command", counted)
+        monkeypatch.setattr(Pipeline, "execute", counted_pipeline)
 
 
 async def test_balance_of_a_paid_account_is_one_script_call(
@@ -59,7 +67,7 @@ async def test_balance_of_a_paid_account_is_one_script_call(
     first = await say(group, MAIN, "balance")  # loads the script, names the plan version
     commands = Commands(group, monkeypatch)
     assert await say(group, MAIN, "balance") == first
-    assert commands.sent == ["EVALSHA"]
+    assert commands.sent == [["EVALSHA"]]
     assert first is not None and first.startswith("Balance: $30.00\nPlan: Basic, $10.00")
 
 
@@ -72,8 +80,27 @@ async def test_a_stranger_and_a_trial_are_answered_from_the_same_one_call(
         "You have no account yet: send 'register' to start a trial."
     )
     assert (await say(group, LEAF, "balance") or "").startswith("Balance: $0.00\nPlan: trial")
-    assert commands.sent == ["EVALSHA", "EVALSHA"]
+    assert commands.sent == [["EVALSHA"], ["EVALSHA"]]
     assert not await group.redis.exists(keys.account(STRANGER))
+
+
+async def test_requests_that_arrive_together_share_one_round_trip(
+    group: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = {jid: await say(group, jid, "balance") for jid in (MAIN, LEAF, STRANGER)}
+    commands = Commands(group, monkeypatch)
+    asked = [MAIN, LEAF, STRANGER] * 5
+    answers = await asyncio.gather(*(say(group, jid, "balance") for jid in asked))
+    assert answers == [alone[jid] for jid in asked]
+    assert commands.sent == [["EVALSHA"] * len(asked)]
+    [counter] = [k async for k in group.redis.scan_iter(match=f"bot-ratelimit_msg-{{{MAIN}}}-*")]
+    assert await group.redis.get(counter) == "6"
+
+
+async def test_a_script_flushed_from_redis_is_loaded_again(group: Store) -> None:
+    before = await say(group, MAIN, "balance")
+    await group.redis.script_flush()
+    assert await say(group, MAIN, "balance") == before
 
 
 async def test_the_limit_counts_as_before_first_refusal_told_then_silence(group: Store) -> None:
