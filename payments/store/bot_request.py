@@ -81,13 +81,15 @@ class BotRequestStore:
 
     async def _send(self, batch: list[Call]) -> None:
         try:
-            results = await self._pipeline(batch)
-        except Exception as exc:  # the callers' error: each of them gets it
-            results = [exc] * len(batch)
+            results: list[Any] = await self._pipeline(batch)
+        except BaseException as exc:  # even a crash or a cancellation is the callers'
+            results = [exc] * len(batch)  # to raise: none of them may wait forever
         for (_keys, _args, future), result in zip(batch, results, strict=True):
             if future.done():  # its caller was cancelled
                 continue
-            if isinstance(result, Exception):
+            if isinstance(result, asyncio.CancelledError):
+                future.cancel()
+            elif isinstance(result, BaseException):
                 future.set_exception(result)
             else:
                 future.set_result(result)

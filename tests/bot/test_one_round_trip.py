@@ -97,6 +97,22 @@ async def test_requests_that_arrive_together_share_one_round_trip(
     assert await group.redis.get(counter) == "6"
 
 
+class Crash(BaseException):
+    """Not an Exception, like the simulator's crashes and cancellations."""
+
+
+async def test_a_crash_during_the_trip_reaches_every_caller_none_waits_forever(
+    group: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def crash(pipe: Pipeline, raise_on_error: bool = True) -> Any:
+        raise Crash
+
+    monkeypatch.setattr(Pipeline, "execute", crash)
+    asked = [say(group, jid, "balance") for jid in (MAIN, LEAF)]
+    results = await asyncio.wait_for(asyncio.gather(*asked, return_exceptions=True), 10)
+    assert [type(r) for r in results] == [Crash, Crash]
+
+
 async def test_a_script_flushed_from_redis_is_loaded_again(group: Store) -> None:
     before = await say(group, MAIN, "balance")
     await group.redis.script_flush()
