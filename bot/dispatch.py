@@ -29,6 +29,7 @@ from bot.commands.model import (
     role_of,
     trim_word,
 )
+from payments.accounts.records import Account
 from payments.clock import utcnow
 from payments.config import Config
 from payments.errors import InsufficientFunds, NotAllowed, PaymentsError
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 HINT = "Send 'help' for the commands you can use."
 FAILED = "Sorry, that failed on our side. Please try again in a moment."
 PAID_FOR = "The account that pays for yours does that: ask it. Send 'numbers' to see who it is."
+LIMIT_WINDOW = 60  # seconds: [bot] messages_per_minute
 YES = frozenset({"yes", "y", "confirm"})
 NO = frozenset({"no", "n", "cancel"})
 
@@ -58,10 +60,12 @@ class Dispatcher:
         self.operators = frozenset(config.operators.jids)
 
     async def context(self, jid: str) -> Context:
-        account = await self.store.accounts.get(jid)
+        return self._context(jid, await self.store.accounts.get(jid))
+
+    def _context(self, jid: str, account: Account | None, **read: Any) -> Context:
         role = role_of(account, jid in self.operators)
         config = self.config.in_currency(account.currency) if account else self.config
-        return Context(jid, role, account, self.store, config, self.clock(), registry=self.registry)
+        return Context(jid, role, account, self.store, config, self.clock(), self.registry, **read)
 
     async def limited(self, jid: str) -> Reply | None:
         """None when the sender may go on; a Reply the first time it is over; else silence."""
@@ -69,14 +73,23 @@ class Dispatcher:
             "msg",
             jid,
             limit=self.config.bot.messages_per_minute,
-            window_seconds=60,
+            window_seconds=LIMIT_WINDOW,
             now=time.time(),
         )
-        if over == 0:
-            return None
-        if over == 1:
-            return Reply("Too many messages. Please wait a minute.", error="resource-constraint")
-        return Reply("", error="resource-constraint")  # silent: no reply to a flood
+        return over_limit(over)
+
+    async def enter(self, jid: str) -> tuple[Reply | None, Context]:
+        """The rate limit and the context of a chat line in one round trip (``limited``
+        and ``context`` together)."""
+        request = await self.store.requests.enter(
+            "msg",
+            jid,
+            limit=self.config.bot.messages_per_minute,
+            window_seconds=LIMIT_WINDOW,
+            now=time.time(),
+        )
+        read = {"balances": request.balances, "plan_snapshot": request.plan_snapshot}
+        return over_limit(request.over), self._context(jid, request.account, **read)
 
     async def encrypted(self, jid: str) -> Reply | None:
         """An encrypted message: never read as a command, answered in plain text."""
@@ -87,14 +100,14 @@ class Dispatcher:
     async def chat(self, jid: str, text: str) -> Reply | None:
         """Answer one chat line; None means say nothing (flooding). The reply names the
         command it answered (``unknown``, ``confirm``... when there was none)."""
-        if (limited := await self.limited(jid)) is not None:
+        limited, ctx = await self.enter(jid)
+        if limited is not None:
             return replace(limited, command="limited") if limited.text else None
         if len(text.encode("utf-8", "replace")) > self.config.bot.max_message_bytes:
             return Reply(f"That message is too long to be a command. {HINT}", command="too-long")
         words = command_words(text)
         if not words:
             return Reply(HINT, command="empty")
-        ctx = await self.context(jid)
         if len(words) == 1 and (answer := trim_word(words[0])) in YES | NO:
             done = await self._confirmation(ctx, answer in YES)
             return done if done.command else replace(done, command="confirm")
@@ -163,6 +176,15 @@ class Dispatcher:
 
     async def _with_notice(self, ctx: Context, reply: Reply) -> Reply:
         return await with_frozen_notice(ctx, reply)
+
+
+def over_limit(over: int) -> Reply | None:
+    """None within the limit; a Reply the first time over it; then silence (a flood)."""
+    if over == 0:
+        return None
+    if over == 1:
+        return Reply("Too many messages. Please wait a minute.", error="resource-constraint")
+    return Reply("", error="resource-constraint")
 
 
 async def with_frozen_notice(ctx: Context, reply: Reply) -> Reply:

@@ -253,8 +253,11 @@ class AccountBot:
         ack.send()
 
     def send_reply(self, msg: Message, reply: Reply) -> None:
-        out = msg.reply(reply.text)
-        out["type"] = "chat"
+        """What ``msg.reply`` sends, built without its copy of the incoming stanza."""
+        mfrom = msg["to"] if self.config.mode == "component" else None
+        out = self.xmpp.make_message(mto=msg["from"], mbody=reply.text, mtype="chat", mfrom=mfrom)
+        if msg["thread"]:
+            out["thread"], out["parent_thread"] = msg["thread"], msg["parent_thread"]
         if reply.url:
             out["oob"]["url"] = reply.url
         out.send()

@@ -16,6 +16,7 @@ from payments.ledger.store import LedgerStore
 from payments.moves.store import MoveStore
 from payments.notifications.store import ChoiceStore
 from payments.referrals.store import ReferralStore
+from payments.store.bot_request import BotRequestStore
 from payments.store.botstate import BotStateStore
 from payments.store.code_attempts import CodeAttemptStore
 from payments.store.connection import RedisClient, open_redis
@@ -67,6 +68,7 @@ class Store:
         self.vouchers = VoucherStore(redis, self.scripts, currency)
         self.code_attempts = CodeAttemptStore(redis)
         self.botstate = BotStateStore(redis)
+        self.requests = BotRequestStore(self.scripts, currency)
         self.usage = UsageStore(redis, self.scripts, self.currencies, sharded)
         self.credits = CreditStore(redis, self.scripts, self.currencies, sharded)
         self.page_forms = PageFormStore(redis)

@@ -18,6 +18,7 @@ from typing import Any, Final
 from payments.accounts.records import Account, AccountKind
 from payments.config import Config
 from payments.jid import BadJID, normalise_jid
+from payments.ledger.records import Balances
 from payments.money import InvalidAmount, Money, parse_money
 from payments.stores import Store
 
@@ -117,6 +118,9 @@ class Context:
     config: Config
     now: datetime
     registry: Registry | None = None
+    # Read with the account in the request's one round trip (chat), else None.
+    balances: Balances | None = None
+    plan_snapshot: Mapping[str, str] | None = None
 
     def money(self, units: int) -> Money:
         return self.config.money(units)

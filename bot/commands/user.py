@@ -67,17 +67,30 @@ async def register(ctx: Context, args: Mapping[str, Any]) -> Reply:
 
 
 async def balance(ctx: Context, args: Mapping[str, Any]) -> Reply:
+    """Money, plan and, for a leaf, who pays. A leaf keeps no money of its own, but money
+    paid to it before it joined stays its: shown when not zero (docs/groups.md)."""
     account = ctx.account
     if account is None:
         return Reply("You have no account yet: send 'register' to start a trial.")
-    if account.kind is AccountKind.LEAF:
-        return Reply(await _plan_line(ctx) + "\nYour account is paid for by another account.")
-    balances = await ctx.store.ledger.balances(ctx.jid)
-    lines = [f"Balance: {format_money(balances.prepaid)}"]
+    balances = (
+        ctx.balances if ctx.balances is not None else await ctx.store.ledger.balances(ctx.jid)
+    )
+    leaf = account.kind is AccountKind.LEAF
+    lines = [] if leaf and not balances.prepaid else [f"Balance: {format_money(balances.prepaid)}"]
     if balances.voucher:
         lines.append(f"Voucher balance: {format_money(balances.voucher)}")
     lines.append(await _plan_line(ctx))
+    if leaf:
+        main = (await _snapshot(ctx)).get("paid_by", "")
+        lines.append(f"Your account is paid for by {main or 'another account'}.")
     return Reply("\n".join(lines))
+
+
+async def _snapshot(ctx: Context) -> Mapping[str, str]:
+    """The plan in force: read with the request (chat), else now."""
+    if ctx.plan_snapshot is not None:
+        return ctx.plan_snapshot
+    return await ctx.store.accounts.plan_snapshot(ctx.jid)
 
 
 async def _plan_line(ctx: Context) -> str:
@@ -86,9 +99,10 @@ async def _plan_line(ctx: Context) -> str:
     if account.kind is AccountKind.TRIAL:
         until = _day(account.trial_ends_at)
         return f"Plan: trial until {until}." if until else "Plan: trial."
-    snapshot = await ctx.store.accounts.plan_snapshot(ctx.jid)
+    snapshot = await _snapshot(ctx)
     price = ctx.money(int(snapshot.get("price", "0") or 0))
-    plan = await ctx.store.plans.version(account.plan, int(snapshot.get("version", "0") or 0))
+    version = int(snapshot.get("version", "0") or 0)
+    plan = await ctx.store.plans.version_kept(account.plan, version)
     line = f"Plan: {plan.name if plan else account.plan}, {format_money(price)} a month."
     if account.next_renewal_at and account.kind is AccountKind.PAID:
         line += f" Next renewal: {_day(account.next_renewal_at)}."

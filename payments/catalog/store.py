@@ -22,6 +22,7 @@ from payments.store.connection import RedisClient
 from payments.store.scripts import Scripts
 
 OfferT = TypeVar("OfferT", bound=Offer)
+KEEP_VERSIONS = 1000  # offer versions a process keeps (a catalog holds a few dozen)
 
 
 class Catalog(Generic[OfferT]):
@@ -43,6 +44,7 @@ class Catalog(Generic[OfferT]):
         self._versions = versions
         self._decode = decode
         self._order = order
+        self._kept: dict[tuple[str, int], OfferT] = {}
 
     async def all(self) -> list[OfferT]:
         """The current version of every offer, in catalog order."""
@@ -67,6 +69,16 @@ class Catalog(Generic[OfferT]):
     async def version(self, offer_id: str, version: int) -> OfferT | None:
         text: Any = await self._redis.hget(self._versions(offer_id), str(version))
         return self._decode(text) if text else None
+
+    async def version_kept(self, offer_id: str, version: int) -> OfferT | None:
+        """``version`` read once per process: a version, once written, never changes
+        (HSETNX above), so the bot names a plan without a round trip per request."""
+        kept = self._kept.get((offer_id, version))
+        if kept is None and (kept := await self.version(offer_id, version)) is not None:
+            if len(self._kept) >= KEEP_VERSIONS:
+                self._kept.clear()
+            self._kept[(offer_id, version)] = kept
+        return kept
 
     async def versions(self, offer_id: str) -> list[OfferT]:
         raw: Any = await self._redis.hgetall(self._versions(offer_id))

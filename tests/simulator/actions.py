@@ -325,6 +325,24 @@ async def unsharded_entry(w: World) -> None:
         w.say(f"{jid} left in the unsharded {schedule} at {at:%Y-%m-%d %H:%M}")
 
 
+async def ask_balance(w: World) -> None:
+    """A user asks the bot: its one-round-trip read (``lua/bot_request.lua``) must show
+    what the stores show, read apart (not a racer: nothing changes between the reads)."""
+    jid = w.pick()
+    w.say(f"balance {jid}")
+    seen = await w.store.requests.enter(
+        "msg", jid, limit=10**9, window_seconds=60, now=w.now.timestamp()
+    )
+    if seen.account != await w.store.accounts.get(jid):
+        raise Violation(f"the bot read another account for {jid}: {seen.account}")
+    if seen.account is None:
+        return
+    if seen.balances != await w.store.ledger.balances(jid):
+        raise Violation(f"the bot read other balances for {jid}: {seen.balances}")
+    if seen.plan_snapshot != await w.store.accounts.plan_snapshot(jid):
+        raise Violation(f"the bot read another plan for {jid}: {seen.plan_snapshot}")
+
+
 async def tick(w: World) -> None:
     """Time passes: mostly hours, sometimes days; the hourly chores usually run."""
     hours = w.rng.choice((1, 2, 6, 12, 24, 24, 72, 24 * 8))
@@ -354,6 +372,7 @@ ACTIONS: Final[dict[Action, int]] = {
     chores: 8,
     chores_on_two_hosts: 2,
     unsharded_entry: 2,
+    ask_balance: 3,
     tick: 14,
     cards.add_card: 6,
     cards.forget_card: 1,
