@@ -105,7 +105,7 @@ def test_a_year_of_billing(world: World) -> None:
 
 def walk_a_year(world: World) -> None:
     out = world.cli("admin", "plan", "set", "basic", "--price", "10", "--name", "Basic")
-    assert "v1  $10.00/month  Basic" in out
+    assert "v1  $10.00/month" in out and "  Basic" in out  # (a CAD price may be listed between)
 
     async def register(store: Store) -> None:
         assert await store.accounts.register_trial(ALICE, at("2026-01-05T09:00"), 30)

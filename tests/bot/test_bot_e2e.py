@@ -232,7 +232,7 @@ async def test_operator_sees_an_account_with_its_number(
     async with login(server_stack, *operator(server_stack)) as op:
         shown = await ask(op, bot.jid, f"admin show {user}")
     first, balances, entry = shown.splitlines()[:3]
-    assert first == f"{user}: trial, active, plan trial, number {number}"
+    assert first == f"{user}: trial, active, plan trial, counts in USD, number {number}"
     assert balances == "prepaid $4.20, voucher $0.00"
     assert "+$4.20" in entry and "gift" in entry
 

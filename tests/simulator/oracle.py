@@ -200,7 +200,7 @@ async def _referrals_rewarded_once(w: World, accounts: dict[str, Snapshot]) -> N
         entries = await newcomer_entries(w.store, newcomer)
         before = [e for e in entries if _ms(e) < _ms(found[0])]
         decision = decide(before, found[0].at, w.referral.settle_days)
-        if decision.verdict is not Verdict.REWARD:
+        if decision.verdict is not Verdict.REWARD and not await _moved_and_reopened(w, newcomer):
             fail(w, f"{newcomer}: its referrer was rewarded ({decision.verdict.value})")
     for jid in accounts:
         raw: Any = await w.store.redis.hgetall(keys.referrals(jid))
@@ -230,6 +230,14 @@ async def _moves_carried_once(w: World) -> None:
         out = carried.get(f"move:{move_id}:out:{balance}", [0])
         if out[0] != -amounts[0]:
             fail(w, f"{ref}: {amounts[0]} carried in, {-out[0]} carried out of the old JID")
+
+
+async def _moved_and_reopened(w: World, newcomer: str) -> bool:
+    """A newcomer whose JID moved, then came back (``register`` reopened it): where its
+    account went is no longer named (``moved_to`` goes at a reopening), so the ledgers
+    its reward was decided on cannot all be found again here."""
+    account: Any = await w.store.redis.hgetall(keys.account(newcomer))
+    return bool(account.get("reopened_at")) and "moved to" in account.get("closed_why", "")
 
 
 async def _referral_decided(w: World, snap: Snapshot) -> None:
