@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from bot.commands.model import Context, Reply, Table
-from payments.clock import month_label, months_back
+from payments.clock import day_label, month_label, month_of, months_back
 from payments.usage.flow import Meter
 from payments.usage.history import month_report
 from payments.usage.rules import PastResource
@@ -34,6 +34,9 @@ async def usage_of_month(ctx: Context, year: int, month: int) -> Reply | None:
     if wanted not in months:
         span = f"{month_label(months[0])} to {month_label(months[-1])}"
         return Reply(f"Usage covers {span}.", error="bad-request")
+    if ctx.account is not None and month_of(ctx.account.registered_at) > wanted:
+        since = day_label(ctx.account.registered_at)
+        return Reply(f"Nothing in {month_label(wanted)}: your account started on {since}.")
     report = await month_report(Meter(ctx.store, ctx.config.usage, ctx.jid), ctx.jid, wanted)
     plan = f" (plan {report.plan})" if report.plan else ""
     lines = [f"Usage {month_label(wanted)}{plan}:", *(_line(line) for line in report.lines)]
