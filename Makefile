@@ -55,7 +55,7 @@ typecheck: setup
 # "not yet safe" test, which needs a node without replica; tests/store/ and
 # tests/cluster/ test the cluster in the first session.)
 CLUSTER_SUITES := tests/ledger tests/billing tests/usage tests/groups tests/topup \
-	tests/catalog tests/cli
+	tests/catalog tests/cli tests/cards tests/moves tests/referrals tests/notifications
 CLUSTER_SKIP := --deselect tests/billing/test_simulator.py \
 	--deselect tests/cli/test_cli_admin.py::test_a_credit_not_yet_on_its_replica_says_so_and_how_to_finish
 CLUSTER_LOG := .local/pytest-cluster.log
