@@ -6,7 +6,7 @@ when notices are queued (docs/bot.md, Notifications).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.commands.model import USERS, Command, Context, Param, ParamKind, Reply, Table
@@ -25,8 +25,12 @@ def _state(kind: Kind, on: bool) -> str:
     return ("on" if on else "off") if kind.optional else "always"
 
 
-def _line(kind: Kind, on: bool) -> str:
-    return f"{kind.name}: {_state(kind, on)} ({kind.what})"
+def _lines(kinds: Sequence[tuple[Kind, bool]]) -> list[str]:
+    """Within a phone screen: the kinds that may be turned off one a line, the others in one
+    (the table, for clients that draw it, says what each kind holds)."""
+    lines = [f"{k.name}: {_state(k, on)}" for k, on in kinds if k.optional]
+    always = ", ".join(k.name for k, _on in kinds if not k.optional)
+    return [*lines, f"Always sent: {always}."] if always else lines
 
 
 async def notify(ctx: Context, args: Mapping[str, Any]) -> Reply:
@@ -38,7 +42,7 @@ async def notify(ctx: Context, args: Mapping[str, Any]) -> Reply:
     if kind or state:
         return Reply("Send 'notify KIND on' or 'notify KIND off'.", error="bad-request")
     choices = await choices_of(ctx.store, ctx.jid)
-    lines = ["Notices I send you:", *(_line(k, on) for k, on in choices.kinds)]
+    lines = ["Notices I send you:", *_lines(choices.kinds)]
     lines.append("To change one: 'notify usage off' (or on).")
     rows = tuple((k.name, _state(k, on), k.what) for k, on in choices.kinds)
     return Reply("\n".join(lines), table=Table(("kind", "state", "what"), rows))

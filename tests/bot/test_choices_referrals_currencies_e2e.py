@@ -142,7 +142,18 @@ async def test_a_referral_from_code_to_reward_once_and_withheld_for_a_refund(
         ref = await webhook(live_store, newt, parse_money("25", "USD"))
         await webhook(live_store, newt, parse_money("25", "USD"), ref)  # a replay
         paid = await webhook(live_store, nora, parse_money("25", "USD"))
-        cli(server_stack, "admin", "refund", nora, "5", "--ref", f"r{paid}", "--reason", "asked")
+        cli(
+            server_stack,
+            "admin",
+            "refund",
+            nora,
+            "5",
+            "--ref",
+            f"r{paid}",
+            "--reason",
+            "asked",
+            "--outside",
+        )
 
         settled = (datetime.now(UTC) + timedelta(days=15)).isoformat()
         for _ in range(2):  # a replay of the chore rewards nobody twice

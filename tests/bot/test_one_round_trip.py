@@ -67,7 +67,7 @@ async def test_balance_of_a_paid_account_is_one_script_call(
     first = await say(group, MAIN, "balance")  # loads the script, names the plan version
     commands = Commands(group, monkeypatch)
     assert await say(group, MAIN, "balance") == first
-    assert commands.sent == [["EVALSHA"]]
+    assert commands.sent == [["FCALL"]]
     assert first is not None and first.startswith("Balance: $30.00\nPlan: Basic, $10.00")
 
 
@@ -80,7 +80,7 @@ async def test_a_stranger_and_a_trial_are_answered_from_the_same_one_call(
         "You have no account yet: send 'register' to start a trial."
     )
     assert (await say(group, LEAF, "balance") or "").startswith("Balance: $0.00\nPlan: trial")
-    assert commands.sent == [["EVALSHA"], ["EVALSHA"]]
+    assert commands.sent == [["FCALL"], ["FCALL"]]
     assert not await group.redis.exists(keys.account(STRANGER))
 
 
@@ -92,7 +92,7 @@ async def test_requests_that_arrive_together_share_one_round_trip(
     asked = [MAIN, LEAF, STRANGER] * 5
     answers = await asyncio.gather(*(say(group, jid, "balance") for jid in asked))
     assert answers == [alone[jid] for jid in asked]
-    assert commands.sent == [["EVALSHA"] * len(asked)]
+    assert commands.sent == [["FCALL"] * len(asked)]
     [counter] = [k async for k in group.redis.scan_iter(match=f"bot-ratelimit_msg-{{{MAIN}}}-*")]
     assert await group.redis.get(counter) == "6"
 
@@ -113,9 +113,9 @@ async def test_a_crash_during_the_trip_reaches_every_caller_none_waits_forever(
     assert [type(r) for r in results] == [Crash, Crash]
 
 
-async def test_a_script_flushed_from_redis_is_loaded_again(group: Store) -> None:
+async def test_a_library_flushed_from_redis_is_loaded_again(group: Store) -> None:
     before = await say(group, MAIN, "balance")
-    await group.redis.script_flush()
+    await group.redis.function_flush()
     assert await say(group, MAIN, "balance") == before
 
 

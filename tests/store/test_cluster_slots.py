@@ -26,8 +26,8 @@ from redis.exceptions import RedisClusterException, ResponseError
 from accountbot.stack import LocalCluster
 from payments import keys
 from payments.accounts.records import FreezeKind, FreezeRecord
-from payments.cards.records import Dispute, DisputeStatus, InFlight, Purpose
-from payments.cards.store import Claim
+from payments.cards.records import Card, ChargeRequest, Dispute, DisputeStatus, InFlight, Purpose
+from payments.cards.store import Claim, Credited
 from payments.groups import flow as groups
 from payments.groups.rules import CodeUse
 from payments.money import Money
@@ -208,6 +208,19 @@ async def checkout(store: Store) -> None:
 
 async def cards_rarely(store: Store) -> None:
     """The card steps a short history may not reach (each on one account's keys)."""
+    card = Card("card_1", "visa", "4242", 12, 2030, "fp_1", T0)
+    await store.cards.add(A, card, "cus_1")
+    await store.cards.claim_autotopup(A, T0, cooldown_s=60, cap=Money(1_000_000), max_failures=3)
+    request = ChargeRequest("key-0", Purpose.TOPUP, Money(100_000), card, "test")
+    await store.cards.begin_charge(A, request, T0)
+    paid = Credited(Money(100_000), "test", "stripe:pi_0", "key-0", "card_1", "pi_0", Purpose.TOPUP)
+    await store.cards.credit(A, paid, at=T0, actor="test")
+    plan = (("pi_0", Money(10_000)),)
+    await store.card_returns.refund(A, "refund-0", plan, reason="test", at=T0, actor="test")
+    await store.card_returns.provider_refunded(
+        A, "pi_0", Money(20_000), reason="test", at=T0, actor="test"
+    )
+    await store.cards.remove(A, "card_1", may_be_last=True)
     await store.cards.set_default(A, "card_1")
     await store.cards.release_autotopup(A, Claim(1, Money(100_000)), "202701")
     await store.cards.abandon(A, "charge-key")
