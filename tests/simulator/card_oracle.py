@@ -71,7 +71,10 @@ def _top_ups_a_cooldown_apart(w: World) -> None:
 
 def _disputes_lifted_by_operators(w: World, accounts: dict[str, Snapshot]) -> None:
     frozen = {jid for jid, snap in accounts.items() if "dispute" in snap.freezes}
-    lifted = w.disputed - frozen - w.dispute_lifted
+    # A move carries the account's freezes to its new JID: the freeze held there counts.
+    moved = {jid: snap.account.get("moved_to", "") for jid, snap in accounts.items()}
+    carried = {jid for jid in w.disputed if moved.get(jid) in frozen}
+    lifted = w.disputed - frozen - carried - w.dispute_lifted
     if lifted:
         raise Violation(f"dispute freeze lifted, not by an operator: {sorted(lifted)}")
     w.disputed, w.dispute_lifted = frozen, set()
