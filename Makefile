@@ -76,8 +76,9 @@ bench: setup
 
 # The seeded billing simulator over many histories (make test runs a fixed few).
 SEEDS ?= 200
+JOBS ?= $(shell nproc)
 simulate: setup test-deps
-	$(BIN)/python -m tests.simulator --seeds $(SEEDS)
+	$(BIN)/python -m tests.simulator --seeds $(SEEDS) --jobs $(JOBS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,9 +1,12 @@
-"""``python -m tests.simulator [--seeds N] [--first S] [--steps K]`` (``make simulate``).
+"""``python -m tests.simulator [--seeds N] [--first S] [--steps K] [--jobs J]`` (``make simulate``).
 
 Runs N seeded histories against a redis-server of its own (or ``--redis URL``),
 prints one line per failing seed with the violation and the end of its log,
 then a summary: histories, steps, crashes injected, races, time.
 Exit 1 if any history broke an invariant. ``--seed S --log`` replays one.
+With ``--jobs J`` the seeds are dealt to J processes, each with a redis-server
+of its own (a history is one process's loop: the oracle after each step costs
+more than the step, so histories side by side use the cores).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import logging
 import secrets
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from accountbot.stack import RedisServer
@@ -27,16 +31,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="replay this one seed (with --log)")
     parser.add_argument("--steps", type=int, default=200, help="steps per history")
     parser.add_argument("--accounts", type=int, default=8, help="accounts per history")
+    parser.add_argument("--jobs", type=int, default=1, help="processes running histories")
     parser.add_argument("--redis", help="a redis URL to use (flushed!) instead of our own")
     parser.add_argument("--log", action="store_true", help="print every history's log")
     parser.add_argument("--grep", default="", help="with --log: only the lines holding this")
     args = parser.parse_args(argv)
-    # The product logs what a history provokes on purpose (a provider that did not answer):
-    # the histories' own lines say it, in order.
-    logging.basicConfig(level=logging.ERROR)
+    if args.jobs < 1 or (args.jobs > 1 and args.redis):
+        parser.error("--jobs takes a number from 1, and each job needs its own redis (no --redis)")
     seeds = (
         [args.seed] if args.seed is not None else list(range(args.first, args.first + args.seeds))
     )
+    started = time.monotonic()
+    if args.jobs == 1:
+        outcomes = run_seeds(seeds, args)
+    else:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            dealt = [seeds[job :: args.jobs] for job in range(args.jobs)]
+            outcomes = [o for part in pool.map(run_seeds, dealt, [args] * args.jobs) for o in part]
+    return conclude(sorted(outcomes, key=lambda o: o.seed), time.monotonic() - started)
+
+
+def run_seeds(seeds: list[int], args: argparse.Namespace) -> list[Outcome]:
+    """Run ``seeds`` one after the other on ``--redis`` or a redis-server of their own."""
+    # The product logs what a history provokes on purpose (a provider that did not answer):
+    # the histories' own lines say it, in order.
+    logging.basicConfig(level=logging.ERROR)
     if args.redis:
         return asyncio.run(run_all(args.redis, seeds, args))
     server = RedisServer(Path(ROOT / ".local" / f"sim-{secrets.token_hex(3)}"))
@@ -48,25 +67,29 @@ def main(argv: list[str] | None = None) -> int:
             server.child.stop()
 
 
-async def run_all(url: str, seeds: list[int], args: argparse.Namespace) -> int:
-    started, outcomes = time.monotonic(), []
+async def run_all(url: str, seeds: list[int], args: argparse.Namespace) -> list[Outcome]:
+    outcomes = []
     for seed in seeds:
         outcome = await history(url, seed, args.steps, args.accounts)
         outcomes.append(outcome)
         if outcome.violation or args.log:
             report(outcome, full=args.log, grep=args.grep)
+    return outcomes
+
+
+def conclude(outcomes: list[Outcome], seconds: float) -> int:
     failed = [o.seed for o in outcomes if o.violation]
-    print(summary(outcomes, time.monotonic() - started))
+    print(summary(outcomes, seconds))
     if failed:
         print(f"failing seeds: {failed} (replay: python -m tests.simulator --seed S --log)")
     return 1 if failed else 0
 
 
 def report(outcome: Outcome, *, full: bool, grep: str = "") -> None:
-    print(f"seed {outcome.seed}: " + (outcome.violation or "ok"))
+    print(f"seed {outcome.seed}: " + (outcome.violation or "ok"), flush=True)
     lines = [ln for ln in outcome.log if grep in ln or "chore" in ln or "time" in ln]
     for line in lines if full else outcome.log[-12:]:
-        print("    " + line)
+        print("    " + line, flush=True)
 
 
 def summary(outcomes: list[Outcome], seconds: float) -> str:
