@@ -10,6 +10,9 @@ notification, move the renewal date on and reschedule it. The baseline, in
 the same run on the same server, is one INCRBY per account sent in
 pipelines of 1,000: the cheapest possible "touch every account once".
 The accounts are written directly (pipelined) in their activated state.
+Then ``BENCH_RENEWAL_HOSTS_N`` fresh accounts (default 30,000) are renewed by
+``accountbot chore renew`` on one host, then on three hosts at once, on the
+same server (each process's start-up counted).
 
 On a local Redis Cluster (3 masters, 3 replicas, ``BENCH_RENEWAL_CLUSTER_N``
 accounts, default 30,000): the same chore in this process, then ``accountbot
@@ -103,6 +106,7 @@ async def _renewals(store: Store, n: int, concurrency: int) -> tuple[float, Chor
 async def run() -> list[dict[str, Any]]:
     n = int(os.environ.get("BENCH_RENEWAL_N", "100000"))
     c = int(os.environ.get("BENCH_RENEWAL_C", "32"))
+    hosts_n = int(os.environ.get("BENCH_RENEWAL_HOSTS_N", "30000"))
     with tempfile.TemporaryDirectory(prefix="bench-renewal-") as tmp:
         redis = RedisServer(Path(tmp))
         redis.start()
@@ -118,6 +122,9 @@ async def run() -> list[dict[str, Any]]:
                     for s in range(store.shards.count)
                 ]
             )
+            config = Path(tmp) / "config.toml"
+            config.write_text(config_text(redis.url, free_port()))
+            on_hosts = {count: await _hosts(store, config, hosts_n, c, count) for count in (1, 3)}
         finally:
             await store.close()
             if redis.child is not None:
@@ -132,6 +139,9 @@ async def run() -> list[dict[str, Any]]:
          "vs_baseline": 1.0},
         {"case": f"renew chore: {report.counts['invoiced']} invoiced, rest paid", **common,
          "per_second": our_rate, "vs_baseline": our_rate / base_rate},
+        *({"case": f"accountbot chore renew on one redis-server, {count} host(s) at once",
+           "accounts": hosts_n, "concurrency": c, "per_second": hosts_n / seconds,
+           "vs_baseline": hosts_n / seconds / base_rate} for count, seconds in on_hosts.items()),
         *({**row, "vs_baseline": row["per_second"] / base_rate} for row in on_cluster),
     ]  # fmt: skip
 
