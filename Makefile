@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps test-deps demo up down test lint format typecheck pytest bench simulate clean
+.PHONY: setup system-deps test-deps demo up down test lint format typecheck pytest bench bench-scale simulate clean
 
 setup: system-deps $(STAMP)
 
@@ -73,6 +73,14 @@ test: lint typecheck pytest
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The million-account run (not in make test, not in CI): ACCOUNTS accounts of a realistic
+# mix on a redis-server of its own, then the renew and settle-usage chores, reconcile and
+# INFO memory, each timed; one table, and .local/bench-scale.json (docs/operations.md).
+ACCOUNTS ?= 1000000
+CONCURRENCY ?= 32
+bench-scale: setup
+	$(BIN)/python -m bench.scale --accounts $(ACCOUNTS) --concurrency $(CONCURRENCY)
 
 # The seeded billing simulator over many histories (make test runs a fixed few).
 SEEDS ?= 200

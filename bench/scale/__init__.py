@@ -1,0 +1,1 @@
+"""The million-account run (``make bench-scale``): ``python -m bench.scale``."""
