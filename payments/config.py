@@ -21,6 +21,7 @@ from payments.keys import DEFAULT_SHARDS
 from payments.money import InvalidAmount, Money, parse_money
 
 ENV_CONFIG: Final = "ACCOUNTBOT_CONFIG"
+MAX_LATE_DAYS: Final = 31  # [usage] late_days: one set of event ids per day of the window
 ENV_PREFIX: Final = "ACCOUNTBOT_"
 
 
@@ -176,6 +177,7 @@ class UsageConfig:
     expiry_notice_days: int = 30  # tell users this many days before credits expire
     max_events: int = 500  # events in one POST /api/v1/usage
     max_quantity: int = 1_000_000  # the most one usage event may count
+    late_days: int = 7  # an event older than this is not counted (out_of_window); ids kept so long
 
 
 @dataclass(frozen=True)
@@ -545,6 +547,8 @@ def _check_usage(usage: UsageConfig) -> None:
             )
     if usage.credit_days < 1 or usage.max_events < 1 or usage.max_quantity < 1:
         raise ConfigError("[usage] credit_days, max_events and max_quantity: at least 1")
+    if not 1 <= usage.late_days <= MAX_LATE_DAYS:
+        raise ConfigError(f"[usage] late_days: from 1 to {MAX_LATE_DAYS}")
 
 
 def _check_cards(cards: CardsConfig) -> None:

@@ -293,9 +293,9 @@ def usage(jid: str, yyyymm: str) -> str:
     return f"{PREFIX}usage_{yyyymm}-{{{jid}}}"
 
 
-def usage_events(jid: str, yyyymm: str) -> str:
-    """Set: the gateway's event ids counted in that month (replays count once)."""
-    return f"{PREFIX}usage_events_{yyyymm}-{{{jid}}}"
+def usage_events(jid: str, yyyymmdd: str) -> str:
+    """Set: the gateway's event ids counted, of events of that day (replays count once)."""
+    return f"{PREFIX}usage_events_{yyyymmdd}-{{{jid}}}"
 
 
 def usage_open(jid: str) -> str:

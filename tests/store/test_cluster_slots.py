@@ -152,8 +152,8 @@ async def expire_credits(store: Store) -> None:
 
 async def settle_and_draw(store: Store) -> None:
     await store.billing.settle(A, "202701", at=T0, actor="test")
-    draw = Transfer("202701:ev1", "202701", "ev1", A, "sms", 3)
-    await store.usage.apply_transfers(B, [draw], T0)
+    draw = Transfer("20270101:ev1", "20270101", "ev1", A, "sms", 3)
+    await store.usage.apply_transfers(B, [draw], T0, late_days=7)
 
 
 async def group_life(store: Store) -> None:

@@ -16,7 +16,8 @@ if not id then
   local after = redis.call('INCRBY', KEYS[1], ARGV[1])
   id = redis.call('XADD', KEYS[2], '*',
     'amount', ARGV[1], 'balance', 'prepaid', 'after', after,
-    'kind', 'payment', 'reason', ARGV[2], 'ref', ref, 'at', ARGV[4], 'actor', ARGV[5])
+    'kind', 'payment', 'reason', ARGV[2], 'ref', ref, 'at', ARGV[4], 'actor', ARGV[5],
+    'resource', '', 'quantity', '', 'grant', '')
   redis.call('HSET', KEYS[3], ref, id)
   applied = 1
 end

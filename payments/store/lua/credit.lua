@@ -28,7 +28,8 @@ end
 local after = redis.call('INCRBY', KEYS[1], ARGV[1])
 local id = redis.call('XADD', KEYS[2], '*',
   'amount', ARGV[1], 'balance', ARGV[2], 'after', after,
-  'kind', ARGV[3], 'reason', ARGV[4], 'ref', ref, 'at', ARGV[6], 'actor', ARGV[7])
+  'kind', ARGV[3], 'reason', ARGV[4], 'ref', ref, 'at', ARGV[6], 'actor', ARGV[7],
+  'resource', '', 'quantity', '', 'grant', '')
 if ref ~= '' then
   redis.call('HSET', KEYS[3], ref, id)
 end
