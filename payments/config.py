@@ -276,6 +276,14 @@ class InvoiceConfig:
 
 
 @dataclass(frozen=True)
+class LedgerConfig:
+    """The ledger in Redis holds the recent months; older ones are in the archive."""
+
+    keep_months: int = 13  # months before this one kept in Redis (0: only this month)
+    archive_dir: str = "/var/lib/accountbot/ledger-archive"  # shared by bot, web and chores
+
+
+@dataclass(frozen=True)
 class Config:
     xmpp: XmppConfig = XmppConfig()
     redis: RedisConfig = RedisConfig()
@@ -293,6 +301,7 @@ class Config:
     plans: tuple[PlanDecl, ...] = ()  # [[plans]]: the catalog this deployment declares
     packs: tuple[PackDecl, ...] = ()  # [[packs]]
     invoice: InvoiceConfig = InvoiceConfig()
+    ledger: LedgerConfig = LedgerConfig()
     path: str = field(default="", metadata={"internal": True})
 
     def money(self, units: int) -> Money:
@@ -334,7 +343,15 @@ def load_config(
     _check_usage(config.usage)
     _check_catalog(config)
     _check_cards(config.cards)
+    _check_ledger(config.ledger)
     return config
+
+
+def _check_ledger(ledger: LedgerConfig) -> None:
+    if ledger.keep_months < 0:
+        raise ConfigError("[ledger] keep_months: expected 0 or more")
+    if not ledger.archive_dir.strip():
+        raise ConfigError("[ledger] archive_dir: expected a directory")
 
 
 def _currencies(raw: dict[str, Any]) -> tuple[str, ...]:
