@@ -314,8 +314,14 @@ class BillingStore:
     # --- the archive (the archive-ledger chore) ----------------------------------------
 
     async def archivable_invoices(self, jid: str, before: str) -> list[Record]:
-        """The paid invoices of periods before ``before`` (YYYYMM): (period, fields)."""
-        periods: Any = await self._redis.zrangebyscore(keys.invoices(jid), "-inf", f"({before}")
+        """The paid invoices of periods before ``before`` (YYYYMM): (period, fields). The
+        invoice of the account's last period renewed stays in Redis, with the account
+        (a move carries it to the new JID; a renewed period always has its invoice)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(keys.invoices(jid), "-inf", f"({before}")
+            pipe.hget(keys.account(jid), "last_period")
+            periods, last = await pipe.execute()
+        periods = [period for period in periods if period != last]
         async with self._redis.pipeline(transaction=False) as pipe:
             for period in periods:
                 pipe.hgetall(keys.invoice(jid, period))
