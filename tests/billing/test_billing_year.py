@@ -11,6 +11,7 @@ delivering each notification through Prosody to Alice's client).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,9 @@ class World:
         self.config_path = str(stack.config_path)
         self.config = load_config(self.config_path)
         self.url = stack.redis.url
+        # A world starts with an empty Redis (its fixture flushes it) and no archive: the
+        # stack's archive directory may hold an earlier test's months.
+        shutil.rmtree(self.config.ledger.archive_dir, ignore_errors=True)
         self.capsys = capsys
 
     def run(self, work: Callable[[Store], Awaitable[T]]) -> T:
