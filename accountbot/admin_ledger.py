@@ -10,7 +10,7 @@ from accountbot.common import EXIT_OK, EXIT_REFUSED, Commands, common, config_of
 from payments.config import Config
 from payments.errors import NotYetDurable
 from payments.jid import normalise_jid
-from payments.ledger.records import Balance, EntryKind, LedgerEntry
+from payments.ledger.records import Balance, EntryKind, LedgerEntry, Mismatch, sum_by_balance
 from payments.money import Money, format_exact, parse_money
 from payments.stores import Store
 from payments.topup.flow import operator_credit
@@ -47,6 +47,11 @@ def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
     refund.set_defaults(handler=refund_money)
 
     reconcile = common(sub.add_parser("reconcile", help="check every ledger against its balance"))
+    reconcile.add_argument(
+        "--archive",
+        action="store_true",
+        help="also add up the archived entries (reads the archive's files: slower)",
+    )
     reconcile.set_defaults(handler=reconcile_all)
 
 
@@ -175,11 +180,15 @@ async def reconcile_all(args: argparse.Namespace) -> int:
     async with opened(config) as store:
         async for jid in store.ledger.accounts():
             checked += 1
-            for m in await store.ledger.check(jid):
+            found = await store.ledger.check(jid)
+            if args.archive:
+                found += await whole_ledger(store, jid)
+            for m in found:
                 bad += 1
                 print(
                     f"MISMATCH {m.jid} {m.balance.value}: stored {format_exact(m.stored)}, "
                     f"ledger sums to {format_exact(m.ledger_sum)}"
+                    + (" (archive and stream)" if m.whole else "")
                 )
             total = (await store.ledger.balances(jid)).total
             count, before = held.get(total.currency, (0, Money.zero(total.currency)))
@@ -188,3 +197,14 @@ async def reconcile_all(args: argparse.Namespace) -> int:
         print(f"reconcile {currency}: {count} accounts, {format_exact(total)} held")
     print(f"reconcile: {checked} accounts checked, {bad} mismatches")
     return EXIT_REFUSED if bad else EXIT_OK
+
+
+async def whole_ledger(store: Store, jid: str) -> list[Mismatch]:
+    """Every entry ever written (archive and stream, each once, without the ``archived``
+    entries that stand for the archived ones) against the balances."""
+    balances = await store.ledger.balances(jid)
+    sums = sum_by_balance(await store.ledger.all_entries(jid), balances.prepaid.currency)
+    stored = {Balance.PREPAID: balances.prepaid, Balance.VOUCHER: balances.voucher}
+    return [
+        Mismatch(jid, b, stored[b], sums[b], whole=True) for b in Balance if stored[b] != sums[b]
+    ]

@@ -24,7 +24,8 @@ async def move_account(args: argparse.Namespace) -> int:
     old, new = normalise_jid(args.old), normalise_jid(args.new)
     async with opened(config) as store:
         try:
-            await operator_move(MoveFlow(store, config.billing, operator()), old, new, utcnow())
+            flow = MoveFlow(store, config.billing, operator(), usage=config.usage)
+            await operator_move(flow, old, new, utcnow())
         except PaymentsError as exc:
             print(f"{old}: not moved: {exc}")
             return EXIT_REFUSED

@@ -64,7 +64,7 @@ async def run(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
     if args.concurrency < 1:
         raise CliError("--concurrency: at least 1")
-    store = Store.open(config.redis, currency=config.billing.currency)
+    store = Store.for_config(config)
     try:
         async with opened_desk(store, config, "chore:cards") as desk:
             chore_run = ChoreRun(
@@ -74,6 +74,7 @@ async def run(args: argparse.Namespace) -> int:
                 progress=say,
                 concurrency=args.concurrency,
                 usage=config.usage,
+                ledger=config.ledger,
                 cards=desk,
                 referral=config.referral,
             )

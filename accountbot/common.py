@@ -38,7 +38,7 @@ def operator() -> str:
 
 @asynccontextmanager
 async def opened(config: Config) -> AsyncIterator[Store]:
-    store = Store.open(config.redis, currency=config.billing.currency)
+    store = Store.for_config(config)
     try:
         yield store
     finally:

@@ -23,6 +23,10 @@ CLUSTER_MASTERS: Final = 3
 # Long enough that a node starved of CPU on a busy machine is not voted out, short
 # enough that a killed master's replica takes over within seconds.
 CLUSTER_NODE_TIMEOUT_MS: Final = 3000
+# An account's ledger is a small stream: one node of up to 16 KiB holds a year of it
+# (Redis' default closes a node at 4 KiB and preallocates the next: twice the memory).
+# docs/operations.md, "Sizing and scale figures", recommends the same in production.
+MEMORY_SETTINGS: Final = "stream-node-max-bytes 16384\n"
 
 
 @dataclass
@@ -62,7 +66,7 @@ class RedisServer:
         )
         conf.write_text(
             f"bind 127.0.0.1\nport {self.port}\nprotected-mode yes\ndaemonize no\n"
-            f"dir {data}\n{persistence}{self.settings}"
+            f"dir {data}\n{persistence}{MEMORY_SETTINGS}{self.settings}"
         )
         log = self.root / f"{self.name}.log"
         self.child = Child(self.name, ["redis-server", str(conf)], log, detached)

@@ -190,6 +190,7 @@ def render_config(
             "bot_port": stack.bot_metrics_port,
             "chores_textfile_dir": str(stack.textfile_dir),
         },
+        "ledger": {"archive_dir": str(stack.root / "ledger-archive")},
     }
     for name, values in overrides.items():
         sections.setdefault(name, {}).update(values)

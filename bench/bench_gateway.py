@@ -1,5 +1,4 @@
-"""The gateway API against a real redis-server, each next to a baseline; and Redis memory
-per account with twelve months of history.
+"""The gateway API against a real redis-server, each next to a baseline.
 
 Both servers run as their own process on loopback, started the same way
 (``aiohttp.web.run_app``), and get the same load from one client in this
@@ -15,11 +14,7 @@ process, in the same run on the same redis-server:
   script and answers once all is written. Baseline: a handler that reads the
   body and does one Redis GET.
 
-Memory: one account through twelve months (``MONTHLY`` events a month, a
-pack bought, usage settled four times a day, credits expiring), then
-``MEMORY USAGE`` of every key of that account. Event-id sets older than last
-month are left out: their TTL removes them in production (here the
-simulated year takes a second of real time).
+The Redis memory of an account after a year is ``bench_memory.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +25,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +36,12 @@ from accountbot.stack import RedisServer, free_port
 from bench.support import wait_ready
 from payments.billing.cycle import default_policy
 from payments.billing.payment import credit_account
-from payments.clock import month_of, shift_month
 from payments.config import UsageConfig, load_config
 from payments.ledger.records import EntryKind
 from payments.money import Money
 from payments.store.connection import open_redis
 from payments.stores import Store
-from payments.usage.flow import Meter, buy_pack, expire_account, ingest, settle_account
-from payments.usage.rules import SLOT_HOURS, UsageEvent
+from payments.usage.flow import Meter, buy_pack
 from payments.web.app import build_app
 
 TOKEN = "bench-gateway-token"
@@ -56,7 +49,6 @@ ACCOUNTS = 200
 BATCH = 25
 ALLOWANCES = {"sms": 100_000, "voice_minutes": 100_000, "mms": 5}
 POLICY = default_policy("USD")
-MONTHLY = {"sms": 300, "voice_minutes": 100, "mms": 20}  # events a month (memory)
 
 
 def jid(i: int) -> str:
@@ -209,57 +201,6 @@ async def _accounts(store: Store, now: datetime) -> None:
     await store.redis.set("bench-baseline", "1")
 
 
-# --- memory -------------------------------------------------------------------------------
-
-
-async def _year_of_history(store: Store) -> tuple[int, int, int]:
-    """One account through twelve months; (bytes, keys, ledger entries)."""
-    who = "year@example.org"
-    start = datetime(2025, 1, 1, tzinfo=UTC)
-    await store.plans.put(
-        "year", at=start, price=Money(100_000), name="Year",
-        allowances={"sms": 200, "voice_minutes": 300, "mms": 10},
-    )  # fmt: skip
-    await store.packs.put("sms1000", at=start, resource="sms", quantity=1000, price=Money(1))
-    await store.accounts.register_trial(who, start, 30)
-    await store.billing.set_next_plan(who, "year")
-    await credit_account(
-        store,
-        who,
-        Money(3_000_000),
-        reason="bench",
-        kind=EntryKind.PAYMENT,
-        at=start,
-        policy=POLICY,
-    )
-    meter = Meter(store, UsageConfig(), "bench")
-    now, serial = start, 0
-    while now < start + timedelta(days=365):
-        if now.day == 1 and now.hour == 0 and now.month % 6 == 1:
-            await buy_pack(meter, who, "sms1000", now, actor=who)
-        events = []
-        for resource, monthly in MONTHLY.items():
-            per_slot = monthly / (4 * 30)
-            count = int(per_slot * (serial + 1)) - int(per_slot * serial)
-            events += [
-                UsageEvent(f"ev-{serial}-{resource}-{k}", who, resource, 1, now)
-                for k in range(count)
-            ]
-        if events:
-            await ingest(meter, events, now)
-        now += timedelta(hours=SLOT_HOURS)
-        serial += 1
-        await settle_account(meter, who, now)
-        if now.hour == 0:
-            await expire_account(meter, who, now, send=True)
-    keys = [k async for k in store.redis.scan_iter(match=f"*{{{who}}}*", count=1000)]
-    live_months = {month_of(now), shift_month(month_of(now), -1)}
-    kept = [k for k in keys if "usage_events_" not in k or any(m in k for m in live_months)]
-    sizes = [int(await store.redis.memory_usage(k) or 0) for k in kept]
-    entries = await store.redis.xlen(f"payment-transactions-{{{who}}}")
-    return sum(sizes), len(kept), int(entries)
-
-
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -274,7 +215,6 @@ async def run() -> list[dict[str, Any]]:
             store = Store.from_url(redis.url)
             try:
                 await _accounts(store, datetime.now(UTC))
-                memory = await _year_of_history(store)
             finally:
                 await store.close()
             base_port, our_port = free_port(), free_port()
@@ -295,7 +235,7 @@ async def run() -> list[dict[str, Any]]:
                 redis.child.stop()
     if counted != batches * BATCH:
         raise RuntimeError(f"counted {counted} events, expected {batches * BATCH}")
-    return _rows(n, c, batches, base_times, our_times, memory)
+    return _rows(n, c, batches, base_times, our_times)
 
 
 async def _counted(url: str) -> int:
@@ -317,24 +257,22 @@ def _rows(
     batches: int,
     base: list[float],
     ours: list[float],
-    memory: tuple[int, int, int],
 ) -> list[dict[str, Any]]:
     auth_base, auth_ours = n / base[0], n / ours[0]
     usage_base, usage_ours = batches / base[1], batches / ours[1]
-    size, key_count, entries = memory
     return [
         {"case": "baseline: aiohttp GET, one Redis GET", "requests": n, "concurrency": c,
          "per_second": auth_base, "vs_baseline": 1.0},
         {"case": "GET /api/v1/authorize (token, 2-3 pipelined reads)", "requests": n,
-         "concurrency": c, "per_second": auth_ours, "vs_baseline": auth_ours / auth_base},
+         "concurrency": c, "per_second": auth_ours, "vs_baseline": auth_ours / auth_base,
+         "summary": "authorize"},
         {"case": f"baseline: aiohttp POST of {BATCH} events, one Redis GET", "requests": batches,
          "concurrency": c, "per_second": usage_base, "events_per_second": usage_base * BATCH,
          "vs_baseline": 1.0},
         {"case": f"POST /api/v1/usage, {BATCH} events a batch, counted once each",
          "requests": batches, "concurrency": c, "per_second": usage_ours,
-         "events_per_second": usage_ours * BATCH, "vs_baseline": usage_ours / usage_base},
-        {"case": f"Redis memory of one account, 12 months ({sum(MONTHLY.values())} events/month,"
-         " settled 4x a day)", "keys": key_count, "ledger_entries": entries, "bytes": size},
+         "events_per_second": usage_ours * BATCH, "vs_baseline": usage_ours / usage_base,
+         "summary": "usage"},
     ]  # fmt: skip
 
 

@@ -138,7 +138,7 @@ async def run() -> list[dict[str, Any]]:
         {"case": "baseline: one pipelined INCRBY per account", **common, "per_second": base_rate,
          "vs_baseline": 1.0},
         {"case": f"renew chore: {report.counts['invoiced']} invoiced, rest paid", **common,
-         "per_second": our_rate, "vs_baseline": our_rate / base_rate},
+         "per_second": our_rate, "vs_baseline": our_rate / base_rate, "summary": "renewal"},
         *({"case": f"accountbot chore renew on one redis-server, {count} host(s) at once",
            "accounts": hosts_n, "concurrency": c, "per_second": hosts_n / seconds,
            "vs_baseline": hosts_n / seconds / base_rate} for count, seconds in on_hosts.items()),

@@ -29,7 +29,7 @@ async def run_bot(config: Config, stop: asyncio.Event | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    store = Store.open(config.redis, currency=config.billing.currency)
+    store = Store.for_config(config)
     metrics = BotMetrics()
     bot = AccountBot(config.xmpp, Dispatcher(build_registry(), store, config), metrics)
     outbox = OutboxConsumer(

@@ -21,6 +21,7 @@ from payments.keys import DEFAULT_SHARDS
 from payments.money import InvalidAmount, Money, parse_money
 
 ENV_CONFIG: Final = "ACCOUNTBOT_CONFIG"
+MAX_LATE_DAYS: Final = 31  # [usage] late_days: one set of event ids per day of the window
 ENV_PREFIX: Final = "ACCOUNTBOT_"
 
 
@@ -176,6 +177,7 @@ class UsageConfig:
     expiry_notice_days: int = 30  # tell users this many days before credits expire
     max_events: int = 500  # events in one POST /api/v1/usage
     max_quantity: int = 1_000_000  # the most one usage event may count
+    late_days: int = 7  # an event older than this is not counted (out_of_window); ids kept so long
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,14 @@ class InvoiceConfig:
 
 
 @dataclass(frozen=True)
+class LedgerConfig:
+    """The ledger in Redis holds the recent months; older ones are in the archive."""
+
+    keep_months: int = 13  # months before this one kept in Redis (0: only this month)
+    archive_dir: str = "/var/lib/accountbot/ledger-archive"  # shared by bot, web and chores
+
+
+@dataclass(frozen=True)
 class Config:
     xmpp: XmppConfig = XmppConfig()
     redis: RedisConfig = RedisConfig()
@@ -291,6 +301,7 @@ class Config:
     plans: tuple[PlanDecl, ...] = ()  # [[plans]]: the catalog this deployment declares
     packs: tuple[PackDecl, ...] = ()  # [[packs]]
     invoice: InvoiceConfig = InvoiceConfig()
+    ledger: LedgerConfig = LedgerConfig()
     path: str = field(default="", metadata={"internal": True})
 
     def money(self, units: int) -> Money:
@@ -332,7 +343,15 @@ def load_config(
     _check_usage(config.usage)
     _check_catalog(config)
     _check_cards(config.cards)
+    _check_ledger(config.ledger)
     return config
+
+
+def _check_ledger(ledger: LedgerConfig) -> None:
+    if ledger.keep_months < 0:
+        raise ConfigError("[ledger] keep_months: expected 0 or more")
+    if not ledger.archive_dir.strip():
+        raise ConfigError("[ledger] archive_dir: expected a directory")
 
 
 def _currencies(raw: dict[str, Any]) -> tuple[str, ...]:
@@ -545,6 +564,8 @@ def _check_usage(usage: UsageConfig) -> None:
             )
     if usage.credit_days < 1 or usage.max_events < 1 or usage.max_quantity < 1:
         raise ConfigError("[usage] credit_days, max_events and max_quantity: at least 1")
+    if not 1 <= usage.late_days <= MAX_LATE_DAYS:
+        raise ConfigError(f"[usage] late_days: from 1 to {MAX_LATE_DAYS}")
 
 
 def _check_cards(cards: CardsConfig) -> None:

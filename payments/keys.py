@@ -36,6 +36,11 @@ def idempotency(jid: str) -> str:
     return _account("idempotency", jid)
 
 
+def idempotency_archived(jid: str) -> str:
+    """Set of integers: digests of the idempotency keys whose entries went to the archive."""
+    return _account("idempotency_archived", jid)
+
+
 def account(jid: str) -> str:
     """Hash: kind, status, plan, dates of one account (absent: not a user)."""
     return _account("account", jid)
@@ -167,6 +172,9 @@ def invoices_open(jid: str) -> str:
 
 
 ACCOUNTS: Final = f"{PREFIX}accounts"  # set (sharded): every JID that has (or had) an account
+# string (sharded): YYYYMM, the month before which the archive-ledger chore's last full pass
+# of the shard's accounts archived every ledger
+LEDGER_ARCHIVED_BEFORE: Final = f"{PREFIX}ledger_archived_before"
 
 
 # --- shards: the global schedules and registries, split by JID ----------------------
@@ -293,9 +301,9 @@ def usage(jid: str, yyyymm: str) -> str:
     return f"{PREFIX}usage_{yyyymm}-{{{jid}}}"
 
 
-def usage_events(jid: str, yyyymm: str) -> str:
-    """Set: the gateway's event ids counted in that month (replays count once)."""
-    return f"{PREFIX}usage_events_{yyyymm}-{{{jid}}}"
+def usage_events(jid: str, yyyymmdd: str) -> str:
+    """Set: the gateway's event ids counted, of events of that day (replays count once)."""
+    return f"{PREFIX}usage_events_{yyyymmdd}-{{{jid}}}"
 
 
 def usage_open(jid: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from payments.accounts.freeze_store import FreezeStore
 from payments.accounts.number_store import NumberStore
 from payments.accounts.store import AccountStore
@@ -9,9 +11,10 @@ from payments.billing.store import BillingStore
 from payments.cards.returns_store import CardReturnsStore
 from payments.cards.store import CardStore
 from payments.catalog.store import PackCatalog, PlanCatalog
-from payments.config import RedisConfig
+from payments.config import Config
 from payments.groups.store import GroupStore
 from payments.keys import DEFAULT_SHARDS
+from payments.ledger.archive import LedgerArchive
 from payments.ledger.store import LedgerStore
 from payments.moves.store import MoveStore
 from payments.notifications.store import ChoiceStore
@@ -46,6 +49,7 @@ class Store:
         currency: str = "USD",
         shards: int = DEFAULT_SHARDS,
         durability: DurabilityPolicy | None = None,
+        archive: LedgerArchive | None = None,
     ) -> None:
         self.redis = redis
         self.currency = currency  # the default currency: the first of [billing] currencies
@@ -53,12 +57,13 @@ class Store:
         self.scripts = Scripts(redis)
         self.durability = Durability(redis, durability or DurabilityPolicy())
         self.currencies = Currencies(redis, currency)
-        self.ledger = LedgerStore(redis, self.scripts, self.currencies)
+        self.archive = archive  # the ledger's older months (None: only what Redis holds)
+        self.ledger = LedgerStore(redis, self.scripts, self.currencies, archive)
         self.accounts = AccountStore(redis, self.scripts, sharded, currency)
         self.plans = PlanCatalog(redis, self.scripts, currency)
         self.packs = PackCatalog(redis, self.scripts, currency)
         self.outbox = OutboxStore(redis, self.scripts)
-        self.billing = BillingStore(redis, self.scripts, self.currencies, sharded)
+        self.billing = BillingStore(redis, self.scripts, self.currencies, sharded, archive)
         self.schedules = ScheduleStore(redis, self.scripts, sharded)
         self.freezes = FreezeStore(redis, self.scripts)
         self.groups = GroupStore(redis, self.scripts, self.currencies, sharded)
@@ -83,11 +88,16 @@ class Store:
         return cls(open_redis(url), currency=currency)
 
     @classmethod
-    def open(cls, settings: RedisConfig, *, currency: str = "USD") -> Store:
-        """The store of a deployment's ``[redis]`` section: its URL, shards and durability."""
-        policy = DurabilityPolicy(settings.wait_replicas, settings.wait_timeout_ms)
+    def for_config(cls, config: Config) -> Store:
+        """The store of a process: its ``[redis]`` (URL, shards, durability), its default
+        currency, its ledger archive."""
+        settings = config.redis
         return cls(
-            open_redis(settings.url), currency=currency, shards=settings.shards, durability=policy
+            open_redis(settings.url),
+            currency=config.billing.currency,
+            shards=settings.shards,
+            durability=DurabilityPolicy(settings.wait_replicas, settings.wait_timeout_ms),
+            archive=LedgerArchive(Path(config.ledger.archive_dir)),
         )
 
     async def ping(self) -> bool:

@@ -20,7 +20,7 @@ NEW_JID = Param("jid", "the address to move to, like name@example.org", ParamKin
 
 
 def _flow(ctx: Context) -> MoveFlow:
-    return MoveFlow(ctx.store, ctx.config.billing, ctx.jid)
+    return MoveFlow(ctx.store, ctx.config.billing, ctx.jid, usage=ctx.config.usage)
 
 
 async def move(ctx: Context, args: Mapping[str, Any]) -> Reply:

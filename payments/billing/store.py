@@ -11,6 +11,7 @@ all from the accounts' own state.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ from payments.billing.rules import (
 )
 from payments.catalog.records import Plan
 from payments.clock import epoch, from_epoch, month_label, month_of, parse_instant
+from payments.ledger.archive import LedgerArchive, Record
 from payments.money import Money
 from payments.store.connection import RedisClient
 from payments.store.currencies import FIELD as CURRENCY
@@ -159,15 +161,22 @@ class Settled:
 
 
 class BillingStore:
-    """Amounts are in each account's currency (``Currencies``), read with them."""
+    """Amounts are in each account's currency (``Currencies``), read with them; paid
+    invoices of months the ledger archive holds are read from it (``archive``)."""
 
     def __init__(
-        self, redis: RedisClient, scripts: Scripts, currencies: Currencies, shards: Shards
+        self,
+        redis: RedisClient,
+        scripts: Scripts,
+        currencies: Currencies,
+        shards: Shards,
+        archive: LedgerArchive | None = None,
     ) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currencies = currencies
         self._shards = shards
+        self._archive = archive
 
     # --- reads ----------------------------------------------------------------
 
@@ -277,13 +286,62 @@ class BillingStore:
         return sum((due for _, due in found), zero)
 
     async def invoice(self, jid: str, period: str) -> Invoice | None:
-        return (await self.invoices_of([(jid, period)]))[0]
+        found = (await self.invoices_of([(jid, period)]))[0]
+        if found is None and (archived := (await self._archived_invoices(jid)).get(period)):
+            return archived
+        return found
 
     async def invoices(self, jid: str, count: int = MAX_INVOICES_SHOWN) -> list[Invoice]:
-        """The newest ``count`` invoices, newest first (one per period renewed)."""
+        """The newest ``count`` invoices, newest first (one per period renewed), from Redis
+        and then, for older ones, from the archive."""
         periods: Any = await self._redis.zrevrange(keys.invoices(jid), 0, count - 1)
-        found = await self.invoices_of([(jid, period) for period in periods])
-        return [invoice for invoice in found if invoice is not None]
+        found = [i for i in await self.invoices_of([(jid, p) for p in periods]) if i is not None]
+        if len(periods) < count:
+            archived = await self._archived_invoices(jid)
+            older = sorted((p for p in archived if p not in periods), reverse=True)
+            found += [archived[p] for p in older[: count - len(found)]]
+        return found
+
+    async def _archived_invoices(self, jid: str) -> dict[str, Invoice]:
+        if self._archive is None:
+            return {}
+        records = await asyncio.to_thread(self._archive.invoices, jid)
+        return {
+            period: Invoice.decode(jid, period, record.fields, record.currency)
+            for period, record in records.items()
+        }
+
+    # --- the archive (the archive-ledger chore) ----------------------------------------
+
+    async def archivable_invoices(self, jid: str, before: str) -> list[Record]:
+        """The paid invoices of periods before ``before`` (YYYYMM): (period, fields). The
+        invoice of the account's last period renewed stays in Redis, with the account
+        (a move carries it to the new JID; a renewed period always has its invoice)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(keys.invoices(jid), "-inf", f"({before}")
+            pipe.hget(keys.account(jid), "last_period")
+            periods, last = await pipe.execute()
+        periods = [period for period in periods if period != last]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for period in periods:
+                pipe.hgetall(keys.invoice(jid, period))
+            rows: list[Any] = await pipe.execute()
+        return [
+            (period, fields)
+            for period, fields in zip(periods, rows, strict=True)
+            if fields.get("status") == "paid" and fields.get("due") == "0"
+        ]
+
+    async def drop_archived_invoices(self, jid: str, periods: Sequence[str]) -> int:
+        """Drop paid invoices now in the archive (``lua/invoice_archive.lua``)."""
+        if not periods:
+            return 0
+        invoice_keys = [keys.invoice(jid, period) for period in periods]
+        return int(
+            await self._scripts.call(
+                "invoice_archive", [keys.invoices(jid), *invoice_keys], list(periods)
+            )
+        )
 
     # --- account changes (one script each, one account each) -------------------
 

@@ -30,7 +30,7 @@ from payments.cards.records import (
     epoch_ms,
 )
 from payments.clock import epoch, from_epoch
-from payments.ledger.records import Applied
+from payments.ledger.records import Applied, ref_key
 from payments.money import Money
 from payments.store.connection import RedisClient
 from payments.store.currencies import Currencies
@@ -237,10 +237,12 @@ class CardStore:
             keys.cards(jid),
             keys.card_payments(jid),
             keys.card_profile(jid),
+            keys.idempotency_archived(jid),
         ]
         args = [
             paid.amount.units, paid.reason, paid.ref, at.isoformat(), actor, paid.key,
             paid.card, paid.payment_intent, epoch(at), paid.purpose.value, epoch_ms(at),
+            ref_key(paid.ref),
         ]  # fmt: skip
         applied, entry_id, after = await self._scripts.call("card_credit", script_keys, args)
         return Applied(bool(applied), str(entry_id), Money(int(after), paid.amount.currency))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from payments.chores import billing, cards, referrals, repair, usage
+from payments.chores import archive, billing, cards, referrals, repair, usage
 from payments.chores.runner import Chore, ChoreReport, ChoreRun, run_chore
 
 CHORES: Final[dict[str, Chore]] = {
@@ -18,13 +18,15 @@ CHORES: Final[dict[str, Chore]] = {
     "settle-usage": Chore(usage.settle_usage),
     "expire-credits": Chore(usage.expire_credits),
     "reward-referrals": Chore(referrals.reward_referrals),
+    "archive-ledger": Chore(archive.archive_ledger),
 }
 # The order of ``chore all``: repair first (what a crash left half done is finished and
 # every schedule is whole before the others read them); cards pay what a renewal left open
-# before anything is frozen; usage is settled before credits expire.
+# before anything is frozen; usage is settled before credits expire; the ledgers are
+# archived last, once the others wrote what they had to.
 ALL: Final = (
     "repair", "renew", "cards", "freeze", "close", "remind", "settle-usage", "expire-credits",
-    "reward-referrals",
+    "reward-referrals", "archive-ledger",
 )  # fmt: skip
 
 

@@ -59,7 +59,7 @@ async def _moves_and_referrals(run: ChoreRun, jid: str, fixes: Fixes, now: datet
     """A move of (or to) ``jid`` to finish; a referral of it to count or schedule."""
     store, done = run.cycle.store, []
     if fixes.account_move:
-        moves = MoveFlow(store, run.cycle.policy, run.cycle.actor)
+        moves = MoveFlow(store, run.cycle.policy, run.cycle.actor, usage=run.usage)
         done += await repair_move(moves, jid, now, dry_run=run.dry_run)
     if fixes.referred_by:
         done += await repair_referral(store, jid, fixes.referred_by, now, dry_run=run.dry_run)

@@ -26,7 +26,7 @@ from typing import Final
 
 from payments.billing.cycle import Cycle
 from payments.cards.desk import Desk
-from payments.config import ReferralConfig, UsageConfig
+from payments.config import LedgerConfig, ReferralConfig, UsageConfig
 from payments.errors import PaymentsError
 from payments.money import Money, format_exact
 from payments.store.locks import DEFAULT_TTL_MS, ChoreLock
@@ -57,6 +57,7 @@ class ChoreRun:
     usage: UsageConfig = field(default_factory=UsageConfig)  # [usage]: settle-usage, expire-credits
     cards: Desk | None = None  # saved cards (the ``cards`` chore): None when no card provider
     referral: ReferralConfig = field(default_factory=ReferralConfig)  # [referral]: reward-referrals
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)  # [ledger]: archive-ledger
 
 
 @dataclass

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Final
 
-from payments.clock import epoch, month_of, month_start
+from payments.clock import month_of, month_start, shift_month
 from payments.ledger.records import EntryKind, LedgerEntry
 from payments.ledger.store import LedgerStore
 from payments.money import Money
 
-# An entry's stream id is the time it was written, its ``at`` the time it belongs to: a
-# chore run with ``--now`` ahead of the clock writes entries dated up to this much later.
-WRITTEN_BEFORE: Final = timedelta(days=31)
 MONEY_IN: Final = frozenset({EntryKind.PAYMENT, EntryKind.VOUCHER, EntryKind.CREDIT})
 CHARGE_REFUND: Final = "refund:"  # the ref of a credit that gives a join's charge back (groups)
 
@@ -64,9 +60,9 @@ def by_month(
 
 
 async def ledger_months(ledger: LedgerStore, jid: str, months: Sequence[str]) -> list[LedgerMonth]:
-    """``jid``'s ledger in each of ``months``: one pass over the part of its stream written
-    since a while before the first month (the ledger is kept forever: years of it are
-    not read for a year's page)."""
-    since = f"{epoch(month_start(months[0]) - WRITTEN_BEFORE) * 1000}-0"
-    entries = [e async for e in ledger.iter_entries(jid, since=since)]
+    """``jid``'s ledger in each of ``months`` (consecutive, oldest first): one pass over
+    the part of its stream written since a while before the first month, and the
+    archive's files of those years (months moved out of Redis)."""
+    start, end = month_start(months[0]), month_start(shift_month(months[-1], 1))
+    entries = await ledger.entries_since(jid, start, end)
     return by_month(entries, months, await ledger.currencies.of(jid))

@@ -1,14 +1,23 @@
-"""Balances and the ledger: every change is one Lua script that also appends the entry."""
+"""Balances and the ledger: every change is one Lua script that also appends the entry.
+
+The stream holds the recent months; older entries are in the archive (``archive.py``),
+moved there by the archive-ledger chore, which leaves an ``archived`` entry bringing
+their sum forward: the stream alone still sums to the balances. The readers by month
+(``history``, the account page) read both, transparently.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from payments import keys
-from payments.clock import utcnow
+from payments.clock import epoch, utcnow
 from payments.errors import InsufficientFunds, WrongCurrency
+from payments.ledger.archive import LedgerArchive, Record
 from payments.ledger.records import (
     Applied,
     Balance,
@@ -16,7 +25,8 @@ from payments.ledger.records import (
     EntryKind,
     LedgerEntry,
     Mismatch,
-    sum_by_balance,
+    ref_key,
+    refs_of,
 )
 from payments.money import Money
 from payments.store.connection import RedisClient
@@ -28,15 +38,47 @@ MAX_UNITS: Final = 10**15
 MAX_REASON: Final = 200
 MAX_REF: Final = 200
 _PAGE: Final = 500
+SUMMED_IN_REDIS: Final = 20_000  # a longer stream is summed a page at a time (reconcile)
+CHECK_ATTEMPTS: Final = 5
+# An entry's stream id is the time it was written, its ``at`` the time it belongs to: a
+# chore run with ``--now`` ahead of the clock writes entries dated up to this much later.
+WRITTEN_BEFORE: Final = timedelta(days=31)
+
+
+@dataclass(frozen=True, slots=True)
+class Trimmed:
+    """What ``trim_archived`` did: ``applied`` False when the stream was not as read."""
+
+    applied: bool
+    entries: int = 0
+    refs: int = 0
+    why: str = ""
+
+
+def _stream_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
+def _month_of_at(fields: Mapping[str, str]) -> str:
+    return fields["at"][:7].replace("-", "")  # YYYYMM of an ISO 8601 instant
 
 
 class LedgerStore:
-    """One account's balances and ledger, in the account's currency (``Currencies``)."""
+    """One account's balances and ledger, in the account's currency (``Currencies``); its
+    months before ``[ledger] keep_months`` in the ``archive`` (None: only what Redis holds)."""
 
-    def __init__(self, redis: RedisClient, scripts: Scripts, currencies: Currencies) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        scripts: Scripts,
+        currencies: Currencies,
+        archive: LedgerArchive | None = None,
+    ) -> None:
         self._redis = redis
         self._scripts = scripts
         self.currencies = currencies
+        self.archive = archive
 
     async def credit(
         self,
@@ -121,12 +163,36 @@ class LedgerStore:
         return [LedgerEntry.decode(eid, fields, currency) for eid, fields in raw]
 
     async def entries_between(self, jid: str, start: datetime, end: datetime) -> list[LedgerEntry]:
-        """Entries whose business time ``at`` is in ``[start, end)``, oldest first.
+        """Entries whose business time ``at`` is in ``[start, end)``, oldest first, from the
+        stream and the archive (without the ``archived`` entries that stand for them).
 
         Filtered on ``at`` rather than on the stream id, because chores run
         with ``--now`` write entries dated other than the wall clock.
         """
-        return [e async for e in self.iter_entries(jid) if start <= e.at < end]
+        stream = [e async for e in self.iter_entries(jid)]
+        return _merged(await self._archived(jid, start, end), stream, start, end)
+
+    async def entries_since(self, jid: str, start: datetime, end: datetime) -> list[LedgerEntry]:
+        """``entries_between``, reading the stream only from ids a while before ``start``
+        (the account page's year: older months of the stream are not read)."""
+        since = f"{epoch(start - WRITTEN_BEFORE) * 1000}-0"
+        stream = [e async for e in self.iter_entries(jid, since=since)]
+        return _merged(await self._archived(jid, start, end), stream, start, end)
+
+    async def all_entries(self, jid: str) -> list[LedgerEntry]:
+        """Every entry ever written, from the archive and the stream, oldest first (without
+        the ``archived`` entries that stand for the archived ones): the deep reconcile."""
+        stream = [e async for e in self.iter_entries(jid)]
+        return _merged(await self._archived(jid, None, None), stream, None, None)
+
+    async def _archived(
+        self, jid: str, start: datetime | None, end: datetime | None
+    ) -> list[LedgerEntry]:
+        if self.archive is None:
+            return []
+        years = None if start is None or end is None else range(start.year, end.year + 1)
+        records = await asyncio.to_thread(self.archive.entries, jid, years)
+        return [LedgerEntry.decode(r.id, r.fields, r.currency) for r in records]
 
     async def iter_entries(
         self, jid: str, *, since: str = "-", until: str = "+"
@@ -143,30 +209,112 @@ class LedgerStore:
             start = "(" + page[-1][0]
 
     async def check(self, jid: str) -> list[Mismatch]:
-        """Compare each balance with the sum of its ledger entries.
+        """Compare each balance with the sum of its ledger entries (the ``archived`` entries
+        stand for the entries in the archive: the stream alone sums to the balances).
 
-        The balances and the stream's last id are read in one MULTI (one hash
-        slot), so entries appended while we sum do not cause false alarms.
+        One script reads and sums them at once (``lua/ledger_sums.lua``); a stream too long
+        for that is summed a page at a time, and summed again if the archive chore trimmed
+        it meanwhile (its first entry changed), so concurrent writes raise no false alarm.
         """
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.get(keys.balance_prepaid(jid))  # not MGET: a cluster pipeline refuses it
-            pipe.get(keys.balance_voucher(jid))
-            pipe.xrevrange(keys.transactions(jid), count=1)
-            self.currencies.queue(pipe, jid)
-            prepaid, voucher, last, field = await pipe.execute()
-        currency = self.currencies.of_field(field)
-        stored = {Balance.PREPAID: int(prepaid or 0), Balance.VOUCHER: int(voucher or 0)}
-        if not last:
-            sums = {b: Money.zero(currency) for b in Balance}
+        keys_ = [keys.transactions(jid), keys.balance_prepaid(jid), keys.balance_voucher(jid)]
+        prepaid, voucher, summed_prepaid, summed_voucher, _n = await self._scripts.call(
+            "ledger_sums", keys_, [SUMMED_IN_REDIS]
+        )
+        stored = {Balance.PREPAID: int(prepaid), Balance.VOUCHER: int(voucher)}
+        if summed_prepaid != "":
+            sums = {Balance.PREPAID: int(summed_prepaid), Balance.VOUCHER: int(summed_voucher)}
         else:
-            sums = sum_by_balance(
-                [e async for e in self.iter_entries(jid, until=last[0][0])], currency
-            )
+            stored, sums = await self._sum_by_pages(jid)
+        currency = await self.currencies.of(jid)
         return [
-            Mismatch(jid, b, Money(stored[b], currency), sums[b])
+            Mismatch(jid, b, Money(stored[b], currency), Money(sums[b], currency))
             for b in Balance
-            if stored[b] != sums[b].units
+            if stored[b] != sums[b]
         ]
+
+    async def _sum_by_pages(self, jid: str) -> tuple[dict[Balance, int], dict[Balance, int]]:
+        key = keys.transactions(jid)
+        for _ in range(CHECK_ATTEMPTS):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.get(keys.balance_prepaid(jid))  # not MGET: a cluster pipeline refuses it
+                pipe.get(keys.balance_voucher(jid))
+                pipe.xrange(key, count=1)
+                pipe.xrevrange(key, count=1)
+                prepaid, voucher, first, last = await pipe.execute()
+            stored = {Balance.PREPAID: int(prepaid or 0), Balance.VOUCHER: int(voucher or 0)}
+            sums = dict.fromkeys(Balance, 0)
+            if not last:
+                return stored, sums
+            async for entry in self.iter_entries(jid, until=last[0][0]):
+                sums[entry.balance] += entry.amount.units
+            head: Any = await self._redis.xrange(key, count=1)
+            if head and head[0][0] == first[0][0]:
+                return stored, sums
+        raise RuntimeError(f"{jid}: the ledger kept being archived while it was summed")
+
+    # --- the archive (the archive-ledger chore) ----------------------------------------
+
+    async def archivable(self, jid: str, before: str, limit: int) -> list[Record]:
+        """The oldest entries of the stream, in order, as long as each belongs (by ``at``) to
+        a month before ``before`` (YYYYMM), at most ``limit``: the entries to archive.
+        None when they would be ``archived`` entries alone (they wait for others)."""
+        found: list[Record] = []
+        start = "-"
+        while len(found) < limit:
+            page: Any = await self._redis.xrange(
+                keys.transactions(jid), min=start, count=min(_PAGE, limit - len(found))
+            )
+            for eid, fields in page:
+                if _month_of_at(fields) >= before:
+                    return _ending_with_money(found)
+                found.append((eid, fields))
+            if not page or len(page) < _PAGE:
+                return _ending_with_money(found)
+            start = "(" + page[-1][0]
+        return _ending_with_money(found)
+
+    async def trim_archived(
+        self, jid: str, entries: Sequence[Record], *, before: str, at: datetime, actor: str
+    ) -> Trimmed:
+        """Drop ``entries`` (the stream's first ones, now in the archive) and bring their sum
+        forward, in one step (``lua/ledger_archive.lua``); the ``archived`` entries carry
+        the account's currency."""
+        sums = dict.fromkeys(Balance, 0)
+        refs: dict[str, str] = {}
+        for _, fields in entries:
+            sums[Balance(fields["balance"])] += int(fields["amount"])
+            refs.update((ref, ref_key(ref)) for ref in refs_of(fields))
+        script_keys = [
+            keys.transactions(jid),
+            keys.idempotency(jid),
+            keys.idempotency_archived(jid),
+            keys.balance_prepaid(jid),
+            keys.balance_voucher(jid),
+        ]
+        args = [
+            entries[0][0], entries[-1][0], len(entries), sums[Balance.PREPAID],
+            sums[Balance.VOUCHER], at.isoformat(), actor, before, await self.currencies.of(jid),
+            *(part for pair in refs.items() for part in pair),
+        ]  # fmt: skip
+        reply = await self._scripts.call("ledger_archive", script_keys, args)
+        if int(reply[0]) != 1:
+            return Trimmed(False, why=str(reply[1]))
+        return Trimmed(True, int(reply[1]), int(reply[2]))
+
+    async def heads(self, jids: Sequence[str]) -> list[str | None]:
+        """The month (YYYYMM, by ``at``) of each ledger's oldest entry, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for jid in jids:
+                pipe.xrange(keys.transactions(jid), count=1)
+            pages: list[Any] = await pipe.execute()
+        return [_month_of_at(page[0][1]) if page else None for page in pages]
+
+    async def archived_before(self, shard_key: str) -> str:
+        """The month before which every ledger of a shard was archived by its last pass."""
+        return str(await self._redis.get(shard_key) or "")
+
+    async def mark_archived_before(self, shard_key: str, month: str) -> None:
+        await self._redis.set(shard_key, month)
 
     async def accounts(self) -> AsyncIterator[str]:
         """Every JID that has a balance key or a ledger (SCAN: for operators, not hot paths)."""
@@ -180,7 +328,13 @@ class LedgerStore:
 
     def _keys(self, jid: str, balance: Balance) -> list[str]:
         key = keys.balance_prepaid if balance is Balance.PREPAID else keys.balance_voucher
-        return [key(jid), keys.transactions(jid), keys.idempotency(jid), keys.account(jid)]
+        return [
+            key(jid),
+            keys.transactions(jid),
+            keys.idempotency(jid),
+            keys.account(jid),
+            keys.idempotency_archived(jid),
+        ]
 
     def _args(
         self,
@@ -199,5 +353,29 @@ class LedgerStore:
         when = (at or utcnow()).isoformat()
         return [
             amount.units, balance.value, kind.value, reason[:MAX_REASON], ref, when, actor,
-            amount.currency, self.currencies.default,
+            amount.currency, self.currencies.default, ref_key(ref) if ref else "",
         ]  # fmt: skip
+
+
+def _merged(
+    archived: Iterable[LedgerEntry],
+    stream: Iterable[LedgerEntry],
+    start: datetime | None,
+    end: datetime | None,
+) -> list[LedgerEntry]:
+    # An entry may be in both for a while: written to the archive, then a crash before
+    # the stream was trimmed. The ids say it is one entry.
+    found = {e.id: e for e in (*archived, *stream) if e.kind is not EntryKind.ARCHIVED}
+    return [
+        e
+        for _, e in sorted(found.items(), key=lambda item: _stream_order(item[0]))
+        if (start is None or start <= e.at) and (end is None or e.at < end)
+    ]
+
+
+def _ending_with_money(entries: list[Record]) -> list[Record]:
+    """``entries`` up to the last that is not an ``archived`` entry (none: nothing)."""
+    for end in range(len(entries), 0, -1):
+        if entries[end - 1][1].get("kind") != EntryKind.ARCHIVED:
+            return entries[:end]
+    return []

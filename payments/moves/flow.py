@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -43,7 +43,7 @@ from payments.accounts.records import AccountStatus
 from payments.billing.cycle import Cycle
 from payments.billing.repair import repair_account
 from payments.codes import MOVE_CODES, CodeRefused
-from payments.config import BillingConfig
+from payments.config import BillingConfig, UsageConfig
 from payments.errors import NotAllowed, PaymentsError
 from payments.groups import flow as groups
 from payments.moves import texts
@@ -67,6 +67,7 @@ class MoveFlow:
     policy: BillingConfig
     actor: str = "bot"
     hook: StepHook | None = None
+    usage: UsageConfig = field(default_factory=UsageConfig)  # late_days: a leaf's draws' ids
 
     async def step(self, name: Step) -> None:
         if self.hook is not None:
@@ -187,7 +188,8 @@ async def _seal(flow: MoveFlow, old: str, record: MoveRecord, now: datetime) -> 
         raise NotReceivable(f"{new} is an account already (not a trial never used).")
     await flow.step(Step.RESERVED)
     await groups.resume(groups.GroupFlow(store, flow.policy, flow.actor), old, now)
-    await store.usage.apply_transfers(old, await store.usage.transfers(old), now)
+    transfers = await store.usage.transfers(old)
+    await store.usage.apply_transfers(old, transfers, now, flow.usage.late_days)
     status, said = await _sealed(flow, old, record, now)
     if status is Sealed.REFUSED:
         await store.moves.release(new, record.id, now)

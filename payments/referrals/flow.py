@@ -132,10 +132,11 @@ async def holder_of(store: Store, jid: str) -> str:
 
 
 async def newcomer_entries(store: Store, newcomer: str) -> list[LedgerEntry]:
-    """A newcomer's ledger, with those of the JIDs its account moved to since (by time)."""
+    """A newcomer's ledger, with those of the JIDs its account moved to since (by time),
+    archived months included."""
     found, jid = [], newcomer
     for _ in range(MAX_HOPS):
-        found += await store.ledger.entries(jid)
+        found += await store.ledger.all_entries(jid)
         account = await store.accounts.get(jid)
         if account is None or not account.moved_to:
             break

@@ -125,7 +125,7 @@ class Ingested:
 
 
 COUNTED, DUPLICATE, UNKNOWN = "counted", "duplicate", "unknown_account"
-OUT_OF_WINDOW = "out_of_window"  # older than last month or from the future: never counted
+OUT_OF_WINDOW = "out_of_window"  # older than [usage] late_days or from the future: never counted
 
 
 async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> Ingested:
@@ -137,7 +137,7 @@ async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> I
     on its main, notices) is done per account, ``CONCURRENCY`` at a time.
     """
     store, this_month = meter.store, month_of(now)
-    months = [counted_month(event.at, now) for event in events]
+    months = [counted_month(event.at, now, meter.policy.late_days) for event in events]
     by_jid: dict[str, list[int]] = {}
     for index, (event, month) in enumerate(zip(events, months, strict=True)):
         if month is not None:
@@ -150,7 +150,9 @@ async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> I
         pairs = [(months[i] or this_month, events[i]) for i in by_jid[account.jid]]
         allowances = await meter.allowances(ref)
         work.append(ToCount(account.jid, pairs, allowances, meter.policy.resources, ref.main))
-    counted = await store.usage.count(work, this_month=this_month, now=now)
+    counted = await store.usage.count(
+        work, this_month=this_month, now=now, late_days=meter.policy.late_days
+    )
     statuses = {i: UNKNOWN if m else OUT_OF_WINDOW for i, m in enumerate(months)}
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -178,7 +180,7 @@ async def _after_count(
     if account.kind == "leaf" and (replayed or any(beyond for _, beyond in counted.events)):
         store = meter.store
         await store.usage.apply_transfers(
-            account.jid, await store.usage.transfers(account.jid), now
+            account.jid, await store.usage.transfers(account.jid), now, meter.policy.late_days
         )
     this_month = month_of(now)
     added, drawn = Counter[str](), Counter[str]()
@@ -351,7 +353,7 @@ async def settle_account(
     transfers = await store.usage.transfers(jid)
     if transfers:  # a crash cut a leaf's draw in two: complete it
         await store.usage.mark_unsettled(*{t.main for t in transfers})
-        await store.usage.apply_transfers(jid, transfers, now)
+        await store.usage.apply_transfers(jid, transfers, now, meter.policy.late_days)
     result = await store.usage.settle(
         jid,
         slot=slot_of(now),

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from payments.clock import as_utc, month_of, shift_month
+from payments.clock import as_utc, month_of
 from payments.config import UsageConfig
 from payments.errors import PaymentsError
 from payments.jid import BadJID, normalise_jid
@@ -72,18 +72,26 @@ def event_key(name: str) -> str:
     return str(int.from_bytes(digest, "big") >> 1)
 
 
-def counted_month(at: datetime, now: datetime) -> str | None:
-    """The month an event counts in (its own), or None when it cannot be counted: older
-    than last month, or more than ``FUTURE_SKEW`` ahead of us. Event ids are kept until
-    no event of their month can be counted any more, so a replay is always recognised:
-    counting an older event in this month would count it again when replayed."""
-    current = month_of(now)
-    if as_utc(at) > as_utc(now) + FUTURE_SKEW:
+def counted_month(at: datetime, now: datetime, late_days: int) -> str | None:
+    """The month an event counts in (its own), or None when it cannot be counted: more
+    than ``late_days`` old, or more than ``FUTURE_SKEW`` ahead of us. Event ids are kept
+    as long as an event of their day can be counted, so a replay is always recognised."""
+    at, now = as_utc(at), as_utc(now)
+    if at > now + FUTURE_SKEW or at < now - timedelta(days=late_days):
         return None
-    month = month_of(at)
-    if month == current or month == shift_month(current, -1):
-        return month
-    return current if month > current else None  # a few minutes ahead, past midnight
+    return min(month_of(at), month_of(now))  # a few minutes ahead, past midnight: this month
+
+
+def event_day(at: datetime, now: datetime) -> str:
+    """``YYYYMMDD``: the day whose set keeps a counted event's id (never after today)."""
+    return min(as_utc(at), as_utc(now)).strftime("%Y%m%d")
+
+
+def window_days(now: datetime, late_days: int) -> list[str]:
+    """The days (``YYYYMMDD``, oldest first) whose sets may hold the id of an event that
+    can still be counted at ``now``: a replay is looked for in all of them."""
+    today = as_utc(now).date()
+    return [(today - timedelta(days=back)).strftime("%Y%m%d") for back in range(late_days, -1, -1)]
 
 
 def slot_of(at: datetime) -> datetime:

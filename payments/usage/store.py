@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from payments import keys
@@ -21,10 +21,10 @@ from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts
 from payments.store.shards import Shards
 from payments.usage.credits import Grant
-from payments.usage.rules import UsageEvent, event_key
+from payments.usage.rules import UsageEvent, event_day, event_key, window_days
 
 USAGE_MONTHS_KEPT: Final = 13  # a month's counters outlive it by a year: `history`, `usage`
-EVENTS_GRACE: Final = timedelta(days=2)  # event ids are kept until last month is refused
+EVENTS_GRACE: Final = timedelta(days=2)  # event ids outlive the window by this much
 MIN_TTL: Final = 24 * 3600
 PAGE: Final = 1000
 MONTHS_PROBED: Final = 240  # the plan in force in a month: snapshots looked for this far back
@@ -94,8 +94,8 @@ def _counted(reply: Sequence[Any], resources: Sequence[str]) -> Counted:
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    field: str  # YYYYMM:EVENT in the leaf's transfers hash
-    month: str
+    field: str  # YYYYMMDD:EVENT in the leaf's transfers hash
+    day: str  # the day whose set holds the event's id (on the main: its draw's)
     event_id: str
     main: str
     resource: str
@@ -256,15 +256,15 @@ class UsageStore:
         raw: Any = await self._redis.hgetall(keys.credit_transfers(leaf))
         found = []
         for name, value in sorted(raw.items()):
-            month, _, event_id = name.partition(":")
+            day, _, event_id = name.partition(":")
             main, resource, quantity = value.split("|")
-            found.append(Transfer(name, month, event_id, main, resource, int(quantity)))
+            found.append(Transfer(name, day, event_id, main, resource, int(quantity)))
         return found
 
     # --- writes (one account each) --------------------------------------------
 
     async def count(
-        self, batch: Sequence[ToCount], *, this_month: str, now: datetime
+        self, batch: Sequence[ToCount], *, this_month: str, now: datetime, late_days: int
     ) -> list[Counted]:
         """Count each account's ``(month, event)`` pairs (this month or the last) with its
         allowances, in one round trip: one ``usage_count.lua`` per account.
@@ -274,7 +274,8 @@ class UsageStore:
         Every account (and main) is marked for the settle chore first, in a round trip
         of its own, so usage is never counted without the chore knowing.
         """
-        calls = [self._count_call(item, this_month, now) for item in batch]
+        days = window_days(now, late_days)
+        calls = [self._count_call(item, this_month, now, days) for item in batch]
         await self.mark_unsettled(*(j for item in batch for j in (item.jid, item.main) if j))
         async with self._scripts.pipeline() as pipeline:
             for script_keys, args in calls:
@@ -283,7 +284,7 @@ class UsageStore:
         return [_counted(reply, item.resources) for item, reply in zip(batch, replies, strict=True)]
 
     def _count_call(
-        self, item: ToCount, this_month: str, now: datetime
+        self, item: ToCount, this_month: str, now: datetime, days: Sequence[str]
     ) -> tuple[list[str], list[str | int]]:
         jid, last_month = item.jid, shift_month(this_month, -1)
         args: list[str | int] = [
@@ -293,40 +294,43 @@ class UsageStore:
             last_month,
             _usage_ttl(this_month, now),
             _usage_ttl(last_month, now),
-            _events_ttl(this_month, now),
-            _events_ttl(last_month, now),
             len(item.resources),
         ]
         for resource in item.resources:
             args += [resource, int(item.allowances.get(resource, 0))]
+        for day in days:
+            args += [day, _events_ttl(day, now, len(days) - 1)]
+        place = {day: i for i, day in enumerate(days, 1)}
         for month, event in item.events:
             which = "c" if month == this_month else "p"
-            args += [which, event_key(event.event_id), event.resource, event.quantity]
+            where = place[event_day(event.at, now)]
+            args += [which, where, event_key(event.event_id), event.resource, event.quantity]
         script_keys = [
             keys.usage(jid, this_month),
             keys.usage(jid, last_month),
-            keys.usage_events(jid, this_month),
-            keys.usage_events(jid, last_month),
             keys.credit_pending(jid),
             keys.credit_transfers(jid),
             keys.usage_open(jid),
+            *(keys.usage_events(jid, day) for day in days),
         ]
         return script_keys, args
 
-    async def apply_transfers(self, leaf: str, transfers: Sequence[Transfer], now: datetime) -> int:
+    async def apply_transfers(
+        self, leaf: str, transfers: Sequence[Transfer], now: datetime, late_days: int
+    ) -> int:
         """Put a leaf's draws on each main (once per event), then drop them from the leaf."""
         added = 0
         groups: dict[tuple[str, str], list[Transfer]] = {}
         for transfer in transfers:
-            groups.setdefault((transfer.main, transfer.month), []).append(transfer)
-        for (main, month), batch in groups.items():
-            args: list[str | int] = [leaf, _events_ttl(month, now)]
+            groups.setdefault((transfer.main, transfer.day), []).append(transfer)
+        for (main, day), batch in groups.items():
+            args: list[str | int] = [leaf, _events_ttl(day, now, late_days)]
             for t in batch:
                 args += [event_key(f"draw:{leaf}:{t.event_id}"), t.resource, t.quantity]
             added += int(
                 await self._scripts.call(
                     "usage_draw",
-                    [keys.usage_events(main, month), keys.credit_pending(main)],
+                    [keys.usage_events(main, day), keys.credit_pending(main)],
                     args,
                 )
             )
@@ -345,7 +349,10 @@ class UsageStore:
         resources: Sequence[str],
         months: Sequence[str],
     ) -> SlotSettled:
-        """Settle the open ``months`` and the credits drawn, once per slot; see usage_settle.lua."""
+        """Settle the open ``months`` and the credits drawn, once per slot; see usage_settle.lua
+        (credits used are written to the ledger once their month is over)."""
+        this_month = month_of(slot)
+        months = sorted({*months, this_month})
         applied, entries, earliest = await self._scripts.call(
             "usage_settle",
             [
@@ -362,6 +369,8 @@ class UsageStore:
                 epoch(cutoff),
                 at.isoformat(),
                 actor,
+                this_month,
+                _usage_ttl(this_month, at),
                 len(resources),
                 *resources,
                 *months,
@@ -421,10 +430,10 @@ def _usage_ttl(month: str, now: datetime) -> int:
     return max(epoch(end) - epoch(now), MIN_TTL)
 
 
-def _events_ttl(month: str, now: datetime) -> int:
-    # Events of a month older than last month count in this month instead, so
-    # ids are needed until the month after next begins.
-    end = month_start(shift_month(month, 2)) + EVENTS_GRACE
+def _events_ttl(day: str, now: datetime, late_days: int) -> int:
+    # An event of that day can be counted until ``late_days`` after the day ends.
+    start = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
+    end = start + timedelta(days=1 + late_days) + EVENTS_GRACE
     return max(epoch(end) - epoch(now), MIN_TTL)
 
 

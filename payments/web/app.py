@@ -68,7 +68,7 @@ def build_app(config: Config) -> web.Application:
 
 async def lifespan(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    store = Store.open(config.redis, currency=config.billing.currency)
+    store = Store.for_config(config)
     http = aiohttp.ClientSession(timeout=PROVIDER_TIMEOUT)
     app[STORE] = store
     providers = app[PROVIDERS] = enabled_providers(config, http)

@@ -20,7 +20,18 @@ from payments.store.connection import open_redis
 from payments.stores import Store
 from payments.usage.flow import ingest, settle_account
 from tests.support.billing import cycle_of, days, usd
-from tests.support.usage import LEAF, T0, A, customer, events, meter, of_kind, sms_pack, sms_plan
+from tests.support.usage import (
+    LEAF,
+    T0,
+    A,
+    customer,
+    events,
+    meter,
+    next_month,
+    of_kind,
+    sms_pack,
+    sms_plan,
+)
 
 CONFIG = Config(operators=OperatorsConfig(jids=("admin@example.org",)))
 BY_NAME = {c.name: c for c in credits.COMMANDS}
@@ -157,13 +168,16 @@ async def test_history_shows_purchases_usage_and_credits_used_by_month(store: St
     await call(store, "buy", pack="sms1000")
     await ingest(meter(store), events(A, 130), T0)
     await settle_account(meter(store), A, T0)
+    await settle_account(meter(store), A, next_month(T0))  # writes March's credits used
     history = next(c for c in user.COMMANDS if c.name == "history")
     account = await store.accounts.get(A)
     ctx = Context(A, role_of(account, False), account, store, CONFIG, T0)
     reply = await history.handler(ctx, {})
     lines = reply.text.splitlines()
     assert any("pack sms1000: 1000 sms, valid until 2027-03-02" in line for line in lines)
-    assert any("credits_used  30 sms credits used (pack sms1000" in line for line in lines)
+    assert any(
+        "credits_used  30 sms credits used in 2026-03 (pack sms1000" in line for line in lines
+    )
 
 
 async def test_the_bots_registry_serves_the_credit_commands_by_chat(store: Store) -> None:

@@ -96,6 +96,7 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(cli: Cli) -> None:
         "settle-usage",
         "expire-credits",
         "reward-referrals",
+        "archive-ledger",
     ]
     assert cli.run(dump_all) == before
     code, out, _ = cli("chore", "all", "--now", when)

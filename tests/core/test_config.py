@@ -46,6 +46,7 @@ def test_example_config_shipped_with_the_project_loads() -> None:
     config = load_config(example, env={})
     assert config.xmpp.mode == "component"
     assert config.billing.activation_amount == Money.whole(20)
+    assert config.ledger.keep_months == 13
 
 
 def test_reads_typed_values(tmp_path: Path) -> None:
@@ -82,6 +83,8 @@ def test_environment_overrides_secrets(tmp_path: Path) -> None:
         (('token = "gw-token"', ""), r"\[gateway\] token: missing secret"),
         (('jids = ["admin@example.org"]', 'jids = "admin@example.org"'), r"\[operators\] jids"),
         (("[gateway]", "[gateways]"), r"\[gateways\]: unknown key"),
+        (("[gateway]", "[ledger]\nkeep_months = -1\n[gateway]"), r"\[ledger\] keep_months"),
+        (("[gateway]", '[ledger]\narchive_dir = " "\n[gateway]'), r"\[ledger\] archive_dir"),
     ],
 )
 def test_bad_config_stops_with_the_key_named(

@@ -15,6 +15,7 @@ from payments.billing.activation import activate_if_due
 from payments.billing.freezes import operator_freeze, operator_unfreeze
 from payments.billing.payment import credit_account, pay_invoices
 from payments.billing.registration import register as register_account
+from payments.chores.archive import Archiving, archive_account, cutoff
 from payments.clock import epoch
 from payments.codes import VOUCHER_CODES
 from payments.groups import flow as groups
@@ -31,6 +32,7 @@ from payments.topup.vouchers import VoucherBatch
 from payments.usage import flow as metering
 from payments.usage.rules import UsageEvent
 from tests.simulator import card_actions as cards
+from tests.simulator.faults import crash_point
 from tests.simulator.oracle import Violation
 from tests.simulator.world import CURRENCIES, DOMAIN, PACK, PLANS, Payment, UsageSent, World
 
@@ -343,6 +345,17 @@ async def ask_balance(w: World) -> None:
         raise Violation(f"the bot read another plan for {jid}: {seen.plan_snapshot}")
 
 
+async def archive(w: World) -> None:
+    """The archive chore's step for one account: its months before this one leave Redis
+    (a crash may also land between its file steps: written, renamed, read back)."""
+    jid = w.pick()
+    before = cutoff(w.now, w.ledger.keep_months)
+    w.say(f"archive {jid} before {before}")
+    archiving = Archiving(w.store, w.archive, before, w.now, "chore:archive", crash_point)
+    done = await archive_account(archiving, jid)
+    w.say(f"archived {done.entries} entries and {done.invoices} invoices of {jid}")
+
+
 async def tick(w: World) -> None:
     """Time passes: mostly hours, sometimes days; the hourly chores usually run."""
     hours = w.rng.choice((1, 2, 6, 12, 24, 24, 72, 24 * 8))
@@ -373,6 +386,7 @@ ACTIONS: Final[dict[Action, int]] = {
     chores_on_two_hosts: 2,
     unsharded_entry: 2,
     ask_balance: 3,
+    archive: 5,
     tick: 14,
     cards.add_card: 6,
     cards.forget_card: 1,
@@ -385,6 +399,6 @@ ACTIONS: Final[dict[Action, int]] = {
 # What races well with what: the interleavings the product must survive.
 RACERS: Final = (
     top_up, provider_retry, choose_currency, choose_plan, pay, join, leave, usage, operator, chores,
-    cards.add_card, cards.card_work, cards.card_event, cards.operator_cards, buy,
+    archive, cards.add_card, cards.card_work, cards.card_event, cards.operator_cards, buy,
     top_up_not_yet_safe, chores_on_two_hosts, unsharded_entry, move,
 )  # fmt: skip

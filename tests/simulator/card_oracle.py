@@ -27,7 +27,7 @@ ONCE = ("stripe:", "dispute:", "refund:", "stripe-refund:")  # refs that may app
 
 
 async def negative_only_by_disputes(w: World, jid: str) -> None:
-    for entry in await w.store.ledger.entries(jid):
+    for entry in await w.store.ledger.all_entries(jid):
         takes = entry.balance is Balance.PREPAID and entry.amount.units < 0
         if takes and entry.kind is not EntryKind.DISPUTE and entry.balance_after.units < 0:
             raise Violation(f"{jid}: {entry.kind.value} {entry.ref} took prepaid below zero")
@@ -36,7 +36,7 @@ async def negative_only_by_disputes(w: World, jid: str) -> None:
 async def check_cards(w: World, accounts: dict[str, Snapshot]) -> None:
     refs: dict[str, Counter[str]] = {}
     for jid in {c.jid for c in w.cards.intents.values()} | set(accounts):
-        found = [e.ref for e in await w.store.ledger.entries(jid) if e.ref.startswith(ONCE)]
+        found = [e.ref for e in await w.store.ledger.all_entries(jid) if e.ref.startswith(ONCE)]
         refs[jid] = Counter(found)
         twice = [ref for ref, n in refs[jid].items() if n > 1]
         if twice:
@@ -82,7 +82,7 @@ def _disputes_lifted_by_operators(w: World, accounts: dict[str, Snapshot]) -> No
 
 async def check_cards_settled(w: World) -> None:
     for made in w.cards.paid():
-        found = [e for e in await w.store.ledger.entries(made.jid)
+        found = [e for e in await w.store.ledger.all_entries(made.jid)
                  if e.ref == f"stripe:{made.payment_intent}"]  # fmt: skip
         if len(found) != 1:
             raise Violation(f"{made.payment_intent} of {made.jid}: credited {len(found)} times")

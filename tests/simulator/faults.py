@@ -56,6 +56,16 @@ class Actor:
 
 
 CURRENT: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("actor", default=None)
+
+
+def crash_point(_step: str) -> None:
+    """A step of work outside Redis (the archive's files): the actor's fuse may blow here
+    too, as if the process died between writing a file and renaming it."""
+    actor = CURRENT.get()  # asyncio.to_thread copies the context: set in its thread too
+    if actor is not None:
+        actor.fuse.tick()
+
+
 SETTLE_ROUNDS = 8  # loop iterations that let every runnable strand reach its next gate
 
 

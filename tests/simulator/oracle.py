@@ -13,7 +13,7 @@ from typing import Any
 
 from payments import keys
 from payments.clock import parse_instant
-from payments.ledger.records import EntryKind, LedgerEntry
+from payments.ledger.records import Balance, EntryKind, LedgerEntry, sum_by_balance
 from payments.referrals.flow import holder_of, newcomer_entries
 from payments.referrals.rules import NewcomerState, Verdict, decide
 from tests.simulator.card_oracle import check_cards, negative_only_by_disputes
@@ -67,6 +67,7 @@ async def snapshot(w: World, jid: str) -> Snapshot:
         for period in periods:
             pipe.hgetall(keys.invoice(jid, period))
         invoices = dict(zip(periods, await pipe.execute(), strict=True))
+    invoices = {**{p: dict(r.fields) for p, r in w.archive.invoices(jid).items()}, **invoices}
     return Snapshot(
         jid, account, freezes, int(prepaid or 0), int(voucher or 0), dict(open_), invoices,
         grants, group or "",
@@ -109,6 +110,11 @@ async def _books(w: World, snap: Snapshot) -> None:
     mismatches = await w.store.ledger.check(snap.jid)
     if mismatches:
         fail(w, f"{snap.jid}: the ledger does not sum to the balances: {mismatches}")
+    # Across archived months: every entry ever written (archive and stream, each once).
+    currency = await w.store.currencies.of(snap.jid)
+    whole = sum_by_balance(await w.store.ledger.all_entries(snap.jid), currency)
+    if (whole[Balance.PREPAID].units, whole[Balance.VOUCHER].units) != (snap.prepaid, snap.voucher):
+        fail(w, f"{snap.jid}: archive and stream sum to {whole}, not to the balances")
 
 
 def _renewed_periods_billed(w: World, snap: Snapshot) -> None:
@@ -162,7 +168,7 @@ def _was_closed(snap: Snapshot, instant: datetime) -> bool:
 async def _payments_credited_once(w: World) -> None:
     refs: dict[str, list[str]] = {}
     for jid in {p.jid for p in w.payments}:
-        refs[jid] = [e.ref for e in await w.store.ledger.entries(jid)]
+        refs[jid] = [e.ref for e in await w.store.ledger.all_entries(jid)]
     for payment in w.payments:
         found = refs[payment.jid].count(payment.ref)
         if found > 1 or (payment.acknowledged and found != 1):
@@ -189,7 +195,7 @@ async def _referrals_rewarded_once(w: World, accounts: dict[str, Snapshot]) -> N
     that nothing took back before the reward; its counters say what its records say."""
     rewards: dict[str, list[LedgerEntry]] = {}
     for jid in accounts:
-        for entry in await w.store.ledger.entries(jid):
+        for entry in await w.store.ledger.all_entries(jid):
             if entry.kind is EntryKind.REFERRAL:
                 rewards.setdefault(entry.ref.removeprefix("referral:"), []).append(entry)
     for newcomer, found in rewards.items():
@@ -218,7 +224,7 @@ async def _moves_carried_once(w: World) -> None:
         record = await w.store.moves.record(old)
         involved |= {record.new} if record is not None else set()
     for jid in involved:
-        for entry in await w.store.ledger.entries(jid):
+        for entry in await w.store.ledger.all_entries(jid):
             if entry.kind is EntryKind.MOVED and entry.ref:
                 carried.setdefault(entry.ref, []).append(entry.amount.units)
     for ref, amounts in carried.items():

@@ -66,7 +66,7 @@ async def play(world: World, seed: int, steps: int) -> Outcome:
         outcome.steps, outcome.crashes = world.steps + 1, world.crashes
         outcome.seconds = time.monotonic() - started
         outcome.log = world.log
-        await world.store.close()
+        await world.close()
     return outcome
 
 

@@ -11,8 +11,11 @@ books against that.
 from __future__ import annotations
 
 import random
+import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from redis.asyncio import BlockingConnectionPool
 
@@ -25,6 +28,7 @@ from payments.config import (
     BillingConfig,
     CardsConfig,
     Config,
+    LedgerConfig,
     OperatorsConfig,
     ReferralConfig,
     Secret,
@@ -32,6 +36,7 @@ from payments.config import (
     WebConfig,
 )
 from payments.groups.flow import GroupFlow
+from payments.ledger.archive import LedgerArchive
 from payments.money import Money
 from payments.stores import Store
 from payments.usage.flow import Meter
@@ -51,6 +56,9 @@ CARDS = CardsConfig(
 # hundreds of chores; four are enough for two hosts to share them.
 SHARDS = 4
 CURRENCIES = ("USD", "CAD")
+# A history spans a month or two: only the current month stays in Redis, so every month
+# that ends goes to the archive while the history still runs.
+KEEP_MONTHS = 0
 
 
 def usd(whole: int) -> Money:
@@ -106,6 +114,16 @@ class World:
     disputed: set[str] = field(default_factory=set)  # carried a dispute freeze last step
 
     @property
+    def archive(self) -> LedgerArchive:
+        if self.store.archive is None:
+            raise RuntimeError("a world's store has an archive (the archive action needs it)")
+        return self.store.archive
+
+    @property
+    def ledger(self) -> LedgerConfig:
+        return LedgerConfig(keep_months=KEEP_MONTHS, archive_dir=str(self.archive.root))
+
+    @property
     def policy(self) -> BillingConfig:
         """The deployment's rules, on a shorter calendar: a history sees whole lifecycles."""
         return replace(
@@ -158,8 +176,13 @@ class World:
             usage=self.usage,
             cards=self.desk(),
             referral=self.referral,
+            ledger=self.ledger,
         )
         return await run_chores(run, name)
+
+    async def close(self) -> None:
+        await self.store.close()
+        shutil.rmtree(self.archive.root, ignore_errors=True)
 
     async def forget_locks(self) -> None:
         """A crashed process's locks expire (60 s for chores, 30 s for joins): at once here."""
@@ -183,7 +206,9 @@ async def open_world(redis_url: str, seed: int, accounts: int) -> World:
     await redis.script_flush()
     conductor = Conductor(random.Random(seed * 7919 + 1))
     redis.conductor = conductor
-    return await new_world(Store(redis, shards=SHARDS), conductor, seed, accounts)
+    archive = LedgerArchive(Path(tempfile.mkdtemp(prefix=f"sim-archive-{seed}-")))
+    store = Store(redis, shards=SHARDS, archive=archive)
+    return await new_world(store, conductor, seed, accounts)
 
 
 async def new_world(store: Store, conductor: Conductor, seed: int, accounts: int) -> World:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from payments.clock import month_of, month_start, shift_month
 from payments.config import UsageConfig
 from payments.ledger.records import EntryKind, LedgerEntry
 from payments.money import Money
@@ -72,6 +73,12 @@ def batch(
             for i in range(count)
         ]
     }
+
+
+def next_month(at: datetime) -> datetime:
+    """The first instant of the month after ``at``'s: the month's first settlement writes
+    the credits used in the month before to the ledger."""
+    return month_start(shift_month(month_of(at), 1))
 
 
 def of_kind(entries: Iterable[LedgerEntry], *kinds: EntryKind) -> list[LedgerEntry]:

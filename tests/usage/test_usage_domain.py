@@ -23,11 +23,13 @@ from payments.usage.rules import (
     Standing,
     counted_month,
     decide,
+    event_day,
     parse_batch,
     parse_body,
     slot_of,
     step_of,
     told_at,
+    window_days,
 )
 from tests.support import ROOT
 from tests.support.streams import stream
@@ -98,14 +100,26 @@ def test_bodies_that_are_not_json_or_use_nan_are_refused() -> None:
 
 
 def test_usage_counts_in_its_month_and_is_refused_when_too_old_or_in_the_future() -> None:
-    assert counted_month(datetime(2026, 3, 1, tzinfo=UTC), NOW) == "202603"
-    assert counted_month(datetime(2026, 2, 28, 23, tzinfo=UTC), NOW) == "202602"
-    assert counted_month(datetime(2026, 1, 31, tzinfo=UTC), NOW) is None  # before last month
-    assert counted_month(NOW + timedelta(minutes=4), NOW) == "202603"
+    late = 7
+    assert counted_month(datetime(2026, 3, 4, tzinfo=UTC), NOW, late) == "202603"
+    early_march = datetime(2026, 3, 3, 12, tzinfo=UTC)
+    assert counted_month(datetime(2026, 2, 28, 23, tzinfo=UTC), early_march, late) == "202602"
+    assert counted_month(NOW - timedelta(days=7), NOW, late) == "202603"  # the window's edge
+    assert counted_month(NOW - timedelta(days=7, seconds=1), NOW, late) is None  # too late
+    assert counted_month(NOW - timedelta(days=7, seconds=1), NOW, 8) == "202603"
+    assert counted_month(NOW + timedelta(minutes=4), NOW, late) == "202603"
     april = datetime(2026, 4, 1, 0, 2, tzinfo=UTC)
-    assert counted_month(april, datetime(2026, 3, 31, 23, 59, tzinfo=UTC)) == "202603"  # skew
-    assert counted_month(NOW + timedelta(minutes=6), NOW) is None  # from the future
-    assert counted_month(NOW + timedelta(days=40), NOW) is None
+    march_end = datetime(2026, 3, 31, 23, 59, tzinfo=UTC)
+    assert counted_month(april, march_end, late) == "202603"  # skew
+    assert counted_month(NOW + timedelta(minutes=6), NOW, late) is None  # from the future
+    assert counted_month(NOW + timedelta(days=40), NOW, late) is None
+
+
+def test_an_event_id_is_kept_in_its_days_set_and_looked_for_over_the_window() -> None:
+    assert window_days(NOW, 2) == ["20260308", "20260309", "20260310"]
+    assert event_day(NOW - timedelta(days=1), NOW) == "20260309"
+    march_end = datetime(2026, 3, 31, 23, 59, tzinfo=UTC)
+    assert event_day(datetime(2026, 4, 1, 0, 2, tzinfo=UTC), march_end) == "20260331"
 
 
 def test_slots_are_six_hours_from_midnight_utc() -> None:
@@ -188,6 +202,11 @@ async def settle_draw(found: list[Grant], quantity: int) -> tuple[list[tuple[str
     await store.usage.settle(
         jid, slot=NOW, cutoff=NOW, at=NOW, actor="t", resources=("sms", "mms"), months=()
     )
+    april = datetime(2026, 4, 1, tzinfo=UTC)  # its first settlement writes March's credits
+    months = await store.usage.open_months(jid)
+    await store.usage.settle(
+        jid, slot=april, cutoff=april, at=april, actor="t", resources=("sms", "mms"), months=months
+    )
     taken: list[tuple[str, int]] = []
     for _id, fields in await stream(store.redis, keys.transactions(jid)):
         assert fields["kind"] == "credits_used"  # one entry per resource: sms
@@ -228,7 +247,7 @@ def test_every_metering_key_is_built_in_keys_py_and_documented_in_keys_md() -> N
     documented = (ROOT / "keys.md").read_text()
     built = {
         keys.usage("JID", "YYYYMM"): "payment-usage_YYYYMM-{JID}",
-        keys.usage_events("JID", "YYYYMM"): "payment-usage_events_YYYYMM-{JID}",
+        keys.usage_events("JID", "YYYYMMDD"): "payment-usage_events_YYYYMMDD-{JID}",
         keys.usage_open("JID"): "payment-usage_open-{JID}",
         keys.usage_slot("JID"): "payment-usage_slot-{JID}",
         keys.credit_grants("JID"): "payment-credit_grants-{JID}",

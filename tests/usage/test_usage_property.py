@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 
 from payments import keys
 from payments.clock import month_of
+from payments.config import UsageConfig
 from payments.errors import InsufficientFunds
 from payments.stores import Store
 from payments.usage.flow import buy_pack, expire_account, ingest, settle_account
 from payments.usage.rules import UsageEvent, counted_month
 from tests.support.billing import top_up
 from tests.support.streams import stream
-from tests.support.usage import T0, A, customer, meter, sms_pack, sms_plan
+from tests.support.usage import T0, A, customer, meter, next_month, sms_pack, sms_plan
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,12 @@ async def run(plan: list[Step]) -> None:
         await store.close()
 
 
+LATE_DAYS = UsageConfig().late_days
+
+
 class Model:
-    """What should have been counted: an event id counts once while it was counted this
-    month or last month (the dedupe window); a replay keeps its first quantity and ``at``."""
+    """What should have been counted: an event id counts once, within the window of
+    ``[usage] late_days``; a replay keeps its first quantity and ``at``."""
 
     def __init__(self) -> None:
         self.sent: dict[int, tuple[int, datetime]] = {}
@@ -66,7 +70,7 @@ class Model:
         for i in ids:
             q, at = self.sent.setdefault(i, (quantity, now))
             events.append(UsageEvent(f"e{i}", A, "sms", q, at))
-            month = counted_month(at, now)
+            month = counted_month(at, now, LATE_DAYS)
             if month is not None and i not in self.counted_in:  # counted once, ever
                 self.counted_in[i] = month
                 self.used[month] = self.used.get(month, 0) + q
@@ -97,6 +101,7 @@ async def check_story(store: Store, plan: list[Step]) -> None:
     # Settle everything left, in slots of their own, and account for every credit.
     await settle_account(m, A, now + timedelta(hours=6))
     await settle_account(m, A, now + timedelta(hours=12))
+    await settle_account(m, A, next_month(now + timedelta(hours=12)))  # credits used written
     await check_invariants(store, model)
     await check_settled(store, model, granted)
 
@@ -117,9 +122,10 @@ async def check_settled(store: Store, model: Model, granted: int) -> None:
     def total(kind: str, needle: str = "") -> int:
         return sum(int(f["quantity"]) for f in zero if f["kind"] == kind and needle in f["reason"])
 
-    for month, used in model.used.items():  # every unit settled once, in its month's counters
+    for month, used in model.used.items():  # every unit counted once, in its month's counters
         counters = await store.usage.month(A, month)
-        assert int(counters.get("settled:sms", 0)) == used, month
+        assert int(counters.get("used:sms", 0)) == used, month
+    assert await store.usage.open_months(A) == []  # every month settled and closed
     left = sum(g.left for g in await store.credits.grants(A))
     assert total("credits_used") + total("expired") + left == granted  # none appear or vanish
     assert await store.redis.hgetall(keys.credit_pending(A)) == {}

@@ -136,12 +136,16 @@ async def test_a_month_of_sms_a_pack_and_its_expiry(world: World) -> None:
     out = await world.chore("settle-usage", at(26))
     assert "1 settled_before" in out and "0 ledger_entries" in out, out
     out = await world.chore("settle-usage", at(31))
+    assert "1 settled," in out and "0 ledger_entries" in out, out  # taken, written in April
+    assert "950 until 2027-03-11" in await world.command("credits")
+    april = datetime(2026, 4, 1, tzinfo=UTC)
+    out = await world.chore("settle-usage", april + timedelta(minutes=5))
     assert "1 settled," in out and "1 ledger_entries" in out, out
-    out = await world.chore("settle-usage", at(33))  # nothing left: not even due
+    out = await world.chore("settle-usage", april + timedelta(hours=1))  # nothing left
     assert "settle-usage: 0 due" in out, out
     entries = await world.store.ledger.entries(A)
     assert [e.reason for e in entries[-1:]] == [
-        "50 sms credits used (pack sms1000, valid until 2027-03-11)",
+        "50 sms credits used in 2026-03 (pack sms1000, valid until 2027-03-11)",
     ]
     assert "950 until 2027-03-11" in await world.command("credits")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -32,6 +32,7 @@ from tests.support.usage import (
     customer,
     events,
     meter,
+    next_month,
     of_kind,
     sms_pack,
     sms_plan,
@@ -55,11 +56,28 @@ async def test_events_count_once_whatever_the_replays(store: Store) -> None:
 async def test_an_event_counted_last_month_is_not_counted_again_this_month(store: Store) -> None:
     await sms_plan(store)
     await customer(store)
-    late = [UsageEvent("late-1", A, "sms", 5, T0)]
-    await ingest(meter(store), late, T0)
-    after = await ingest(meter(store), late, T0 + days(31))  # April: the same batch replayed
-    assert after.statuses == ("duplicate",)
+    march_end = datetime(2026, 3, 31, 20, tzinfo=UTC)
+    late = [UsageEvent("late-1", A, "sms", 5, march_end)]
+    await ingest(meter(store), late, march_end)
+    after = await ingest(meter(store), late, march_end + days(3))  # April: replayed
+    restamped = UsageEvent("late-1", A, "sms", 5, march_end + days(2))  # another `at`
+    again = await ingest(meter(store), [restamped], march_end + days(3))
+    too_late = await ingest(meter(store), late, march_end + days(8))  # past the window
+    assert (after.statuses, again.statuses) == (("duplicate",), ("duplicate",))
+    assert too_late.statuses == ("out_of_window",)
     assert (await store.usage.month(A, "202604")) == {}
+    assert (await store.usage.month(A, "202603"))["used:sms"] == "5"
+
+
+async def test_event_ids_are_kept_a_set_a_day_for_the_window_only(store: Store) -> None:
+    await sms_plan(store)
+    await customer(store)
+    await ingest(meter(store), events(A, 3), T0)
+    day_set = keys.usage_events(A, "20260302")
+    assert await store.redis.scard(day_set) == 3
+    ttl = await store.redis.ttl(day_set)  # the rest of the day, the 7-day window, 2 days
+    assert (days(8) + timedelta(hours=15)).total_seconds() - 60 < ttl
+    assert ttl <= (days(10) + timedelta(hours=15)).total_seconds()
 
 
 async def test_events_of_strangers_are_ignored_and_nothing_is_written(store: Store) -> None:
@@ -88,7 +106,9 @@ async def test_beyond_the_allowance_draws_on_credits_and_blocks_when_both_are_us
     assert (sms.used, sms.from_allowance, sms.from_credits, sms.left) == (15, 10, 5, 0)
 
 
-async def test_settlement_writes_only_the_credits_used_once_per_slot(store: Store) -> None:
+async def test_settlement_takes_credits_once_per_slot_and_writes_them_once_a_month(
+    store: Store,
+) -> None:
     await sms_plan(store, sms=10)
     await sms_pack(store, quantity=100, price="1")
     await customer(store)
@@ -96,26 +116,35 @@ async def test_settlement_writes_only_the_credits_used_once_per_slot(store: Stor
     purchase = await buy_pack(m, A, "sms1000", T0, actor=A)
     await ingest(m, events(A, 25), T0)
     first = await settle_account(m, A, T0)
-    assert first.applied and first.entries == 1
+    assert first.applied and first.entries == 0  # taken from the grant, written in April
     again = await settle_account(m, A, T0 + timedelta(hours=2))  # the same slot
     assert not again.applied and again.entries == 0
-    entries = await store.ledger.entries(A)
-    assert of_kind(entries, EntryKind.USAGE) == []  # usage itself moves no money: counters only
-    used = of_kind(entries, EntryKind.CREDITS_USED)
-    assert [e.reason for e in used] == [
-        f"15 sms credits used (pack sms1000, valid until {purchase.grant.expires_at:%Y-%m-%d})"
-    ]
-    assert all(e.amount.units == 0 for e in used)
+    assert await store.usage.open_months(A) == ["202603"]  # until its credits are written
     counters = await store.usage.month(A, "202603")
-    assert (counters["settled:sms"], counters["settled_credit:sms"]) == ("25", "15")
-    assert await store.ledger.check(A) == []
-    grants = await store.credits.grants(A)
-    assert [(g.quantity, g.left) for g in grants] == [(100, 85)]
+    assert (counters["settled:sms"], counters["credit:sms"]) == ("25", "15")
+    assert [(g.quantity, g.left) for g in await store.credits.grants(A)] == [(100, 85)]
     # The next slot settles only what came since.
     await ingest(m, events(A, 5, prefix="later"), T0 + timedelta(hours=3))
     later = await settle_account(m, A, T0 + timedelta(hours=3))
-    assert later.applied and later.entries == 1
+    assert later.applied and later.entries == 0
     assert [g.left for g in await store.credits.grants(A)] == [80]
+    april = await settle_account(m, A, next_month(T0))
+    assert april.applied and april.entries == 1
+    assert await store.usage.open_months(A) == []
+    closed = await store.usage.month(A, "202603")  # only its totals stay
+    assert closed == {"used:sms": "30", "credit:sms": "20"}
+    entries = await store.ledger.entries(A)
+    assert of_kind(entries, EntryKind.USAGE) == []  # usage itself moves no money: counters only
+    used = of_kind(entries, EntryKind.CREDITS_USED)
+    until = f"{purchase.grant.expires_at:%Y-%m-%d}"
+    assert [e.reason for e in used] == [
+        f"20 sms credits used in 2026-03 (pack sms1000, valid until {until})"
+    ]
+    assert [(e.at, e.ref) for e in used] == [
+        (datetime(2026, 3, 31, 23, 59, 59, tzinfo=UTC), "credits:202603:sms")
+    ]
+    assert all(e.amount.units == 0 for e in used)
+    assert await store.ledger.check(A) == []
 
 
 async def test_credits_are_used_earliest_expiry_first_in_one_entry_per_resource(
@@ -127,13 +156,14 @@ async def test_credits_are_used_earliest_expiry_first_in_one_entry_per_resource(
     m = meter(store)
     older = await buy_pack(m, A, "sms1000", T0, actor=A)
     newer = await buy_pack(m, A, "sms1000", T0 + days(10), actor=A)
-    await ingest(m, events(A, 25), T0 + days(10))
+    await ingest(m, events(A, 25, at=T0 + days(10)), T0 + days(10))
     await settle_account(m, A, T0 + days(10))
+    await settle_account(m, A, next_month(T0))
     entries = await store.ledger.entries(A)
     until = [f"{p.grant.expires_at:%Y-%m-%d}" for p in (older, newer)]
     packs = "; ".join(f"pack sms1000, valid until {day}" for day in until)
     assert [(e.kind, e.reason) for e in entries[-1:]] == [
-        (EntryKind.CREDITS_USED, f"20 sms credits used ({packs})")  # the 5 beyond: not charged
+        (EntryKind.CREDITS_USED, f"20 sms credits used in 2026-03 ({packs})")  # 5 not charged
     ]
     assert (await store.credits.grants(A)) == ()
     [(_id, fields)] = await stream(store.redis, keys.transactions(A), newest_first=True, count=1)
@@ -205,9 +235,10 @@ async def test_a_leaf_uses_its_allowance_then_its_mains_credits(store: Store) ->
         await authorize(m, A, "sms", T0)
     ).remaining == 10 + 14  # its allowance, the credits left
     await settle_account(m, A, T0)
+    await settle_account(m, A, next_month(T0))
     used = of_kind(await store.ledger.entries(A), EntryKind.CREDITS_USED)
     assert [e.reason.split(" (")[0] for e in used] == [
-        "6 sms credits used, 6 by the accounts you pay for"
+        "6 sms credits used in 2026-03, 6 by the accounts you pay for"
     ]
     await settle_account(m, LEAF, T0)
     assert await store.ledger.entries(LEAF) == []  # its own usage moved no money
@@ -226,7 +257,10 @@ async def test_a_leafs_draw_cut_in_half_by_a_crash_is_completed(store: Store) ->
     # The leaf's step alone, as if the process died before the main's.
     leaf_events = [("202603", e) for e in events(LEAF, 4)]
     await store.usage.count(
-        [ToCount(LEAF, leaf_events, {}, ("sms",), main=A)], this_month="202603", now=T0
+        [ToCount(LEAF, leaf_events, {}, ("sms",), main=A)],
+        this_month="202603",
+        now=T0,
+        late_days=7,
     )
     assert await store.redis.hlen(keys.credit_transfers(LEAF)) == 4
     assert (await authorize(meter(store), LEAF, "sms", T0)).remaining == 20

@@ -6,17 +6,21 @@
 -- answer, the webhook and a resumed charge all end here: the ref makes it once.
 -- KEYS[1] prepaid balance, KEYS[2] ledger stream, KEYS[3] idempotency hash,
 -- KEYS[4] charge in flight, KEYS[5] cards hash, KEYS[6] card payments hash,
--- KEYS[7] card profile hash
+-- KEYS[7] card profile hash, KEYS[8] the digests of refs whose entries were archived
 -- ARGV: amount, reason, ref, at, actor, charge key, card id, payment intent, unix now,
--- purpose, now in milliseconds
--- Returns {applied(1|0), ledger entry id, prepaid after}
+-- purpose, now in milliseconds, the ref's digest (payments.ledger.records.ref_key)
+-- Returns {applied(1|0), ledger entry id ('archived' for a ref archived), prepaid after}
 local ref = ARGV[3]
 local applied, id = 0, redis.call('HGET', KEYS[3], ref)
+if not id and redis.call('SISMEMBER', KEYS[8], ARGV[12]) == 1 then
+  id = 'archived'
+end
 if not id then
   local after = redis.call('INCRBY', KEYS[1], ARGV[1])
   id = redis.call('XADD', KEYS[2], '*',
     'amount', ARGV[1], 'balance', 'prepaid', 'after', after,
-    'kind', 'payment', 'reason', ARGV[2], 'ref', ref, 'at', ARGV[4], 'actor', ARGV[5])
+    'kind', 'payment', 'reason', ARGV[2], 'ref', ref, 'at', ARGV[4], 'actor', ARGV[5],
+    'resource', '', 'quantity', '', 'grant', '')
   redis.call('HSET', KEYS[3], ref, id)
   applied = 1
 end

@@ -27,7 +27,8 @@ local function take(key, name, want)
   local entry_ref = ref .. ':' .. name
   local id = redis.call('XADD', KEYS[3], '*',
     'amount', string.format('-%d', want), 'balance', name, 'after', string.format('%d', after),
-    'kind', 'charge', 'reason', ARGV[3], 'ref', entry_ref, 'at', ARGV[4], 'actor', ARGV[5])
+    'kind', 'charge', 'reason', ARGV[3], 'ref', entry_ref, 'at', ARGV[4], 'actor', ARGV[5],
+    'resource', '', 'quantity', '', 'grant', '')
   redis.call('HSET', KEYS[4], entry_ref, id)
   return want
 end

@@ -25,7 +25,8 @@ for i, name in ipairs({'voucher', 'prepaid'}) do
       local refund = 'refund:' .. id
       local rid = redis.call('XADD', KEYS[3], '*',
         'amount', string.format('%d', amount), 'balance', name, 'after', string.format('%d', after),
-        'kind', 'credit', 'reason', ARGV[2], 'ref', refund, 'at', ARGV[3], 'actor', ARGV[4])
+        'kind', 'credit', 'reason', ARGV[2], 'ref', refund, 'at', ARGV[3], 'actor', ARGV[4],
+        'resource', '', 'quantity', '', 'grant', '')
       redis.call('HSET', KEYS[4], refund, rid)
       total = total + amount
     end

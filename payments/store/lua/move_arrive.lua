@@ -53,7 +53,7 @@ local function carry(key, name, units, always)
   local ref = 'move:' .. id .. ':in:' .. name
   local entry = redis.call('XADD', KEYS[5], '*', 'amount', string.format('%d', units),
     'balance', name, 'after', string.format('%d', after), 'kind', 'moved', 'reason', reason,
-    'ref', ref, 'at', at, 'actor', actor)
+    'ref', ref, 'at', at, 'actor', actor, 'resource', '', 'quantity', '', 'grant', '')
   redis.call('HSET', KEYS[6], ref, entry)
 end
 carry(KEYS[3], 'prepaid', tonumber(snap.prepaid), snap.had_ledger == '1')
@@ -84,7 +84,7 @@ for i = 1, nu do
   local month = ARGV[8 + np + ni + i]
   local key, fields = KEYS[16 + np + ni + i], snap.usage[month]
   for name, value in pairs(fields) do
-    if string.sub(name, 1, 8) == 'blocked:' then
+    if string.sub(name, 1, 8) == 'blocked:' or string.sub(name, 1, 5) == 'pack:' then
       redis.call('HSETNX', key, name, value)
     else
       redis.call('HINCRBY', key, name, value)

@@ -87,7 +87,8 @@ for _, pair in ipairs({{KEYS[3], 'prepaid', snap.prepaid}, {KEYS[4], 'voucher', 
     local after = redis.call('DECRBY', pair[1], units)
     redis.call('XADD', KEYS[5], '*', 'amount', string.format('-%d', units), 'balance', pair[2],
       'after', string.format('%d', after), 'kind', 'moved', 'reason', reason,
-      'ref', 'move:' .. id .. ':out:' .. pair[2], 'at', at, 'actor', actor)
+      'ref', 'move:' .. id .. ':out:' .. pair[2], 'at', at, 'actor', actor,
+      'resource', '', 'quantity', '', 'grant', '')
   end
 end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[13],

@@ -29,7 +29,7 @@ local ref = 'referral:' .. ARGV[2]
 local after = redis.call('INCRBY', KEYS[2], ARGV[5])
 local id = redis.call('XADD', KEYS[3], '*', 'amount', ARGV[5], 'balance', 'voucher',
   'after', after, 'kind', 'referral', 'reason', ARGV[8], 'ref', ref, 'at', ARGV[3],
-  'actor', ARGV[4])
+  'actor', ARGV[4], 'resource', '', 'quantity', '', 'grant', '')
 redis.call('HSET', KEYS[4], ref, id)
 redis.call('HSET', KEYS[1], field, 'rewarded|' .. ARGV[3] .. '|' .. ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'rewards', 1)

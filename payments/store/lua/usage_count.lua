@@ -2,33 +2,53 @@
 -- what goes beyond the month's allowance on credits: the account's own
 -- (pending until settled), or for a leaf its main's (a transfer the caller
 -- then applies on the main, a separate single-account step).
--- An event id seen this month or last month is not counted again.
+-- An event id found in any set of the window (one per day: every day an event
+-- still counted now may be from) is not counted again; a counted id joins the
+-- set of its own day.
 -- KEYS[1] usage hash of this month, KEYS[2] usage hash of last month,
--- KEYS[3] event ids of this month, KEYS[4] event ids of last month,
--- KEYS[5] pending draws hash, KEYS[6] transfers hash, KEYS[7] open months set
+-- KEYS[3] pending draws hash, KEYS[4] transfers hash, KEYS[5] open months set,
+-- KEYS[6..] the window's event-id sets, oldest day first
 -- ARGV[1] 'own' or 'leaf', ARGV[2] the main (leaf), ARGV[3] this month, ARGV[4] last month,
--- ARGV[5..8] time to live (seconds) of KEYS[1..4], ARGV[9] n, then n pairs (resource, allowance),
--- then per event: 'c' (this month) or 'p' (last month), event id, resource, quantity
+-- ARGV[5..6] time to live (seconds) of KEYS[1..2], ARGV[7] n, then n pairs (resource,
+-- allowance), then per window day: (YYYYMMDD, time to live of its set), then per event:
+-- 'c' (this month) or 'p' (last month), its day's place in the window (1 = oldest),
+-- event id, resource, quantity
 -- Returns {{counted (1|0), beyond the allowance} per event, {used this month, drawn this
 -- month} per resource}
 local mode, main = ARGV[1], ARGV[2]
-local n = tonumber(ARGV[9])
+local n = tonumber(ARGV[7])
 local resources, allowance = {}, {}
 for i = 0, n - 1 do
-  local resource = ARGV[10 + 2 * i]
+  local resource = ARGV[8 + 2 * i]
   table.insert(resources, resource)
-  allowance[resource] = tonumber(ARGV[11 + 2 * i])
+  allowance[resource] = tonumber(ARGV[9 + 2 * i])
+end
+local days = #KEYS - 5
+local first_event = 8 + 2 * n + 2 * days
+local ids = {}
+for i = first_event, #ARGV, 5 do table.insert(ids, ARGV[i + 2]) end
+local known = {}
+if #ids > 0 then
+  for d = 1, days do
+    local found = redis.call('SMISMEMBER', KEYS[5 + d], unpack(ids))
+    for i, hit in ipairs(found) do
+      if hit == 1 then known[ids[i]] = true end
+    end
+  end
 end
 local months = {c = {KEYS[1], ARGV[3]}, p = {KEYS[2], ARGV[4]}}
-local touched = {}
+local touched, sets = {}, {}
 local results = {}
-for i = 10 + 2 * n, #ARGV, 4 do
-  local which, id, resource, quantity = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-  local seen = redis.call('SISMEMBER', KEYS[3], id) == 1 or redis.call('SISMEMBER', KEYS[4], id) == 1
+for i = first_event, #ARGV, 5 do
+  local which, day, id = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local resource, quantity = ARGV[i + 3], tonumber(ARGV[i + 4])
   local beyond = 0
+  local seen = known[id] == true
   if not seen then
+    known[id] = true  -- the same id twice in one batch counts once
     local usage, month = months[which][1], months[which][2]
-    redis.call('SADD', which == 'c' and KEYS[3] or KEYS[4], id)
+    redis.call('SADD', KEYS[5 + day], id)
+    sets[day] = true
     local before = tonumber(redis.call('HGET', usage, 'used:' .. resource) or '0')
     local after = redis.call('HINCRBY', usage, 'used:' .. resource, quantity)
     beyond = after - math.max(allowance[resource] or 0, before)
@@ -36,25 +56,22 @@ for i = 10 + 2 * n, #ARGV, 4 do
     if beyond > 0 then
       redis.call('HINCRBY', usage, 'credit:' .. resource, beyond)
       if mode == 'leaf' then
-        redis.call('HSET', KEYS[6], month .. ':' .. id,
+        redis.call('HSET', KEYS[4], ARGV[7 + 2 * n + 2 * day - 1] .. ':' .. id,
           main .. '|' .. resource .. '|' .. string.format('%d', beyond))
       else
-        redis.call('HINCRBY', KEYS[5], resource, beyond)
+        redis.call('HINCRBY', KEYS[3], resource, beyond)
       end
     end
-    redis.call('SADD', KEYS[7], month)
+    redis.call('SADD', KEYS[5], month)
     touched[which] = true
   end
   table.insert(results, seen and 0 or 1)
   table.insert(results, beyond)
 end
-if touched.c then
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  redis.call('EXPIRE', KEYS[3], ARGV[7])
-end
-if touched.p then
-  redis.call('EXPIRE', KEYS[2], ARGV[6])
-  redis.call('EXPIRE', KEYS[4], ARGV[8])
+if touched.c then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+if touched.p then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
+for day in pairs(sets) do
+  redis.call('EXPIRE', KEYS[5 + day], ARGV[8 + 2 * n + 2 * (day - 1) + 1])
 end
 local totals = {}
 for _, resource in ipairs(resources) do

@@ -1,6 +1,6 @@
 -- Put a leaf's draws on its main's credits, once per (leaf, event): the main's
 -- side of a transfer the leaf's usage_count.lua recorded.
--- KEYS[1] the main's event ids of the month, KEYS[2] the main's pending draws hash
+-- KEYS[1] the main's event ids of the event's day, KEYS[2] the main's pending draws hash
 -- ARGV[1] the leaf, ARGV[2] time to live (seconds) of KEYS[1], then triples (the draw's
 -- member: a 63-bit integer of "draw:LEAF:EVENT", resource, quantity)
 -- Returns how many draws were added (0: all applied before)

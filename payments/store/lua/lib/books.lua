@@ -1,5 +1,8 @@
 -- Shared by the scripts that take money: one balance change and its ledger
 -- entry, written together (a script includes this file with `--! include books`).
+-- Every ledger entry carries the same eleven fields in the same order (those of
+-- metering, `resource`, `quantity`, `grant`, empty on money entries): a stream
+-- node then keeps the field names once for all its entries (keys.md).
 
 -- Take up to `want` units from one balance (never below zero), with a
 -- 'charge' ledger entry whose ref is `ref:NAME`; returns what was taken. With
@@ -14,7 +17,8 @@ local function take(balance, ledger, idempotency, name, want, ref, reason, at, a
   local entry_ref = ref .. ':' .. name
   local id = redis.call('XADD', ledger, '*',
     'amount', string.format('-%d', got), 'balance', name, 'after', string.format('%d', after),
-    'kind', 'charge', 'reason', reason, 'ref', entry_ref, 'at', at, 'actor', actor)
+    'kind', 'charge', 'reason', reason, 'ref', entry_ref, 'at', at, 'actor', actor,
+    'resource', '', 'quantity', '', 'grant', '')
   if idempotency then
     redis.call('HSET', idempotency, entry_ref, id)
   end

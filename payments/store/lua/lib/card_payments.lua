@@ -20,7 +20,7 @@ local function book(prepaid, ledger, idempotency, amount, kind, reason, ref, at,
   local id = redis.call('XADD', ledger, '*',
     'amount', string.format('%d', amount), 'balance', 'prepaid',
     'after', string.format('%d', after), 'kind', kind, 'reason', reason, 'ref', ref,
-    'at', at, 'actor', actor)
+    'at', at, 'actor', actor, 'resource', '', 'quantity', '', 'grant', '')
   redis.call('HSET', idempotency, ref, id)
   return id
 end
