@@ -4,9 +4,10 @@ Runs N seeded histories against a redis-server of its own (or ``--redis URL``),
 prints one line per failing seed with the violation and the end of its log,
 then a summary: histories, steps, crashes injected, races, time.
 Exit 1 if any history broke an invariant. ``--seed S --log`` replays one.
-With ``--jobs J`` the seeds are dealt to J processes, each with a redis-server
-of its own (a history is one process's loop: the oracle after each step costs
-more than the step, so histories side by side use the cores).
+With ``--jobs J`` the seeds are dealt to J processes, 25 at a time, each with a
+redis-server of its own (a history is one process's loop: the oracle after each
+step costs more than the step, so histories side by side use the cores), and the
+running totals are printed after each 25.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import asyncio
 import logging
 import secrets
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from accountbot.stack import RedisServer
 from tests.simulator.run import Outcome, history
 from tests.support import ROOT
+
+CHUNK = 25  # seeds a job runs on one redis-server of its own
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,13 +45,20 @@ def main(argv: list[str] | None = None) -> int:
         [args.seed] if args.seed is not None else list(range(args.first, args.first + args.seeds))
     )
     started = time.monotonic()
-    if args.jobs == 1:
-        outcomes = run_seeds(seeds, args)
-    else:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            dealt = [seeds[job :: args.jobs] for job in range(args.jobs)]
-            outcomes = [o for part in pool.map(run_seeds, dealt, [args] * args.jobs) for o in part]
+    outcomes = run_seeds(seeds, args) if args.jobs == 1 else run_jobs(seeds, args, started)
     return conclude(sorted(outcomes, key=lambda o: o.seed), time.monotonic() - started)
+
+
+def run_jobs(seeds: list[int], args: argparse.Namespace, started: float) -> list[Outcome]:
+    """Deal ``seeds`` to ``--jobs`` processes a chunk at a time, with the running totals
+    after each chunk (a long run stopped half-way still says how far it got)."""
+    chunks = [seeds[i : i + CHUNK] for i in range(0, len(seeds), CHUNK)]
+    outcomes: list[Outcome] = []
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for done in as_completed([pool.submit(run_seeds, chunk, args) for chunk in chunks]):
+            outcomes += done.result()
+            print(f"so far: {summary(outcomes, time.monotonic() - started)}", flush=True)
+    return outcomes
 
 
 def run_seeds(seeds: list[int], args: argparse.Namespace) -> list[Outcome]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from payments import keys
 from payments.ledger.records import Balance, EntryKind
+from tests.simulator.ledgers import Ledgers
 from tests.simulator.violation import Violation
 from tests.simulator.world import World
 
@@ -26,17 +27,17 @@ if TYPE_CHECKING:  # oracle.py imports this module: its Snapshot is only named h
 ONCE = ("stripe:", "dispute:", "refund:", "stripe-refund:")  # refs that may appear once only
 
 
-async def negative_only_by_disputes(w: World, jid: str) -> None:
-    for entry in await w.store.ledger.all_entries(jid):
+async def negative_only_by_disputes(jid: str, ledgers: Ledgers) -> None:
+    for entry in await ledgers.of(jid):
         takes = entry.balance is Balance.PREPAID and entry.amount.units < 0
         if takes and entry.kind is not EntryKind.DISPUTE and entry.balance_after.units < 0:
             raise Violation(f"{jid}: {entry.kind.value} {entry.ref} took prepaid below zero")
 
 
-async def check_cards(w: World, accounts: dict[str, Snapshot]) -> None:
+async def check_cards(w: World, accounts: dict[str, Snapshot], ledgers: Ledgers) -> None:
     refs: dict[str, Counter[str]] = {}
     for jid in {c.jid for c in w.cards.intents.values()} | set(accounts):
-        found = [e.ref for e in await w.store.ledger.all_entries(jid) if e.ref.startswith(ONCE)]
+        found = [e.ref for e in await ledgers.of(jid) if e.ref.startswith(ONCE)]
         refs[jid] = Counter(found)
         twice = [ref for ref, n in refs[jid].items() if n > 1]
         if twice:

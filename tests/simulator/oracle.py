@@ -7,6 +7,7 @@ a history, once providers delivered everything and the chores ran.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,9 @@ from payments.clock import parse_instant
 from payments.ledger.records import Balance, EntryKind, LedgerEntry, sum_by_balance
 from payments.referrals.flow import holder_of, newcomer_entries
 from payments.referrals.rules import NewcomerState, Verdict, decide
+from payments.store.currencies import FIELD
 from tests.simulator.card_oracle import check_cards, negative_only_by_disputes
+from tests.simulator.ledgers import Ledgers
 from tests.simulator.violation import Violation as Violation
 from tests.simulator.world import World
 
@@ -52,30 +55,44 @@ class Snapshot:
 
 
 async def snapshot(w: World, jid: str) -> Snapshot:
-    redis: Any = w.store.redis
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.hgetall(keys.account(jid))
-        pipe.hgetall(keys.freezes(jid))
-        pipe.get(keys.balance_prepaid(jid))
-        pipe.get(keys.balance_voucher(jid))
-        pipe.zrange(keys.invoices_open(jid), 0, -1, withscores=True)
-        pipe.zrange(keys.invoices(jid), 0, -1)
-        pipe.hgetall(keys.credit_grants(jid))
-        pipe.get(keys.leaf_jids_index(jid))
-        account, freezes, prepaid, voucher, open_, periods, grants, group = await pipe.execute()
-    async with redis.pipeline(transaction=False) as pipe:
-        for period in periods:
-            pipe.hgetall(keys.invoice(jid, period))
-        invoices = dict(zip(periods, await pipe.execute(), strict=True))
-    invoices = {**{p: dict(r.fields) for p, r in w.archive.invoices(jid).items()}, **invoices}
-    return Snapshot(
-        jid, account, freezes, int(prepaid or 0), int(voucher or 0), dict(open_), invoices,
-        grants, group or "",
-    )  # fmt: skip
+    return (await read_snapshots(w, [jid]))[jid]
 
 
 async def snapshots(w: World) -> dict[str, Snapshot]:
-    return {jid: await snapshot(w, jid) for jid in w.jids}
+    return await read_snapshots(w, w.jids)
+
+
+async def read_snapshots(w: World, jids: list[str]) -> dict[str, Snapshot]:
+    """The accounts' keys in two round trips (their invoices' periods, then the invoices)."""
+    redis: Any = w.store.redis
+    async with redis.pipeline(transaction=False) as pipe:
+        for jid in jids:
+            pipe.hgetall(keys.account(jid))
+            pipe.hgetall(keys.freezes(jid))
+            pipe.get(keys.balance_prepaid(jid))
+            pipe.get(keys.balance_voucher(jid))
+            pipe.zrange(keys.invoices_open(jid), 0, -1, withscores=True)
+            pipe.zrange(keys.invoices(jid), 0, -1)
+            pipe.hgetall(keys.credit_grants(jid))
+            pipe.get(keys.leaf_jids_index(jid))
+        replies = await pipe.execute()
+    read = {jid: replies[i * 8 : i * 8 + 8] for i, jid in enumerate(jids)}
+    async with redis.pipeline(transaction=False) as pipe:
+        for jid in jids:
+            for period in read[jid][5]:
+                pipe.hgetall(keys.invoice(jid, period))
+        invoices = iter(await pipe.execute())
+    return {jid: _snapshot(w, jid, read[jid], invoices) for jid in jids}
+
+
+def _snapshot(w: World, jid: str, read: list[Any], invoices: Iterator[Any]) -> Snapshot:
+    account, freezes, prepaid, voucher, open_, periods, grants, group = read
+    found = {period: next(invoices) for period in periods}
+    archived = {p: dict(r.fields) for p, r in w.archive.invoices(jid).items()}
+    return Snapshot(
+        jid, account, freezes, int(prepaid or 0), int(voucher or 0), dict(open_),
+        {**archived, **found}, grants, group or "",
+    )  # fmt: skip
 
 
 def fail(w: World, what: str) -> None:
@@ -84,35 +101,35 @@ def fail(w: World, what: str) -> None:
 
 async def check(w: World) -> dict[str, Snapshot]:
     """What must hold after every step, whatever ran and whatever crashed."""
-    accounts = await snapshots(w)
+    accounts, ledgers = await snapshots(w), Ledgers(w)
     for snap in accounts.values():
-        await _books(w, snap)
+        await _books(w, snap, ledgers)
         _renewed_periods_billed(w, snap)
         _recurring_credits_paid(w, snap)
         _closed_only_when_owing(w, snap)
         _leaves_billed_while_open(w, snap, accounts)
-    await _payments_credited_once(w)
+    await _payments_credited_once(w, ledgers)
     await _events_counted_once(w)
-    await check_cards(w, accounts)
+    await check_cards(w, accounts, ledgers)
     await _currencies_fixed(w, accounts)
-    await _referrals_rewarded_once(w, accounts)
-    await _moves_carried_once(w)
+    await _referrals_rewarded_once(w, accounts, ledgers)
+    await _moves_carried_once(w, ledgers)
     return accounts
 
 
-async def _books(w: World, snap: Snapshot) -> None:
+async def _books(w: World, snap: Snapshot, ledgers: Ledgers) -> None:
     if snap.voucher < 0:
         fail(w, f"{snap.jid}: negative voucher balance {snap.voucher}")
     if snap.prepaid < 0:  # only a dispute may take prepaid below zero (docs/billing.md)
-        await negative_only_by_disputes(w, snap.jid)
+        await negative_only_by_disputes(snap.jid, ledgers)
     if (snap.prepaid or snap.voucher) and not snap.exists:
         fail(w, f"{snap.jid}: money on a JID that has no account")
     mismatches = await w.store.ledger.check(snap.jid)
     if mismatches:
         fail(w, f"{snap.jid}: the ledger does not sum to the balances: {mismatches}")
     # Across archived months: every entry ever written (archive and stream, each once).
-    currency = await w.store.currencies.of(snap.jid)
-    whole = sum_by_balance(await w.store.ledger.all_entries(snap.jid), currency)
+    currency = w.store.currencies.of_field(snap.account.get(FIELD))
+    whole = sum_by_balance(await ledgers.of(snap.jid), currency)
     if (whole[Balance.PREPAID].units, whole[Balance.VOUCHER].units) != (snap.prepaid, snap.voucher):
         fail(w, f"{snap.jid}: archive and stream sum to {whole}, not to the balances")
 
@@ -165,10 +182,10 @@ def _was_closed(snap: Snapshot, instant: datetime) -> bool:
     return reopened is None or not closed <= reopened <= instant
 
 
-async def _payments_credited_once(w: World) -> None:
+async def _payments_credited_once(w: World, ledgers: Ledgers) -> None:
     refs: dict[str, list[str]] = {}
     for jid in {p.jid for p in w.payments}:
-        refs[jid] = [e.ref for e in await w.store.ledger.all_entries(jid)]
+        refs[jid] = [e.ref for e in await ledgers.of(jid)]
     for payment in w.payments:
         found = refs[payment.jid].count(payment.ref)
         if found > 1 or (payment.acknowledged and found != 1):
@@ -180,7 +197,7 @@ async def _payments_credited_once(w: World) -> None:
 async def _currencies_fixed(w: World, accounts: dict[str, Snapshot]) -> None:
     """An account counts in one currency from its first money on; a leaf in its main's."""
     for snap in accounts.values():
-        currency = await w.store.currencies.of(snap.jid)
+        currency = w.store.currencies.of_field(snap.account.get(FIELD))
         if await w.store.ledger.money_arrived(snap.jid):
             seen = w.currencies.setdefault(snap.jid, currency)
             if seen != currency:
@@ -190,12 +207,14 @@ async def _currencies_fixed(w: World, accounts: dict[str, Snapshot]) -> None:
             fail(w, f"{snap.jid}: a leaf in {currency} of {main}, who counts in another currency")
 
 
-async def _referrals_rewarded_once(w: World, accounts: dict[str, Snapshot]) -> None:
+async def _referrals_rewarded_once(
+    w: World, accounts: dict[str, Snapshot], ledgers: Ledgers
+) -> None:
     """A referrer is rewarded once per newcomer, only for a first payment that settled and
     that nothing took back before the reward; its counters say what its records say."""
     rewards: dict[str, list[LedgerEntry]] = {}
     for jid in accounts:
-        for entry in await w.store.ledger.all_entries(jid):
+        for entry in await ledgers.of(jid):
             if entry.kind is EntryKind.REFERRAL:
                 rewards.setdefault(entry.ref.removeprefix("referral:"), []).append(entry)
     for newcomer, found in rewards.items():
@@ -215,7 +234,7 @@ async def _referrals_rewarded_once(w: World, accounts: dict[str, Snapshot]) -> N
             fail(w, f"{jid}: counts {raw.get('rewards', 0)} rewards, its records say otherwise")
 
 
-async def _moves_carried_once(w: World) -> None:
+async def _moves_carried_once(w: World, ledgers: Ledgers) -> None:
     """What a move carried in to a new JID was carried out of its old one: the same amount
     of each balance, once (no money made by a move, none counted twice)."""
     carried: dict[str, list[int]] = {}
@@ -224,7 +243,7 @@ async def _moves_carried_once(w: World) -> None:
         record = await w.store.moves.record(old)
         involved |= {record.new} if record is not None else set()
     for jid in involved:
-        for entry in await w.store.ledger.all_entries(jid):
+        for entry in await ledgers.of(jid):
             if entry.kind is EntryKind.MOVED and entry.ref:
                 carried.setdefault(entry.ref, []).append(entry.amount.units)
     for ref, amounts in carried.items():
