@@ -37,6 +37,12 @@ from payments.store.scripts import Scripts
 MAX_UNITS: Final = 10**15
 MAX_REASON: Final = 200
 MAX_REF: Final = 200
+# The refs that leave the idempotency hash for the set of archived refs' digests when
+# their entries are archived: those whose scripts look in that set too (credit.lua,
+# debit.lua, card_credit.lua: payments and vouchers, the refs a provider or a user
+# replays). Every other ref (a dispute, a refund, a charge line, a move, a referral)
+# stays in the hash, which its script reads alone: a replay of it stays refused.
+ARCHIVED_REF_KINDS: Final = frozenset({EntryKind.PAYMENT.value, EntryKind.VOUCHER.value})
 _PAGE: Final = 500
 SUMMED_IN_REDIS: Final = 20_000  # a longer stream is summed a page at a time (reconcile)
 CHECK_ATTEMPTS: Final = 5
@@ -283,7 +289,8 @@ class LedgerStore:
         refs: dict[str, str] = {}
         for _, fields in entries:
             sums[Balance(fields["balance"])] += int(fields["amount"])
-            refs.update((ref, ref_key(ref)) for ref in refs_of(fields))
+            if fields.get("kind") in ARCHIVED_REF_KINDS:
+                refs.update((ref, ref_key(ref)) for ref in refs_of(fields))
         script_keys = [
             keys.transactions(jid),
             keys.idempotency(jid),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from payments import keys
+from payments.cards.records import Dispute, DisputeStatus
 from payments.chores.archive import Archiving, archive_account
 from payments.clock import month_start
 from payments.ledger.archive import ArchiveError, LedgerArchive
@@ -25,7 +26,8 @@ from tests.support.archive import (
     archive_alice,
     two_old_months,
 )
-from tests.support.billing import usd
+from tests.support.billing import T0, basic_plan, paid_account, top_up, usd
+from tests.support.cards import payment_of
 
 
 @pytest.fixture
@@ -167,3 +169,29 @@ def test_a_long_jid_is_named_by_its_digest(tmp_path: Path) -> None:
     jid = "x" * 300 + "@example.org"
     folder = LedgerArchive(tmp_path).account_dir(jid)
     assert folder.name.startswith("sha256-") and len(folder.name) < 100
+
+
+async def test_a_replayed_dispute_of_an_archived_month_takes_nothing_again(
+    archived_store: Store, tmp_path: Path
+) -> None:
+    """Only the refs of scripts that also look in the archived refs leave the idempotency
+    hash: a dispute's (``card_dispute.lua`` looks in the hash alone) stays there."""
+    store = archived_store
+    await basic_plan(store)
+    await paid_account(store, ALICE, T0, amount="20")
+    february = T0 + timedelta(days=35)
+    await payment_of(store, ALICE, "pi_1", "10", february)
+    dispute = Dispute("dp_1", "pi_1", usd("10"), DisputeStatus.OPEN, february)
+
+    async def dispute_reported() -> bool:
+        done, _ = await store.card_returns.open_dispute(
+            ALICE, dispute, reason="dispute dp_1", freeze='{"who": "x"}', actor="stripe"
+        )
+        return done
+
+    assert await dispute_reported()
+    await top_up(store, ALICE, "3", ARCHIVED_AT - timedelta(days=5), ref="stripe:cs_mar")
+    assert (await archive_alice(store, tmp_path)).entries > 0
+    balance = (await store.ledger.balances(ALICE)).prepaid
+    assert not await dispute_reported()
+    assert (await store.ledger.balances(ALICE)).prepaid == balance

@@ -2,8 +2,9 @@
 -- archive's files and read them back first): they leave the stream, and one 'archived'
 -- entry per balance brings their sum forward, so the stream still sums to the balances.
 -- Applied only if the stream still starts with exactly those entries and they sum to
--- what the caller archived. Their idempotency refs leave the hash for the set of
--- archived refs' digests (a replay is still refused: lib/refs.lua).
+-- what the caller archived. The refs the caller passes (its payments' and vouchers':
+-- payments/ledger/store.py ARCHIVED_REF_KINDS) leave the hash for the set of
+-- archived refs' digests (a replay is still refused: credit.lua, debit.lua, card_credit.lua).
 -- KEYS[1] ledger stream, KEYS[2] idempotency hash, KEYS[3] archived refs' digests,
 -- KEYS[4] prepaid balance, KEYS[5] voucher balance
 -- ARGV[1] first entry id, ARGV[2] last entry id, ARGV[3] how many, ARGV[4] their prepaid
