@@ -42,7 +42,7 @@ from payments.catalog.records import Plan
 from payments.clock import epoch, from_epoch, month_of
 from payments.config import UsageConfig
 from payments.groups.rules import Move, MoveOp, join_price, join_ref
-from payments.ledger.records import Balance, EntryKind
+from payments.ledger.records import Balance, EntryKind, ref_key
 from payments.money import Money
 from payments.stores import Store
 from payments.usage.credits import AutoBuy
@@ -120,12 +120,12 @@ class Loader:
         jid = unit.jid
         account_keys = [
             keys.balance_prepaid(jid), keys.transactions(jid), keys.idempotency(jid),
-            keys.account(jid),
+            keys.account(jid), keys.idempotency_archived(jid),
         ]  # fmt: skip
         args = [
             unit.payment, Balance.PREPAID.value, EntryKind.PAYMENT.value, "top-up",
             payment_ref(jid), unit.at.isoformat(), PAYER, self.store.currency,
-            self.store.currency,
+            self.store.currency, ref_key(payment_ref(jid)),
         ]  # fmt: skip
         return account_keys, args
 
