@@ -9,8 +9,9 @@ completed by the next without losing or doubling an entry):
 2. add them to the archive's files (written, fsynced, renamed over, read back: every
    entry is there as it is in Redis);
 3. trim them from the stream in one script that brings their sum forward in an
-   ``archived`` entry (the stream still sums to the balances) and moves their
-   idempotency refs to the set of archived refs (a replay is still refused);
+   ``archived`` entry (the stream still sums to the balances) and moves the
+   idempotency refs of its payments and vouchers to the set of archived refs (a replay
+   is still refused; every other ref stays in the hash: ``ARCHIVED_REF_KINDS``);
 4. the same for paid invoices of those months: added to the archive, read back, then
    dropped from Redis.
 
