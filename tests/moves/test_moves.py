@@ -9,6 +9,7 @@ from payments import keys
 from payments.accounts.records import AccountKind, AccountStatus
 from payments.billing.payment import pay_invoices
 from payments.billing.renewal import renew_account
+from payments.cards.records import Dispute, DisputeStatus
 from payments.codes import MOVE_CODES, CodeRefused
 from payments.ledger.records import EntryKind
 from payments.moves.flow import can_receive, claim, operator_move
@@ -16,6 +17,7 @@ from payments.moves.rules import MoveState
 from payments.notices import NoticeChoice
 from payments.stores import Store
 from tests.support.billing import T0, cycle_of, days, kinds, usd
+from tests.support.cards import payment_of
 from tests.support.moves import (
     LEAF,
     MOVED_AT,
@@ -116,3 +118,19 @@ async def test_an_address_in_use_gets_no_code_and_a_claim_reads_as_any_refusal(
     with pytest.raises(CodeRefused):  # someone else, with the code
         await claim(flow_of(store, LEAF), LEAF, code, MOVED_AT, attempts=10)
     assert await moved_entries(store, OLD) == []
+
+
+async def test_a_debt_left_by_a_dispute_moves_out_with_its_ledger_entry(store: Store) -> None:
+    await main_worth_moving(store)
+    disputed_at = MOVED_AT - days(1)
+    await payment_of(store, OLD, "pi_1", "10", disputed_at)
+    await store.ledger.debit(OLD, (await store.ledger.balances(OLD)).prepaid, reason="spent")
+    dispute = Dispute("dp_1", "pi_1", usd("10"), DisputeStatus.OPEN, disputed_at)
+    await store.card_returns.open_dispute(
+        OLD, dispute, reason="dispute dp_1", freeze='{"who": "x"}', actor="stripe"
+    )
+    assert (await store.ledger.balances(OLD)).prepaid == usd("-10")
+    await operator_move(flow_of(store, "admin"), OLD, NEW, MOVED_AT)
+    assert (await store.ledger.balances(OLD)).prepaid == usd("0")
+    assert (await store.ledger.balances(NEW)).prepaid == usd("-10")
+    assert await store.ledger.check(OLD) == [] and await store.ledger.check(NEW) == []

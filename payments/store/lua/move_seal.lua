@@ -80,12 +80,14 @@ end
 local json = cjson.encode(snap)
 
 -- The balances leave with their ledger entries: the books of the old JID end at zero.
+-- A debt too (a dispute may take prepaid below zero): it is carried like money, and
+-- move_arrive.lua writes it on the new JID.
 local reason = 'carried over to ' .. new .. ' (the account moved)'
 for _, pair in ipairs({{KEYS[3], 'prepaid', snap.prepaid}, {KEYS[4], 'voucher', snap.voucher}}) do
   local units = tonumber(pair[3])
-  if units > 0 then
+  if units ~= 0 then
     local after = redis.call('DECRBY', pair[1], units)
-    redis.call('XADD', KEYS[5], '*', 'amount', string.format('-%d', units), 'balance', pair[2],
+    redis.call('XADD', KEYS[5], '*', 'amount', string.format('%d', -units), 'balance', pair[2],
       'after', string.format('%d', after), 'kind', 'moved', 'reason', reason,
       'ref', 'move:' .. id .. ':out:' .. pair[2], 'at', at, 'actor', actor,
       'resource', '', 'quantity', '', 'grant', '')
