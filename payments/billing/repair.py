@@ -87,8 +87,11 @@ def _expected(view: RepairView, now: datetime) -> list[tuple[str, datetime]]:
     if view.open_invoices and view.cards:  # its cards are tried as the retry schedule says
         expected.append((keys.CARD_DUE, parse_instant(account.get("unpaid_since")) or now))
     billing = view.freezes.get(FreezeKind.BILLING.value)
-    if billing and not (kind == AccountKind.LEAF and view.main and view.main != view.jid):
-        expected.append((keys.BILLING_FROZEN, FreezeRecord.decode("billing", billing).when))
+    record = FreezeRecord.decode("billing", billing) if billing else None
+    # A leaf frozen with its main follows the main's closure; an operator's freeze of its
+    # own is closed like any account's.
+    if record is not None and not record.state.get("frozen_with"):
+        expected.append((keys.BILLING_FROZEN, record.when))
     ends = parse_instant(account.get("trial_ends_at"))
     if kind == AccountKind.TRIAL and ends is not None and not billing:
         expected.append((keys.TRIAL_ENDS, ends))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from payments import keys
-from payments.accounts.records import AccountKind, AccountStatus
+from payments.accounts.records import AccountKind, AccountStatus, FreezeKind
+from payments.billing.freezes import operator_freeze
 from payments.billing.payment import pay_invoices
 from payments.billing.renewal import renew_account
 from payments.cards.records import Dispute, DisputeStatus
@@ -134,3 +135,15 @@ async def test_a_debt_left_by_a_dispute_moves_out_with_its_ledger_entry(store: S
     assert (await store.ledger.balances(OLD)).prepaid == usd("0")
     assert (await store.ledger.balances(NEW)).prepaid == usd("-10")
     assert await store.ledger.check(OLD) == [] and await store.ledger.check(NEW) == []
+
+
+async def test_a_leaf_an_operator_froze_for_billing_stays_on_the_closure_schedule_when_it_moves(
+    store: Store,
+) -> None:
+    await main_worth_moving(store)
+    frozen_at = MOVED_AT - days(1)
+    await operator_freeze(cycle_of(store), LEAF, FreezeKind.BILLING, "unpaid elsewhere", frozen_at)
+    assert await store.schedules.at(keys.BILLING_FROZEN, LEAF) is not None
+    moved = await operator_move(flow_of(store, "admin"), LEAF, "kid2@example.org", MOVED_AT)
+    assert moved.new == "kid2@example.org"
+    assert await store.schedules.at(keys.BILLING_FROZEN, "kid2@example.org") == frozen_at
