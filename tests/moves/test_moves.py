@@ -12,7 +12,9 @@ from payments.billing.payment import pay_invoices
 from payments.billing.renewal import renew_account
 from payments.cards.records import Dispute, DisputeStatus
 from payments.codes import MOVE_CODES, CodeRefused
+from payments.errors import WrongCurrency
 from payments.ledger.records import EntryKind
+from payments.money import Money
 from payments.moves.flow import can_receive, claim, operator_move
 from payments.moves.rules import MoveState
 from payments.notices import NoticeChoice
@@ -147,3 +149,16 @@ async def test_a_leaf_an_operator_froze_for_billing_stays_on_the_closure_schedul
     moved = await operator_move(flow_of(store, "admin"), LEAF, "kid2@example.org", MOVED_AT)
     assert moved.new == "kid2@example.org"
     assert await store.schedules.at(keys.BILLING_FROZEN, "kid2@example.org") == frozen_at
+
+
+async def test_money_in_another_currency_is_refused_by_a_jid_held_for_a_move(
+    store: Store,
+) -> None:
+    """The JID a move is arriving at counts in the moving account's currency already: money
+    in another one is refused there, as for any account that counts in a currency."""
+    held = await store.moves.reserve(NEW, "m1", OLD, MOVED_AT, "USD")
+    assert held == 1
+    with pytest.raises(WrongCurrency):
+        await store.ledger.credit(NEW, Money(50_000, "CAD"), reason="top-up", ref="pay:1")
+    assert await store.ledger.credit(NEW, usd("5"), reason="top-up", ref="pay:2")
+    assert (await store.ledger.balances(NEW)).prepaid == usd("5")

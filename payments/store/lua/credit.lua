@@ -3,7 +3,8 @@
 -- default when it has none. An account that never received money takes the
 -- currency of its first (it may have chosen another before: the money wins);
 -- after that, money in another currency is refused. A leaf counts in its
--- main's currency, and a JID with no account in the default currency, only.
+-- main's currency, a JID held for a move arriving (status 'moving') in the moving
+-- account's, and a JID with no account in the default currency, only.
 -- KEYS[1] balance key, KEYS[2] ledger stream, KEYS[3] idempotency hash, KEYS[4] account hash,
 -- KEYS[5] the digests of refs whose entries were archived (docs/ledger-archive.md)
 -- ARGV: amount(units>0), balance name, kind, reason, ref ('' = none), at, actor,
@@ -23,8 +24,9 @@ if ref ~= '' then
 end
 local field = redis.call('HGET', KEYS[4], 'currency')
 if (field or ARGV[9]) ~= ARGV[8] then
+  local a = redis.call('HMGET', KEYS[4], 'kind', 'status')
   if redis.call('XLEN', KEYS[2]) > 0 or redis.call('EXISTS', KEYS[4]) == 0
-      or redis.call('HGET', KEYS[4], 'kind') == 'leaf' then
+      or a[1] == 'leaf' or a[2] == 'moving' then
     return {-2, '', 0}
   end
   redis.call('HSET', KEYS[4], 'currency', ARGV[8])
