@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import AsyncIterator
+from typing import Final
 
 from accountbot.admin_cards import refund_to_card
 from accountbot.common import EXIT_OK, EXIT_REFUSED, Commands, common, config_of, opened, operator
@@ -14,6 +16,8 @@ from payments.ledger.records import Balance, EntryKind, LedgerEntry, Mismatch, s
 from payments.money import Money, format_exact, parse_money
 from payments.stores import Store
 from payments.topup.flow import operator_credit
+
+RECONCILE_PAGE: Final = 500  # accounts read in one round trip
 
 
 def add_admin_commands(sub: Commands[argparse.ArgumentParser]) -> None:
@@ -173,30 +177,47 @@ async def confirmed(store: Store, jid: str, ref: str) -> bool:
 
 
 async def reconcile_all(args: argparse.Namespace) -> int:
-    """Every ledger against its balances; the totals held per currency (never added across)."""
+    """Every ledger against its balances; the totals held per currency (never added across).
+    Accounts are read a page at a time, each page in one round trip."""
     config = config_of(args)
     checked = bad = 0
     held: dict[str, tuple[int, Money]] = {}
     async with opened(config) as store:
-        async for jid in store.ledger.accounts():
-            checked += 1
-            found = await store.ledger.check(jid)
-            if args.archive:
-                found += await whole_ledger(store, jid)
-            for m in found:
-                bad += 1
-                print(
-                    f"MISMATCH {m.jid} {m.balance.value}: stored {format_exact(m.stored)}, "
-                    f"ledger sums to {format_exact(m.ledger_sum)}"
-                    + (" (archive and stream)" if m.whole else "")
-                )
-            total = (await store.ledger.balances(jid)).total
-            count, before = held.get(total.currency, (0, Money.zero(total.currency)))
-            held[total.currency] = (count + 1, before + total)
+        async for jids in pages(store.ledger.accounts(), RECONCILE_PAGE):
+            for account in await store.ledger.check_many(jids):
+                checked += 1
+                found = account.mismatches
+                if args.archive:
+                    found += await whole_ledger(store, account.jid)
+                bad += len(found)
+                for m in found:
+                    print(mismatch_line(m))
+                currency = account.held.currency
+                count, before = held.get(currency, (0, Money.zero(currency)))
+                held[currency] = (count + 1, before + account.held)
     for currency, (count, total) in sorted(held.items()):
         print(f"reconcile {currency}: {count} accounts, {format_exact(total)} held")
     print(f"reconcile: {checked} accounts checked, {bad} mismatches")
     return EXIT_REFUSED if bad else EXIT_OK
+
+
+def mismatch_line(m: Mismatch) -> str:
+    return (
+        f"MISMATCH {m.jid} {m.balance.value}: stored {format_exact(m.stored)}, "
+        f"ledger sums to {format_exact(m.ledger_sum)}"
+        + (" (archive and stream)" if m.whole else "")
+    )
+
+
+async def pages(items: AsyncIterator[str], size: int) -> AsyncIterator[list[str]]:
+    page: list[str] = []
+    async for item in items:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 async def whole_ledger(store: Store, jid: str) -> list[Mismatch]:

@@ -52,6 +52,15 @@ WRITTEN_BEFORE: Final = timedelta(days=31)
 
 
 @dataclass(frozen=True, slots=True)
+class Checked:
+    """One account's books as reconcile reads them: what it holds, and any mismatch."""
+
+    jid: str
+    held: Money  # prepaid and voucher
+    mismatches: list[Mismatch]
+
+
+@dataclass(frozen=True, slots=True)
 class Trimmed:
     """What ``trim_archived`` did: ``applied`` False when the stream was not as read."""
 
@@ -222,21 +231,36 @@ class LedgerStore:
         for that is summed a page at a time, and summed again if the archive chore trimmed
         it meanwhile (its first entry changed), so concurrent writes raise no false alarm.
         """
-        keys_ = [keys.transactions(jid), keys.balance_prepaid(jid), keys.balance_voucher(jid)]
-        prepaid, voucher, summed_prepaid, summed_voucher, _n = await self._scripts.call(
-            "ledger_sums", keys_, [SUMMED_IN_REDIS]
-        )
+        return (await self.check_many([jid]))[0].mismatches
+
+    async def check_many(self, jids: Sequence[str]) -> list[Checked]:
+        """``check`` of many accounts in one round trip (reconcile reads them a page at a
+        time): each account's balances and mismatches, read by the same atomic script."""
+        async with self._scripts.pipeline() as batch:
+            for jid in jids:
+                keys_ = [keys.transactions(jid), keys.balance_prepaid(jid)]
+                batch.call("ledger_sums", [*keys_, keys.balance_voucher(jid)], [SUMMED_IN_REDIS])
+                self.currencies.queue(batch.pipe, jid)
+            replies = await batch.execute()
+        return [
+            await self._checked(jid, sums, self.currencies.of_field(field))
+            for jid, sums, field in zip(jids, replies[::2], replies[1::2], strict=True)
+        ]
+
+    async def _checked(self, jid: str, reply: Sequence[Any], currency: str) -> Checked:
+        prepaid, voucher, summed_prepaid, summed_voucher, _n = reply
         stored = {Balance.PREPAID: int(prepaid), Balance.VOUCHER: int(voucher)}
         if summed_prepaid != "":
             sums = {Balance.PREPAID: int(summed_prepaid), Balance.VOUCHER: int(summed_voucher)}
-        else:
+        else:  # too long for one script: summed a page at a time
             stored, sums = await self._sum_by_pages(jid)
-        currency = await self.currencies.of(jid)
-        return [
-            Mismatch(jid, b, Money(stored[b], currency), Money(sums[b], currency))
+        held = {b: Money(stored[b], currency) for b in Balance}
+        mismatches = [
+            Mismatch(jid, b, held[b], Money(sums[b], currency))
             for b in Balance
             if stored[b] != sums[b]
         ]
+        return Checked(jid, held[Balance.PREPAID] + held[Balance.VOUCHER], mismatches)
 
     async def _sum_by_pages(self, jid: str) -> tuple[dict[Balance, int], dict[Balance, int]]:
         key = keys.transactions(jid)

@@ -78,6 +78,29 @@ async def test_check_finds_a_balance_changed_by_hand(store: Store) -> None:
     assert await store.ledger.check("bob@example.org") == []
 
 
+async def test_check_many_reads_each_account_held_and_its_mismatches(store: Store) -> None:
+    """Reconcile's page: each account's holdings (prepaid and voucher) and its mismatches,
+    in the order asked, a JID without money holding nothing."""
+    jids = [f"user{n}@example.org" for n in range(30)]
+    for n, jid in enumerate(jids):
+        await store.ledger.credit(jid, Money(n * 10_000 + 1), reason="test")
+        await store.ledger.credit(jid, Money(n + 1), reason="test", balance=Balance.VOUCHER)
+    await store.redis.incrby(keys.balance_voucher(jids[7]), -3)
+    checked = await store.ledger.check_many([*jids, "nobody@example.org"])
+    assert [c.jid for c in checked] == [*jids, "nobody@example.org"]
+    assert [c.held for c in checked] == [
+        *(Money(n * 10_001 + 2 - 3 * (n == 7)) for n in range(30)),
+        Money.zero(),
+    ]
+    [(jid, mismatch)] = [(c.jid, m) for c in checked for m in c.mismatches]
+    assert (jid, mismatch.balance, mismatch.stored, mismatch.ledger_sum) == (
+        jids[7],
+        Balance.VOUCHER,
+        Money(5),
+        Money(8),
+    )
+
+
 async def test_refuses_bad_amounts_before_touching_redis(store: Store) -> None:
     for bad in (Money(0), Money(-5), Money(10**16)):
         with pytest.raises(ValueError, match="positive"):
