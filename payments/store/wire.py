@@ -8,7 +8,9 @@ reply, and every reply read under an asyncio timer armed and cancelled.
 call), sends it as one buffer on one connection and reads the replies as
 Redis sent them; a reply already in the parser's buffer is read with no timer
 (one that must be waited for still waits under the socket timeout). The
-renew chore sends a page of script calls this way.
+renew chore sends a page of script calls this way. The connections of that
+client pack with hiredis too (``with_hiredis_packing``): its pipelines and
+single commands save the same.
 
 hiredis packs str, bytes and int byte for byte as redis-py does; a float (which
 they write differently), a bool or None (refused by both), or a command name
@@ -67,14 +69,39 @@ async def send_batch(redis: Redis | RedisCluster, commands: Sequence[Command]) -
 
 
 def packed(connection: AbstractConnection, command: Command) -> bytes:
+    """``command`` in the wire format, as ``connection`` would pack it."""
+    fast = hiredis_packed(command)
+    return fast if fast is not None else b"".join(connection.pack_command(*command))
+
+
+def hiredis_packed(command: Sequence[Any]) -> bytes | None:
+    """``command`` packed by hiredis, or None where redis-py packs it otherwise."""
     name = command[0]
-    if type(name) is str and " " not in name and float not in map(type, command):
-        try:
-            args: Any = tuple(command)
-            return bytes(hiredis.pack_command(args))
-        except TypeError:  # a bool, None ...: redis-py's packer, and its error
-            pass
-    return b"".join(connection.pack_command(*command))
+    if type(name) is not str or " " in name or float in map(type, command):
+        return None
+    try:
+        args: Any = tuple(command)
+        return bytes(hiredis.pack_command(args))
+    except TypeError:  # a bool, None ...: redis-py's packer, and its error
+        return None
+
+
+_HIREDIS_PACKING: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+
+
+def with_hiredis_packing(base: type[AbstractConnection]) -> type[AbstractConnection]:
+    """``base`` (TCP, TLS or Unix socket) packing every command it can with hiredis: each
+    pipeline and single command of the client, not only ``send_batch``."""
+    if base not in _HIREDIS_PACKING:
+
+        class HiredisPacking(base):  # type: ignore[valid-type,misc]
+            def pack_command(self, *args: Any) -> list[bytes]:
+                fast = hiredis_packed(args)
+                return [fast] if fast is not None else list(super().pack_command(*args))
+
+        HiredisPacking.__name__ = f"HiredisPacking{base.__name__}"
+        _HIREDIS_PACKING[base] = HiredisPacking
+    return _HIREDIS_PACKING[base]
 
 
 def _buffered(connection: AbstractConnection) -> bool:

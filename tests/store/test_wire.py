@@ -16,7 +16,7 @@ from redis.exceptions import DataError, ResponseError
 
 from payments.store.connection import open_redis
 from payments.store.scripts import Scripts
-from payments.store.wire import BatchingRedis, packed, send_batch
+from payments.store.wire import BatchingRedis, packed, send_batch, with_hiredis_packing
 from payments.stores import Store
 from tests.support.waits import eventually
 
@@ -26,18 +26,23 @@ ARG = st.one_of(st.text(), st.binary(), st.integers(min_value=-(2**63), max_valu
 @given(st.lists(ARG, max_size=12), st.sampled_from(["SET", "FCALL", "ZADD"]))
 def test_hiredis_packs_what_redis_py_packs(args: list[str | bytes | int], name: str) -> None:
     command = (name, *args)
-    assert packed(Connection(), command) == b"".join(Connection().pack_command(*command))
+    theirs = b"".join(Connection().pack_command(*command))
+    assert packed(Connection(), command) == theirs
+    assert b"".join(with_hiredis_packing(Connection)().pack_command(*command)) == theirs
 
 
 @pytest.mark.parametrize("command", [("ZADD", "k", 0.1, "m"), ("CONFIG GET", "maxmemory")])
 def test_a_float_or_a_two_word_name_is_packed_by_redis_py(command: tuple[Any, ...]) -> None:
-    ours = packed(Connection(), command)
-    assert ours == b"".join(Connection().pack_command(*command))
+    theirs = b"".join(Connection().pack_command(*command))
+    assert packed(Connection(), command) == theirs
+    assert b"".join(with_hiredis_packing(Connection)().pack_command(*command)) == theirs
 
 
 def test_a_bool_is_refused_as_redis_py_refuses_it() -> None:
     with pytest.raises(DataError):
         packed(Connection(), ("SET", "k", True))
+    with pytest.raises(DataError):
+        with_hiredis_packing(Connection)().pack_command("SET", "k", None)  # type: ignore[arg-type]
 
 
 async def test_a_batch_answers_in_order_with_errors_in_place(real_store: Store) -> None:
