@@ -302,8 +302,10 @@ async def _finish(
             jid, result, period, renewal.lines, renewal.due, following=renewal.following
         )
         outcomes[jid] = outcome
+        if jid in by_card:
+            continue
         notice = await _notice(cycle, outcome, renewal, invoices.get(jid), now)
-        if notice is not None and jid not in by_card:
+        if notice is not None:
             told.append(notice)
     await store.outbox.notify_many(told)
     return outcomes

@@ -124,23 +124,43 @@ def _renew_call(request: RenewalRequest) -> tuple[list[str], list[Any]]:
     return _renew_keys(request.jid, dates.period, fields.get("plan_as_of", "")), args
 
 
-def _renew_due_call(
-    jid: str, when: datetime, at: datetime, actor: str
-) -> tuple[list[str], list[Any]]:
-    period = month_of(when)
-    args = ["due", at.isoformat(), epoch(at), actor, period]
-    return _renew_keys(jid, period, period), args
+def _renew_due_calls(
+    due: Sequence[tuple[str, datetime]], at: datetime, actor: str
+) -> list[tuple[list[str], list[Any]]]:
+    """The keys and arguments of ``lua/renew.lua`` in 'due' mode for each (JID, time due)."""
+    at_iso, at_unix = at.isoformat(), epoch(at)
+    periods: dict[datetime, str] = {}  # a page of a schedule holds few distinct times
+    calls = []
+    for jid, when in due:
+        period = periods.get(when) or periods.setdefault(when, month_of(when))
+        calls.append((_renew_keys(jid, period, period), ["due", at_iso, at_unix, actor, period]))
+    return calls
 
 
-def _charged_line(reply: Sequence[Any], currency: str) -> tuple[ChargeLine, ChargeSplit]:
+class Amounts(dict[tuple[int, str], Money]):
+    """One ``Money`` per distinct (units, currency) of a batch of replies: a page's amounts
+    repeat (its prices, zero), and a Money is immutable."""
+
+    def __missing__(self, key: tuple[int, str]) -> Money:
+        money = self[key] = Money(*key)
+        return money
+
+
+def _charged_line(
+    reply: Sequence[Any], currency: str, amounts: Amounts
+) -> tuple[ChargeLine, ChargeSplit]:
     member, plan, amount, voucher, prepaid = reply
-    total = Money(int(amount), currency)
     split = ChargeSplit(
-        Money(int(voucher), currency),
-        Money(int(prepaid), currency),
-        total - Money(int(voucher) + int(prepaid), currency),
+        amounts[voucher, currency],
+        amounts[prepaid, currency],
+        amounts[amount - voucher - prepaid, currency],
     )
-    return ChargeLine(str(member), str(plan), total), split
+    return ChargeLine(member, plan, amounts[amount, currency]), split
+
+
+def _scored(members: Sequence[str], score: int) -> list[str | int]:
+    """ZADD's arguments: score, member, score, member ..."""
+    return [part for member in members for part in (score, member)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,44 +377,35 @@ class BillingStore:
         """The renew chore's fast path: ``lua/renew.lua`` decides each account from its own
         state, with no read before (``due``: each JID with its schedule's time, which names
         the period's keys; a JID whose state says otherwise answers NOT_DUE or NEEDS_READ)."""
-        calls = [_renew_due_call(jid, when, at, actor) for jid, when in due]
-        return await self._renew(at, [jid for jid, _ in due], calls)
+        return await self._renew(at, [jid for jid, _ in due], _renew_due_calls(due, at, actor))
 
     async def _renew(
         self, at: datetime, jids: Sequence[str], calls: Sequence[tuple[list[str], list[Any]]]
     ) -> list[Renewal]:
         if not calls:
             return []
-        # The unpaid entries in a round trip of their own, before the renewals: on a
-        # cluster a pipeline's commands to different masters run in no set order.
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for number, members in self._shards.split(jids).items():
-                pipe.zadd(
-                    keys.shard(keys.UNPAID, number), dict.fromkeys(members, epoch(at)), lt=True
-                )
-            for jid in jids:  # fixed by the first money: a renewal does not change it
-                self.currencies.queue(pipe, jid)
-            found = await pipe.execute()
-        currencies = [self.currencies.of_field(value) for value in found[-len(jids) :]]
-        async with self._scripts.pipeline() as batch:
-            for script_keys, args in calls:
-                batch.call("renew", script_keys, args)
-            replies = await batch.execute()
-        return [
-            self._renewal(reply, currency)
-            for reply, currency in zip(replies, currencies, strict=True)
+        # The unpaid entries first (``call_many``: before the renewals, in the same round trip
+        # on one node, in one of their own on a cluster).
+        when = epoch(at)
+        unpaid = [
+            ("ZADD", keys.shard(keys.UNPAID, number), "LT", *_scored(members, when))
+            for number, members in self._shards.split(jids).items()
         ]
+        replies = await self._scripts.call_many("renew", calls, before=unpaid)
+        amounts = Amounts()
+        return [self._renewal(reply, amounts) for reply in replies]
 
-    def _renewal(self, reply: Sequence[Any], currency: str) -> Renewal:
-        status, due, balance, following, since, first, *lines = reply
+    def _renewal(self, reply: Sequence[Any], amounts: Amounts) -> Renewal:
+        status, due, balance, following, since, first, field, *lines = reply
+        currency = self.currencies.of_field(field)  # fixed by the first money
         return Renewal(
-            RenewStatus(int(status)),
-            Money(int(due), currency),
-            Money(int(balance), currency),
-            tuple(_charged_line(line, currency) for line in lines),
-            from_epoch(int(following)) if int(following) else None,
-            parse_instant(since or ""),
-            bool(int(first)),
+            RenewStatus(status),
+            amounts[due, currency],
+            amounts[balance, currency],
+            tuple([_charged_line(line, currency, amounts) for line in lines]),
+            from_epoch(following) if following else None,
+            parse_instant(since),
+            bool(first),
         )
 
     async def settle(self, jid: str, period: str, *, at: datetime, actor: str) -> Settled:

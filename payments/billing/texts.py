@@ -8,6 +8,7 @@ chore that runs again after a crash tells nobody twice.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from payments.billing.rules import Invoice
 from payments.clock import day_label, month_label
@@ -15,6 +16,7 @@ from payments.money import Money, format_money
 from payments.notices import Notice, NoticeKind
 
 
+@lru_cache(maxsize=1024)  # the renew chore formats a page's few amounts thousands of times
 def _m(amount: Money) -> str:
     return format_money(amount)
 

@@ -17,6 +17,7 @@ from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 
 from payments.config import ConfigError
+from payments.store.wire import BatchingRedis, with_hiredis_packing
 
 # redis-py's plain async pool raises MaxConnectionsError past its cap; a
 # blocking pool waits up to `timeout` seconds for a free connection instead.
@@ -43,7 +44,8 @@ def open_redis(url: str, *, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> R
     pool = BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=10, decode_responses=True
     )
-    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
+    pool.connection_class = with_hiredis_packing(pool.connection_class)
+    return BatchingRedis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 class ClusterClient(RedisCluster):

@@ -29,6 +29,7 @@ from typing import Any, Final
 from redis.exceptions import ResponseError
 
 from payments.store.connection import RedisClient
+from payments.store.wire import BatchingRedis, Command
 
 INCLUDE: Final = re.compile(r"^--! include (\w+)$", re.M)
 LIBRARY_PREFIX: Final = "accountbot_"
@@ -103,6 +104,53 @@ class Scripts:
         await self.load()
         return await self._redis.fcall(function, len(keys), *keys, *args)
 
+    async def call_many(
+        self,
+        name: str,
+        calls: Sequence[tuple[Sequence[str], Sequence[Any]]],
+        *,
+        before: Sequence[Command] = (),
+    ) -> list[Any]:
+        """Run the function ``name`` once per ``(keys, args)``, after the ``before``
+        commands; each call's reply, in order. On one node it is one round trip, one
+        buffer (``BatchingRedis.send_batch``). Otherwise the ``before`` commands go in a
+        round trip of their own first (on a cluster a pipeline's commands to different
+        masters run in no set order), then the calls in one pipeline. Any error reply
+        raises once the whole batch is read."""
+        if not isinstance(self._redis, BatchingRedis):
+            return await self._call_in_pipelines(name, calls, before)
+        if not self._loaded:
+            await self.load()
+        function = self.library.function(name)
+        commands = [("FCALL", function, len(keys), *keys, *args) for keys, args in calls]
+        sent = await self._redis.send_batch([*before, *commands])
+        _raise_first(sent[: len(before)])
+        replies = sent[len(before) :]
+        missing = [i for i, reply in enumerate(replies) if _missing_function(reply)]
+        if missing:  # the node restarted without persistence: none of them ran
+            await self.load()
+            again = await self._redis.send_batch([commands[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        _raise_first(replies)
+        return replies
+
+    async def _call_in_pipelines(
+        self,
+        name: str,
+        calls: Sequence[tuple[Sequence[str], Sequence[Any]]],
+        before: Sequence[Command],
+    ) -> list[Any]:
+        if before:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for command in before:
+                    pipe.execute_command(*command)
+                await pipe.execute()
+        async with self.pipeline() as batch:
+            for script_keys, args in calls:
+                batch.call(name, script_keys, args)
+            return await batch.execute()
+
     @asynccontextmanager
     async def pipeline(self) -> AsyncIterator[ScriptPipeline]:
         """A non-transactional pipeline that may also queue function calls."""
@@ -136,3 +184,9 @@ class ScriptPipeline:
             if isinstance(reply, Exception):
                 raise reply
         return replies
+
+
+def _raise_first(replies: Sequence[Any]) -> None:
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply

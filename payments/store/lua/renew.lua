@@ -32,7 +32,8 @@
 --   ('' keep), [13] plan switched to ('' keep), [14] its version, [15] its
 --   price, [16] n, then n triples (leaf, plan, price)
 -- Returns {status, due on the invoice, voucher + prepaid after, the following
--- renewal (Unix), unpaid since (ISO or ''), first renewal (1|0), lines...}:
+-- renewal (Unix), unpaid since (ISO or ''), first renewal (1|0), the account's
+-- currency field ('' none: the default), lines...}:
 -- status 1 renewed, 0 changed meanwhile (read again), -1 billing-frozen
 -- (held), -2 not an active paid account, -3 not due yet (its renewal's Unix
 -- time in the 4th place), -4 'due' cannot decide alone; a line is {member,
@@ -43,30 +44,32 @@
 local account = KEYS[1]
 local mode, at, at_unix, actor = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local f = redis.call('HMGET', account, 'status', 'kind', 'next_renewal_at', 'renewal_held',
-  'plan_as_of', 'next_plan', 'plan', 'next_renewal_ts', 'renewal_day', 'activated_at', 'price')
+  'plan_as_of', 'next_plan', 'plan', 'next_renewal_ts', 'renewal_day', 'activated_at', 'price',
+  'unpaid_since', 'currency')
+local currency = f[13] or ''
 if f[1] ~= 'active' or f[2] ~= 'paid' then
-  return {-2, 0, 0, 0, '', 0}
+  return {-2, 0, 0, 0, '', 0, currency}
 end
 
 local period, following, following_unix, renewal_day, switch, leaves
 if mode == 'due' then
   local due_unix = tonumber(f[8] or '')
   if not due_unix or not f[11] or f[4] or f[6] or redis.call('EXISTS', KEYS[14]) == 1 then
-    return {-4, 0, 0, 0, '', 0}
+    return {-4, 0, 0, 0, '', 0, currency}
   end
   if due_unix > at_unix then
-    return {-3, 0, 0, due_unix, '', 0}
+    return {-3, 0, 0, due_unix, '', 0, currency}
   end
   period = month_of(due_unix)
   if period ~= ARGV[5] then
-    return {-4, 0, 0, 0, '', 0}
+    return {-4, 0, 0, 0, '', 0, currency}
   end
   following_unix = next_month(due_unix, tonumber(f[9] or '1'))
   following, renewal_day, switch, leaves = iso_instant(following_unix), '', nil, {}
 else
   if (f[3] or '') ~= ARGV[5] or (f[4] or '') ~= ARGV[6] or (f[5] or '') ~= ARGV[7]
       or (f[6] or '') ~= ARGV[8] then
-    return {0, 0, 0, 0, '', 0}
+    return {0, 0, 0, 0, '', 0, currency}
   end
   period, following, following_unix, renewal_day = ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12]
   if ARGV[13] ~= '' then switch = {ARGV[13], ARGV[14], ARGV[15]} end
@@ -79,7 +82,7 @@ if redis.call('HEXISTS', KEYS[2], 'billing') == 1 then
   if not f[4] then
     redis.call('HSET', account, 'renewal_held', at)
   end
-  return {-1, 0, 0, 0, '', 0}
+  return {-1, 0, 0, 0, '', 0, currency}
 end
 
 local me = string.match(account, '{(.*)}$')
@@ -120,43 +123,60 @@ for i = 1, #packs, 2 do
   redis.call('HSETNX', KEYS[7], 'grant:auto-' .. period .. '-' .. packs[i], grant)
 end
 
-if redis.call('HSETNX', KEYS[7], 'issued_at', at) == 1 then
-  redis.call('HSET', KEYS[7], 'period', period, 'status', 'paid', 'total', 0, 'paid', 0, 'due', 0)
-end
-local charged, total, paid = {}, 0, 0
+-- A new invoice is written whole in one HSET; one that holds lines already (a period
+-- renewed in part before, e.g. by a join) gets the lines it lacks and its totals moved.
+local fresh = redis.call('HSETNX', KEYS[7], 'issued_at', at) == 1
+local voucher = tonumber(redis.call('GET', KEYS[3]) or '0')
+local prepaid = tonumber(redis.call('GET', KEYS[4]) or '0')
+local charged, written, total, paid = {}, {}, 0, 0
 for _, line in ipairs(lines) do
   local member, plan, amount, reason = line[1], line[2], line[3], line[4]
-  if redis.call('HEXISTS', KEYS[7], 'line:' .. member) == 0 then
+  if fresh or redis.call('HEXISTS', KEYS[7], 'line:' .. member) == 0 then
     local ref = 'renew:' .. period .. ':' .. member
-    local v = take(KEYS[3], KEYS[5], nil, 'voucher', amount, ref, reason, at, actor)
-    local p = take(KEYS[4], KEYS[5], nil, 'prepaid', amount - v, ref, reason, at, actor)
-    redis.call('HSET', KEYS[7], 'line:' .. member, string.format('%s|%d|%d|%d', plan, amount, v, p))
+    local v = take(KEYS[3], KEYS[5], nil, 'voucher', amount, ref, reason, at, actor, voucher)
+    local p = take(KEYS[4], KEYS[5], nil, 'prepaid', amount - v, ref, reason, at, actor, prepaid)
+    voucher, prepaid = voucher - v, prepaid - p
+    table.insert(written, 'line:' .. member)
+    table.insert(written, string.format('%s|%d|%d|%d', plan, amount, v, p))
     total, paid = total + amount, paid + v + p
     table.insert(charged, {member, plan, amount, v, p})
   end
 end
-redis.call('HINCRBY', KEYS[7], 'total', total)
-redis.call('HINCRBY', KEYS[7], 'paid', paid)
-local due = redis.call('HINCRBY', KEYS[7], 'due', total - paid)
+local due = total - paid
+if fresh then
+  redis.call('HSET', KEYS[7], 'period', period, 'status', due > 0 and 'open' or 'paid',
+    'total', total, 'paid', paid, 'due', due, unpack(written))
+else
+  if #written > 0 then redis.call('HSET', KEYS[7], unpack(written)) end
+  redis.call('HINCRBY', KEYS[7], 'total', total)
+  redis.call('HINCRBY', KEYS[7], 'paid', paid)
+  due = redis.call('HINCRBY', KEYS[7], 'due', due)
+  if due > 0 then redis.call('HSET', KEYS[7], 'status', 'open') end
+end
 redis.call('ZADD', KEYS[8], tonumber(period), period)
+local unpaid_since = f[12] or ''
 if due > 0 then
-  redis.call('HSET', KEYS[7], 'status', 'open')
   redis.call('ZADD', KEYS[9], due, period)
-  if redis.call('HEXISTS', account, 'unpaid_since') == 0 then
-    redis.call('HSET', account, 'unpaid_since', at)
-  end
+  if unpaid_since == '' then unpaid_since = at end
 elseif #packs > 0 then
   grant_pending(KEYS[7], KEYS[12], KEYS[5], KEYS[6], KEYS[4], period, at, actor)
 end
 
-redis.call('HSET', account, 'next_renewal_at', following, 'next_renewal_ts', following_unix,
-  'last_period', period, 'price', own_price)
-redis.call('HDEL', account, 'renewal_held')
+local moved = {'next_renewal_at', following, 'next_renewal_ts', following_unix,
+  'last_period', period, 'price', own_price}
 if renewal_day ~= '' then
-  redis.call('HSET', account, 'renewal_day', renewal_day)
+  table.insert(moved, 'renewal_day')
+  table.insert(moved, renewal_day)
 end
-local left = tonumber(redis.call('GET', KEYS[3]) or '0') + tonumber(redis.call('GET', KEYS[4]) or '0')
-local reply = {1, due, left, following_unix, redis.call('HGET', account, 'unpaid_since') or '', first}
+if unpaid_since ~= '' and not f[12] then
+  table.insert(moved, 'unpaid_since')
+  table.insert(moved, unpaid_since)
+end
+redis.call('HSET', account, unpack(moved))
+if f[4] then
+  redis.call('HDEL', account, 'renewal_held')
+end
+local reply = {1, due, voucher + prepaid, following_unix, unpaid_since, first, currency}
 for _, line in ipairs(charged) do
   table.insert(reply, line)
 end

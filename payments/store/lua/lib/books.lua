@@ -8,10 +8,12 @@
 -- 'charge' ledger entry whose ref is `ref:NAME`; returns what was taken. With
 -- an idempotency hash, the ref is recorded there too (a change whose own state
 -- makes it happen once, a renewal's date or an invoice's due, passes nil: the
--- hash holds only what needs it, the ids that come from outside).
-local function take(balance, ledger, idempotency, name, want, ref, reason, at, actor)
+-- hash holds only what needs it, the ids that come from outside). `held`, when
+-- given, is the balance as the caller read it in this script (one GET fewer).
+local function take(balance, ledger, idempotency, name, want, ref, reason, at, actor, held)
   if want <= 0 then return 0 end
-  local got = math.min(math.max(tonumber(redis.call('GET', balance) or '0'), 0), want)
+  held = held or tonumber(redis.call('GET', balance) or '0')
+  local got = math.min(math.max(held, 0), want)
   if got <= 0 then return 0 end
   local after = redis.call('DECRBY', balance, got)
   local entry_ref = ref .. ':' .. name
