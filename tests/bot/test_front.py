@@ -1,0 +1,89 @@
+"""The front's pieces without a server: where stanzas end, who gets them, what a sender
+hears while no worker is there."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.front import (
+    Stanza,
+    StanzaReader,
+    StreamError,
+    bounce,
+    rendezvous,
+)
+
+HEADER = (
+    b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+    b"xmlns='jabber:component:accept' id='abc' from='accounts.localhost'>"
+)
+STANZAS = [
+    b"<message from='a@x/phone' to='accounts.localhost' type='chat' id='1'>"
+    b"<body>balance &lt;now&gt;</body><request xmlns='urn:xmpp:receipts'/></message>",
+    b"<presence from='b@x/r' to='accounts.localhost' status='a > b'/>",
+    b'<iq from="c@x/r" to="accounts.localhost" type="get" id=\'q"1\'>'
+    b'<ping xmlns="urn:xmpp:ping"/></iq>',
+    "<message from='d@x' to='accounts.localhost'><body>é ✓ \U0001f600</body></message>".encode(),
+]
+STREAM = HEADER + b" ".join(STANZAS) + b"\n \n" + b"</stream:stream>"
+
+
+def read_in_chunks(size: int) -> tuple[StanzaReader, list[Stanza]]:
+    reader = StanzaReader()
+    found: list[Stanza] = []
+    for at in range(0, len(STREAM), size):
+        found += reader.feed(STREAM[at : at + size])
+    return reader, found
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 64, len(STREAM)])
+def test_each_stanza_comes_out_whole_and_unchanged_however_the_bytes_arrive(size: int) -> None:
+    reader, found = read_in_chunks(size)
+    assert [s.raw for s in found] == STANZAS
+    assert [s.name for s in found] == ["message", "presence", "iq", "message"]
+    assert [s.sender for s in found] == ["a@x", "b@x", "c@x", "d@x"]
+    assert reader.header is not None and reader.header["id"] == "abc"
+    assert reader.ended
+
+
+def test_nothing_comes_out_before_the_stanza_is_complete() -> None:
+    reader = StanzaReader()
+    assert reader.feed(HEADER + STANZAS[0][:-1]) == []
+    assert [s.raw for s in reader.feed(STANZAS[0][-1:])] == [STANZAS[0]]
+    assert not reader.ended
+
+
+def test_bad_xml_is_a_stream_error() -> None:
+    reader = StanzaReader()
+    reader.feed(HEADER)
+    with pytest.raises(StreamError, match="not XML"):
+        reader.feed(b"<message><body></message>")
+
+
+def test_a_lost_worker_moves_only_its_own_senders_and_they_come_back() -> None:
+    senders = [f"user{n}@example.org" for n in range(2000)]
+    three = {s: rendezvous(s, [0, 1, 2]) for s in senders}
+    two = {s: rendezvous(s, [0, 2]) for s in senders}
+    assert all(two[s] == slot for s, slot in three.items() if slot != 1)
+    assert {three[s] for s in senders} == {0, 1, 2}
+    shares = [list(three.values()).count(slot) / len(senders) for slot in (0, 1, 2)]
+    assert all(0.28 < share < 0.39 for share in shares), shares
+    assert {s: rendezvous(s, [0, 1, 2]) for s in senders} == three
+
+
+def test_without_workers_a_message_or_request_gets_an_error_and_nothing_else_does() -> None:
+    reader = StanzaReader()
+    reader.feed(HEADER)
+    message, presence, iq, _ = reader.feed(b"".join(STANZAS))
+    error = bounce(message)
+    assert error is not None
+    assert error.startswith(
+        b'<message type="error" from="accounts.localhost" to="a@x/phone" id="1">'
+    )
+    assert b"service-unavailable" in error and b"try again in a minute" in error
+    iq_error = bounce(iq)
+    assert iq_error is not None and b'<iq type="error"' in iq_error
+    assert b"id='q\"1'" in iq_error  # the id as it came, quoted again
+    assert bounce(presence) is None
+    [answered] = reader.feed(b"<iq type='result' from='c@x/r' id='2'/>")
+    assert bounce(answered) is None

@@ -1,0 +1,141 @@
+"""Several bot processes behind one component address: the front (``accountbot front``)
+and two workers (``accountbot bot --front PORT``) on a real Prosody, with real slixmpp
+clients. Every message is answered once, each sender by one worker; a worker that dies
+leaves its senders to the other; with no worker at all, senders get an error."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from accountbot.stack import Child, Stack
+from tests.support.bots import bot_config
+from tests.support.clients import UserClient, logged_in
+from tests.support.fronts import live_workers, running_front, start_worker
+from tests.support.servers import started_stack
+
+SENDERS = 8
+ROUNDS = 4
+NO_ACCOUNT = "You have no account yet: send 'register' to start a trial."
+
+
+@pytest.fixture(scope="module")
+def own_stack() -> Iterator[Stack]:
+    """Prosody of its own: the front holds the component connection for the whole test."""
+    with started_stack("prosody") as stack:
+        yield stack
+
+
+@asynccontextmanager
+async def senders(stack: Stack, count: int) -> AsyncIterator[list[UserClient]]:
+    token = secrets.token_hex(3)
+    users = [stack.xmpp.adduser(f"front{n}-{token}") for n in range(count)]
+    async with AsyncExitStack() as clients:
+        yield [
+            await clients.enter_async_context(
+                logged_in(jid, password, "127.0.0.1", stack.xmpp.c2s_port)
+            )
+            for jid, password in users
+        ]
+
+
+async def answered_once(client: UserClient, bot: str, rounds: int) -> None:
+    """``rounds`` balances answered, and nothing more: the next message answers a probe."""
+    for _ in range(rounds):
+        client.say(bot, "balance")
+    for _ in range(rounds):
+        assert (await client.next_message(20))["body"] == NO_ACCOUNT
+    client.say(bot, "help")
+    assert "help more" in (await client.next_message(20))["body"]
+
+
+async def everyone_answered(clients: list[UserClient], bot: str, rounds: int) -> None:
+    await asyncio.gather(*(answered_once(client, bot, rounds) for client in clients))
+
+
+def served(worker: Child, after: int = 0) -> dict[str, int]:
+    """Requests a worker answered, by sender, from its request log lines."""
+    text = worker.log.read_bytes()[max(after, worker.log_offset) :].decode()
+    counts: dict[str, int] = {}
+    for sender in re.findall(r" chat (\S+): \S+ \S+ in ", text):
+        counts[sender] = counts.get(sender, 0) + 1
+    return counts
+
+
+def bare(client: UserClient) -> str:
+    return str(client.boundjid.bare)
+
+
+async def test_two_workers_answer_every_message_once_each_sender_on_one_worker(
+    own_stack: Stack, tmp_path: Path
+) -> None:
+    config = bot_config(own_stack, tmp_path, "component")
+    with running_front(own_stack, config, workers=2) as (_front, workers, _port):
+        async with senders(own_stack, SENDERS) as clients:
+            await everyone_answered(clients, own_stack.bot_jid, ROUNDS)
+        shares = [served(worker) for worker in workers]
+    for client in clients:
+        counts = [share.get(bare(client), 0) for share in shares]
+        assert sorted(counts) == [0, ROUNDS + 1], (bare(client), counts)
+    assert all(shares), "each worker has senders of its own"
+
+
+async def test_a_dead_workers_senders_go_to_the_other_and_come_back_with_it(
+    own_stack: Stack, tmp_path: Path
+) -> None:
+    config = bot_config(own_stack, tmp_path, "component")
+    with running_front(own_stack, config, workers=2) as (front, workers, port):
+        async with senders(own_stack, SENDERS) as clients:
+            await everyone_answered(clients, own_stack.bot_jid, 1)
+            first = served(workers[0])
+            lost_at = front.log_size()
+            os.kill(workers[0].pid, signal.SIGKILL)
+            assert workers[0].proc is not None and workers[0].proc.wait(10) == -signal.SIGKILL
+            front.wait_for("worker 0 lost", after=lost_at)
+            survivor_at = workers[1].log_size()
+            await everyone_answered(clients, own_stack.bot_jid, 1)
+            assert set(served(workers[1], survivor_at)) == {bare(c) for c in clients}
+            back_at = front.log_size()
+            workers.append(start_worker(own_stack, config, port, 0))
+            front.wait_for(live_workers(2), after=back_at)
+            await everyone_answered(clients, own_stack.bot_jid, 1)
+    assert set(served(workers[2])) == set(first)  # the same senders, back on slot 0
+
+
+async def test_with_no_worker_left_a_sender_gets_an_error_not_silence(
+    own_stack: Stack, tmp_path: Path
+) -> None:
+    config = bot_config(own_stack, tmp_path, "component")
+    with running_front(own_stack, config, workers=1) as (front, workers, _port):
+        async with senders(own_stack, 1) as [client]:
+            client.add_event_handler("message_error", client.inbox.put_nowait)  # no body
+            workers[0].stop()
+            front.wait_for("worker 0 lost")
+            client.say(own_stack.bot_jid, "balance")
+            error = await client.next_message(20)
+    assert error["type"] == "error"
+    assert error["error"]["condition"] == "service-unavailable"
+    assert "try again in a minute" in error["error"]["text"]
+
+
+async def test_a_worker_with_the_wrong_secret_is_refused(own_stack: Stack, tmp_path: Path) -> None:
+    config = bot_config(own_stack, tmp_path, "component")
+    with running_front(own_stack, config, workers=0) as (_front, _workers, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"<stream:stream xmlns='jabber:component:accept' "
+            b"xmlns:stream='http://etherx.jabber.org/streams' to='%s'>" % own_stack.bot_jid.encode()
+        )
+        assert b"id=" in await reader.readuntil(b">")
+        writer.write(b"<handshake>" + b"0" * 40 + b"</handshake>")
+        answer = await asyncio.wait_for(reader.read(), 10)  # until the front closes
+        writer.close()
+    assert b"<not-authorized" in answer and answer.endswith(b"</stream:stream>")
