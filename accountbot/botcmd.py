@@ -28,7 +28,10 @@ def add_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         "--worker", type=int, default=0, metavar="N", help="this worker's number (with --front)"
     )
     bot.add_argument(
-        "--metrics-port", type=int, metavar="PORT", help="/metrics here (default: [metrics])"
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="/metrics here, 0: none (default: [metrics] bot_port, plus N for worker N)",
     )
     bot.set_defaults(handler=run)
     front = common(
@@ -54,13 +57,23 @@ def run(args: argparse.Namespace) -> int:
 
 def as_worker(config: Config, args: argparse.Namespace) -> Config:
     """The config of a worker: the front instead of the server, its own /metrics port."""
-    if args.metrics_port is not None:
-        config = replace(config, metrics=replace(config.metrics, bot_port=args.metrics_port))
+    if (port := metrics_port(config, args)) is not None:
+        config = replace(config, metrics=replace(config.metrics, bot_port=port))
     if args.front is None:
         return config
     if config.xmpp.mode != "component":
         raise CliError('--front: workers are components ([xmpp] mode = "component")')
     return replace(config, xmpp=replace(config.xmpp, host="127.0.0.1", port=args.front))
+
+
+def metrics_port(config: Config, args: argparse.Namespace) -> int | None:
+    """``--metrics-port``, else worker N serves on ``[metrics] bot_port`` + N (they would
+    all ask for the same port otherwise)."""
+    if args.metrics_port is not None:
+        return int(args.metrics_port)
+    if args.front is not None and config.metrics.bot_port:
+        return config.metrics.bot_port + int(args.worker)
+    return None
 
 
 def run_front_cmd(args: argparse.Namespace) -> int:
