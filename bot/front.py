@@ -179,10 +179,12 @@ def rendezvous(sender: str, slots: list[int]) -> int:
 class StreamLink(asyncio.Protocol):
     """One XEP-0114 connection: bytes in, stanzas out to ``on_stanza``."""
 
-    def __init__(self) -> None:
+    def __init__(self, front: Front) -> None:
+        self.front = front
         self.reader = StanzaReader()
         self.transport: asyncio.Transport | None = None
         self.ready = False  # the handshake succeeded
+        self.behind = False  # its peer reads slower than we write (asyncio's flow control)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -210,13 +212,24 @@ class StreamLink(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def pause_writing(self) -> None:
+        self.behind = True
+        self.front.regulate()
+
+    def resume_writing(self) -> None:
+        self.behind = False
+        self.front.regulate()
+
+    def reading(self, on: bool) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            (self.transport.resume_reading if on else self.transport.pause_reading)()
+
 
 class Upstream(StreamLink):
     """The front's one connection to the XMPP server, as the component."""
 
     def __init__(self, front: Front) -> None:
-        super().__init__()
-        self.front = front
+        super().__init__(front)
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def __str__(self) -> str:
@@ -254,8 +267,7 @@ class WorkerLink(StreamLink):
     """A worker bot's connection to the front, which plays the server's part of XEP-0114."""
 
     def __init__(self, front: Front) -> None:
-        super().__init__()
-        self.front = front
+        super().__init__(front)
         self.slot = -1
         self.stream_id = secrets.token_hex(8)
 
@@ -345,6 +357,7 @@ class Front:
     def upstream_ready(self, link: Upstream) -> None:
         self.upstream, self._backoff = link, 1.0
         log.info("connected to the server as %s", self.domain)
+        self.regulate()
 
     def upstream_lost(self) -> None:
         """Workers reconnect (with their own back-off) once the server is back."""
@@ -356,11 +369,23 @@ class Front:
         link.slot = min(set(range(len(self.workers) + 1)) - set(self.workers))
         self.workers[link.slot] = link
         log.info("worker %d connected (%d live)", link.slot, len(self.workers))
+        self.regulate()
 
     def worker_lost(self, link: WorkerLink) -> None:
         if self.workers.get(link.slot) is link:
             del self.workers[link.slot]
         log.warning("worker %d lost: its senders go to the %d live", link.slot, len(self.workers))
+        self.regulate()
+
+    def regulate(self) -> None:
+        """Back-pressure instead of memory: while a worker reads slower than stanzas come,
+        the server's stream (everyone's) waits; while the server does, the workers' do."""
+        workers = list(self.workers.values())
+        server_behind = self.upstream is not None and self.upstream.behind
+        if self.upstream is not None:
+            self.upstream.reading(not any(worker.behind for worker in workers))
+        for worker in workers:
+            worker.reading(not server_behind)
 
     def to_worker(self, stanza: Stanza) -> None:
         if self.workers:

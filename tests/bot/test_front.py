@@ -3,15 +3,25 @@ hears while no worker is there."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.front import (
+    Front,
     Stanza,
     StanzaReader,
     StreamError,
+    Upstream,
+    WorkerLink,
     bounce,
+    handshake_digest,
     rendezvous,
+    stream_header,
 )
+from payments.config import Secret, XmppConfig
+
+DOMAIN, SECRET = "accounts.localhost", "front-secret"
 
 HEADER = (
     b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
@@ -87,3 +97,77 @@ def test_without_workers_a_message_or_request_gets_an_error_and_nothing_else_doe
     assert bounce(presence) is None
     [answered] = reader.feed(b"<iq type='result' from='c@x/r' id='2'/>")
     assert bounce(answered) is None
+
+
+class Transport(asyncio.Transport):
+    """Stands in for a socket: records what the front writes and whether it reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.paused = self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+
+def connected_worker(front: Front) -> tuple[WorkerLink, Transport]:
+    """A worker that passed the XEP-0114 handshake, through the bytes it would send."""
+    worker, transport = WorkerLink(front), Transport()
+    worker.connection_made(transport)
+    worker.data_received(stream_header(to=DOMAIN))
+    digest = handshake_digest(worker.stream_id, SECRET)
+    worker.data_received(f"<handshake>{digest}</handshake>".encode())
+    assert transport.written.endswith(b"<handshake/>")
+    return worker, transport
+
+
+async def test_a_slow_worker_holds_the_servers_stream_a_slow_server_the_workers() -> None:
+    front = Front(XmppConfig(jid=DOMAIN, secret=Secret(SECRET)), 0)
+    server, server_transport = Upstream(front), Transport()
+    server.connection_made(server_transport)
+    server.data_received(HEADER + b"<handshake/>")
+    assert front.upstream is server
+    worker, worker_transport = connected_worker(front)
+    worker.pause_writing()
+    assert server_transport.paused and not worker_transport.paused
+    worker.resume_writing()
+    assert not server_transport.paused
+    server.pause_writing()
+    assert worker_transport.paused
+    server.resume_writing()
+    assert not worker_transport.paused
+    worker.pause_writing()
+    worker.connection_lost(None)  # a lost worker holds nothing
+    assert not server_transport.paused and front.workers == {}
+
+
+@pytest.mark.parametrize(
+    ("to", "server_up", "refusal"),
+    [("other.localhost", True, b"<host-unknown"), (DOMAIN, False, b"<remote-connection-failed")],
+)
+async def test_a_worker_for_another_domain_or_before_the_server_is_refused(
+    to: str, server_up: bool, refusal: bytes
+) -> None:
+    front = Front(XmppConfig(jid=DOMAIN, secret=Secret(SECRET)), 0)
+    if server_up:
+        server = Upstream(front)
+        server.connection_made(Transport())
+        server.data_received(HEADER + b"<handshake/>")
+    worker, transport = WorkerLink(front), Transport()
+    worker.connection_made(transport)
+    worker.data_received(stream_header(to=to))
+    assert refusal in transport.written and transport.closed
+    assert transport.written.endswith(b"</stream:stream>") and front.workers == {}

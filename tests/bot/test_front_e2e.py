@@ -19,7 +19,7 @@ import pytest
 from accountbot.stack import Child, Stack
 from tests.support.bots import bot_config
 from tests.support.clients import UserClient, logged_in
-from tests.support.fronts import live_workers, running_front, start_worker
+from tests.support.fronts import FRONT_READY, live_workers, running_front, start_worker
 from tests.support.servers import started_stack
 
 SENDERS = 8
@@ -139,3 +139,23 @@ async def test_a_worker_with_the_wrong_secret_is_refused(own_stack: Stack, tmp_p
         answer = await asyncio.wait_for(reader.read(), 10)  # until the front closes
         writer.close()
     assert b"<not-authorized" in answer and answer.endswith(b"</stream:stream>")
+
+
+async def test_after_the_server_restarts_the_front_and_its_workers_answer_again(
+    tmp_path: Path,
+) -> None:
+    with started_stack("prosody") as stack:
+        config = bot_config(stack, tmp_path, "component")
+        with running_front(stack, config, workers=2) as (front, workers, _port):
+            async with senders(stack, 2) as clients:
+                await everyone_answered(clients, stack.bot_jid, 1)
+            before = front.log_size()
+            assert stack.xmpp.child is not None
+            stack.xmpp.child.stop()
+            front.wait_for("disconnected from the server", after=before)
+            stack.xmpp.start()
+            front.wait_for(FRONT_READY, after=before, timeout=30)
+            front.wait_for(live_workers(2), after=before, timeout=30)
+            async with senders(stack, 2) as clients:
+                await everyone_answered(clients, stack.bot_jid, 1)
+            assert all(worker.alive() for worker in workers)
