@@ -185,6 +185,7 @@ class StreamLink(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.ready = False  # the handshake succeeded
         self.behind = False  # its peer reads slower than we write (asyncio's flow control)
+        self.outgoing: list[bytes] = []  # routed here while reading: written after the read
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -194,6 +195,7 @@ class StreamLink(asyncio.Protocol):
         try:
             for stanza in self.reader.feed(data):
                 self.on_stanza(stanza)
+            self.front.write_routed()
             if self.reader.ended:
                 self.close()
         except StreamError as exc:
@@ -207,7 +209,20 @@ class StreamLink(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
+    def route(self, data: bytes) -> None:
+        """Stanzas routed here while one read is handled leave in one write after it."""
+        if not self.outgoing:
+            self.front.routed.append(self)
+        self.outgoing.append(data)
+
+    def write_routed(self) -> None:
+        if self.outgoing:
+            data = b"".join(self.outgoing)
+            self.outgoing.clear()
+            self.send(data)
+
     def close(self, last: bytes = STREAM_END) -> None:
+        self.write_routed()
         self.send(last)
         if self.transport is not None:
             self.transport.close()
@@ -317,6 +332,7 @@ class Front:
         self.listen_host, self.listen_port = listen_host, listen_port
         self.upstream: Upstream | None = None
         self.workers: dict[int, WorkerLink] = {}
+        self.routed: list[StreamLink] = []  # links with stanzas waiting for the read's end
         self._backoff = 1.0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -389,13 +405,19 @@ class Front:
 
     def to_worker(self, stanza: Stanza) -> None:
         if self.workers:
-            self.workers[rendezvous(stanza.sender, list(self.workers))].send(stanza.raw)
+            self.workers[rendezvous(stanza.sender, list(self.workers))].route(stanza.raw)
         elif (error := bounce(stanza)) is not None:
             self.to_server(error)
 
     def to_server(self, data: bytes) -> None:
         if self.upstream is not None:
-            self.upstream.send(data)
+            self.upstream.route(data)
+
+    def write_routed(self) -> None:
+        """One write per link for what one read brought, instead of one per stanza."""
+        for link in self.routed:
+            link.write_routed()
+        self.routed.clear()
 
     def _close_all(self) -> None:
         for link in list(self.workers.values()):

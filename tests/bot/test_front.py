@@ -105,10 +105,12 @@ class Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = bytearray()
+        self.writes = 0
         self.paused = self.closed = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
+        self.writes += 1
 
     def is_closing(self) -> bool:
         return self.closed
@@ -171,3 +173,20 @@ async def test_a_worker_for_another_domain_or_before_the_server_is_refused(
     worker.data_received(stream_header(to=to))
     assert refusal in transport.written and transport.closed
     assert transport.written.endswith(b"</stream:stream>") and front.workers == {}
+
+
+async def test_what_one_read_brings_for_a_worker_leaves_in_one_write_unchanged() -> None:
+    front = Front(XmppConfig(jid=DOMAIN, secret=Secret(SECRET)), 0)
+    server, server_transport = Upstream(front), Transport()
+    server.connection_made(server_transport)
+    server.data_received(HEADER + b"<handshake/>")
+    worker, transport = connected_worker(front)
+    before = transport.writes
+    server.data_received(STANZAS[0] + b" " + STANZAS[0] + STANZAS[3])
+    assert transport.writes == before + 1
+    assert transport.written.endswith(STANZAS[0] + STANZAS[0] + STANZAS[3])
+    reply = b"<message from='accounts.localhost' to='a@x/phone'><body>ok</body></message>"
+    sent_before = server_transport.writes
+    worker.data_received(reply * 3)
+    assert server_transport.writes == sent_before + 1
+    assert server_transport.written.endswith(reply * 3)
