@@ -1,7 +1,8 @@
 """Several bot processes behind one component address: the front (``accountbot front``)
 and two workers (``accountbot bot --front PORT``) on a real Prosody, with real slixmpp
 clients. Every message is answered once, each sender by one worker; a worker that dies
-leaves its senders to the other; with no worker at all, senders get an error."""
+leaves its senders to the other; an ad-hoc session continues where it started; with no
+worker at all, senders get an error."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ import secrets
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from accountbot.stack import Child, Stack
+from payments.money import Money
+from payments.store.connection import open_redis
+from payments.stores import Store
 from tests.support.bots import bot_config
-from tests.support.clients import UserClient, logged_in
+from tests.support.clients import UserClient, enable_adhoc, execute, logged_in, notes
 from tests.support.fronts import FRONT_READY, live_workers, running_front, start_worker
 from tests.support.servers import started_stack
 
@@ -159,3 +164,29 @@ async def test_after_the_server_restarts_the_front_and_its_workers_answer_again(
             async with senders(stack, 2) as clients:
                 await everyone_answered(clients, stack.bot_jid, 1)
             assert all(worker.alive() for worker in workers)
+
+
+async def continue_a_form(client: UserClient, bot: str) -> None:
+    """Three requests of one ad-hoc session: it lives in one worker's memory."""
+    enable_adhoc(client)
+    done = await execute(client, bot, "history", {"month": "March"}, {"month": ""})
+    assert done["command"]["status"] == "completed"
+    assert "+$5.00" in notes(done)
+
+
+async def test_ad_hoc_sessions_continue_on_the_worker_that_started_them(
+    own_stack: Stack, tmp_path: Path
+) -> None:
+    config = bot_config(own_stack, tmp_path, "component")
+    store = Store(open_redis(own_stack.redis.url))
+    try:
+        with running_front(own_stack, config, workers=2) as (_front, workers, _port):
+            async with senders(own_stack, SENDERS) as clients:
+                for client in clients:
+                    await store.accounts.register_trial(bare(client), datetime.now(UTC), 30)
+                    await store.ledger.credit(bare(client), Money(50_000), reason="test")
+                await asyncio.gather(*(continue_a_form(c, own_stack.bot_jid) for c in clients))
+            adhoc = [worker.log.read_text()[worker.log_offset :] for worker in workers]
+    finally:
+        await store.close()
+    assert all(" adhoc " in text for text in adhoc), "both workers served sessions"
