@@ -41,6 +41,7 @@ MAX_BACKOFF = 30.0
 TAG_END = re.compile(rb"""(?:[^'">]|"[^"]*"|'[^']*')*>""")
 HANDSHAKE_VALUE = re.compile(rb"<handshake[^>]*>\s*([0-9a-fA-F]*)\s*</handshake>")
 BUSY_TEXT = "The account bot is restarting: please try again in a minute."
+STALL_SECONDS = 10.0  # a worker that reads nothing this long is dropped: its users move
 
 
 class StreamError(Exception):
@@ -285,6 +286,7 @@ class WorkerLink(StreamLink):
         super().__init__(front)
         self.slot = -1
         self.stream_id = secrets.token_hex(8)
+        self._stall: asyncio.TimerHandle | None = None
 
     def __str__(self) -> str:
         return f"worker {self.slot}" if self.slot >= 0 else "a worker"
@@ -317,7 +319,25 @@ class WorkerLink(StreamLink):
         expected = handshake_digest(self.stream_id, self.front.secret).encode()
         return found is not None and hmac.compare_digest(found.group(1).lower(), expected)
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        loop = asyncio.get_running_loop()
+        self._stall = loop.call_later(self.front.stall_seconds, self._stalled)
+
+    def resume_writing(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+        super().resume_writing()
+
+    def _stalled(self) -> None:
+        """It holds everyone's stream (``Front.regulate``): better its users elsewhere."""
+        log.warning("%s read nothing for %g s: dropped", self, self.front.stall_seconds)
+        if self.transport is not None:
+            self.transport.abort()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
         if self.ready:
             self.front.worker_lost(self)
 
@@ -333,6 +353,7 @@ class Front:
         self.upstream: Upstream | None = None
         self.workers: dict[int, WorkerLink] = {}
         self.routed: list[StreamLink] = []  # links with stanzas waiting for the read's end
+        self.stall_seconds = STALL_SECONDS
         self._backoff = 1.0
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -20,6 +20,7 @@ from bot.front import (
     stream_header,
 )
 from payments.config import Secret, XmppConfig
+from tests.support.waits import eventually
 
 DOMAIN, SECRET = "accounts.localhost", "front-secret"
 
@@ -106,7 +107,7 @@ class Transport(asyncio.Transport):
         super().__init__()
         self.written = bytearray()
         self.writes = 0
-        self.paused = self.closed = False
+        self.paused = self.closed = self.aborted = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
@@ -117,6 +118,9 @@ class Transport(asyncio.Transport):
 
     def close(self) -> None:
         self.closed = True
+
+    def abort(self) -> None:
+        self.closed = self.aborted = True
 
     def pause_reading(self) -> None:
         self.paused = True
@@ -190,3 +194,25 @@ async def test_what_one_read_brings_for_a_worker_leaves_in_one_write_unchanged()
     worker.data_received(reply * 3)
     assert server_transport.writes == sent_before + 1
     assert server_transport.written.endswith(reply * 3)
+
+
+async def test_a_worker_that_reads_nothing_for_long_is_dropped_and_its_users_move() -> None:
+    front = Front(XmppConfig(jid=DOMAIN, secret=Secret(SECRET)), 0)
+    front.stall_seconds = 0.05
+    server, server_transport = Upstream(front), Transport()
+    server.connection_made(server_transport)
+    server.data_received(HEADER + b"<handshake/>")
+    slow, slow_transport = connected_worker(front)
+    other, other_transport = connected_worker(front)
+    other.pause_writing()
+    other.resume_writing()  # caught up in time: kept
+    slow.pause_writing()
+    assert server_transport.paused
+
+    async def aborted() -> bool:
+        return slow_transport.aborted
+
+    await eventually(aborted, "the stalled worker was dropped")
+    slow.connection_lost(None)  # what the loop reports after an abort
+    assert not server_transport.paused and list(front.workers.values()) == [other]
+    assert not other_transport.aborted  # its stall timer, started first, was cancelled
