@@ -11,7 +11,9 @@ It never builds a stanza tree: expat finds where each top-level element ends
 bytes go on unchanged. A stanza goes to the worker picked by rendezvous
 hashing of the sender's bare JID over the live workers, so one user's
 messages and ad-hoc sessions stay in order on one worker, and when a worker
-dies only its users move (to the others), and back when it returns.
+dies only its users move (to the others), and back when it returns. The
+answer to a request a worker sent (an IQ result or error) goes back to that
+worker, whoever it comes from.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ TAG_END = re.compile(rb"""(?:[^'">]|"[^"]*"|'[^']*')*>""")
 HANDSHAKE_VALUE = re.compile(rb"<handshake[^>]*>\s*([0-9a-fA-F]*)\s*</handshake>")
 BUSY_TEXT = "The account bot is restarting: please try again in a minute."
 STALL_SECONDS = 10.0  # a worker that reads nothing this long is dropped: its users move
+MAX_ASKED = 10_000  # requests of workers waiting for their answers (the oldest forgotten)
+REQUEST, ANSWER = ("get", "set"), ("result", "error")
 
 
 class StreamError(Exception):
@@ -306,7 +310,7 @@ class WorkerLink(StreamLink):
 
     def on_stanza(self, stanza: Stanza) -> None:
         if self.ready:
-            self.front.to_server(stanza.raw)
+            self.front.from_worker(self, stanza)
         elif self._handshake_valid(stanza):
             self.ready = True
             self.send(b"<handshake/>")
@@ -354,6 +358,7 @@ class Front:
         self.workers: dict[int, WorkerLink] = {}
         self.routed: list[StreamLink] = []  # links with stanzas waiting for the read's end
         self.stall_seconds = STALL_SECONDS
+        self.asked: dict[str, WorkerLink] = {}  # id of a worker's request: who waits for it
         self._backoff = 1.0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -424,11 +429,29 @@ class Front:
         for worker in workers:
             worker.reading(not server_behind)
 
+    def from_worker(self, link: WorkerLink, stanza: Stanza) -> None:
+        if stanza.name == "iq" and stanza.attrs.get("type") in REQUEST:
+            if len(self.asked) >= MAX_ASKED:
+                del self.asked[next(iter(self.asked))]
+            self.asked[stanza.attrs.get("id", "")] = link
+        self.to_server(stanza.raw)
+
     def to_worker(self, stanza: Stanza) -> None:
-        if self.workers:
-            self.workers[rendezvous(stanza.sender, list(self.workers))].route(stanza.raw)
+        if (worker := self._worker_for(stanza)) is not None:
+            worker.route(stanza.raw)
         elif (error := bounce(stanza)) is not None:
             self.to_server(error)
+
+    def _worker_for(self, stanza: Stanza) -> WorkerLink | None:
+        """The worker that asked, for an answer (a keepalive ping's answer comes from the
+        server, not from a user); else the sender's worker."""
+        if stanza.name == "iq" and stanza.attrs.get("type") in ANSWER:
+            asker = self.asked.pop(stanza.attrs.get("id", ""), None)
+            if asker is not None and self.workers.get(asker.slot) is asker:
+                return asker
+        if not self.workers:
+            return None
+        return self.workers[rendezvous(stanza.sender, list(self.workers))]
 
     def to_server(self, data: bytes) -> None:
         if self.upstream is not None:

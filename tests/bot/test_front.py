@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from bot import front as front_module
 from bot.front import (
     Front,
     Stanza,
@@ -216,3 +217,18 @@ async def test_a_worker_that_reads_nothing_for_long_is_dropped_and_its_users_mov
     slow.connection_lost(None)  # what the loop reports after an abort
     assert not server_transport.paused and list(front.workers.values()) == [other]
     assert not other_transport.aborted  # its stall timer, started first, was cancelled
+
+
+async def test_requests_never_answered_are_forgotten_oldest_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(front_module, "MAX_ASKED", 3)
+    front = Front(XmppConfig(jid=DOMAIN, secret=Secret(SECRET)), 0)
+    server = Upstream(front)
+    server.connection_made(Transport())
+    server.data_received(HEADER + b"<handshake/>")
+    worker, _ = connected_worker(front)
+    for n in range(5):
+        worker.data_received(f"<iq type='get' id='q{n}' to='x'><ping/></iq>".encode())
+    worker.data_received(b"<iq type='result' id='q9' to='x'/>")  # an answer: nothing to wait for
+    assert list(front.asked) == ["q2", "q3", "q4"]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import slixmpp
 
 from accountbot.stack import Child, Stack
 from payments.money import Money
@@ -190,3 +191,38 @@ async def test_ad_hoc_sessions_continue_on_the_worker_that_started_them(
     finally:
         await store.close()
     assert all(" adhoc " in text for text in adhoc), "both workers served sessions"
+
+
+@asynccontextmanager
+async def component_behind(front_port: int, stack: Stack) -> AsyncIterator[slixmpp.ComponentXMPP]:
+    """A bare slixmpp component connected to the front, as a worker is."""
+    component = slixmpp.ComponentXMPP(
+        stack.bot_jid, stack.xmpp.component_secret, "127.0.0.1", front_port
+    )
+    component.register_plugin("xep_0199")
+    started = asyncio.Event()
+    component.add_event_handler("session_start", lambda _: started.set())
+    component.connect()
+    try:
+        await asyncio.wait_for(started.wait(), 15)
+        yield component
+    finally:
+        component.disconnect()
+        await asyncio.wait_for(component.disconnected, 5)
+
+
+async def test_each_worker_gets_the_answers_to_its_own_requests(
+    own_stack: Stack, tmp_path: Path
+) -> None:
+    """The keepalive: a component pings its own domain. Routed by sender, every answer
+    would reach one worker and the others would reconnect after each ping's timeout."""
+    config = bot_config(own_stack, tmp_path, "component")
+    with running_front(own_stack, config, workers=0) as (front, _workers, port):
+        async with component_behind(port, own_stack) as first:
+            front.wait_for(live_workers(1))
+            async with component_behind(port, own_stack) as second:
+                front.wait_for(live_workers(2))
+                for component in (first, second, second, first):
+                    await component.plugin["xep_0199"].ping(
+                        slixmpp.JID(own_stack.bot_jid), ifrom=component.boundjid, timeout=10
+                    )
