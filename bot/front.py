@@ -290,6 +290,7 @@ class WorkerLink(StreamLink):
         super().__init__(front)
         self.slot = -1
         self.stream_id = secrets.token_hex(8)
+        self.leaving = False  # it said ``unavailable``: it is stopping
         self._stall: asyncio.TimerHandle | None = None
 
     def __str__(self) -> str:
@@ -430,11 +431,20 @@ class Front:
             worker.reading(not server_behind)
 
     def from_worker(self, link: WorkerLink, stanza: Stanza) -> None:
-        if stanza.name == "iq" and stanza.attrs.get("type") in REQUEST:
+        kind = stanza.attrs.get("type")
+        if stanza.name == "iq" and kind in REQUEST:
             if len(self.asked) >= MAX_ASKED:
                 del self.asked[next(iter(self.asked))]
             self.asked[stanza.attrs.get("id", "")] = link
+        elif stanza.name == "presence" and kind == "unavailable" and self._others_stay(link):
+            return
         self.to_server(stanza.raw)
+
+    def _others_stay(self, link: WorkerLink) -> bool:
+        """A worker that stops says ``unavailable`` to every subscriber (bot/presence.py):
+        only the last one's is true of the bot."""
+        link.leaving = True
+        return any(not worker.leaving for worker in self.workers.values())
 
     def to_worker(self, stanza: Stanza) -> None:
         if (worker := self._worker_for(stanza)) is not None:

@@ -232,3 +232,18 @@ async def test_requests_never_answered_are_forgotten_oldest_first(
         worker.data_received(f"<iq type='get' id='q{n}' to='x'><ping/></iq>".encode())
     worker.data_received(b"<iq type='result' id='q9' to='x'/>")  # an answer: nothing to wait for
     assert list(front.asked) == ["q2", "q3", "q4"]
+
+
+async def test_only_the_last_worker_to_stop_tells_users_the_bot_is_unavailable() -> None:
+    front = Front(XmppConfig(jid=DOMAIN, secret=Secret(SECRET)), 0)
+    server, server_transport = Upstream(front), Transport()
+    server.connection_made(server_transport)
+    server.data_received(HEADER + b"<handshake/>")
+    first, _ = connected_worker(front)
+    second, _ = connected_worker(front)
+    gone = f"<presence type='unavailable' from='{DOMAIN}' to='a@x'/>".encode()
+    available = f"<presence from='{DOMAIN}' to='a@x'/>".encode()
+    first.data_received(available + gone)
+    assert server_transport.written.endswith(available)  # the second still serves
+    second.data_received(gone)
+    assert server_transport.written.endswith(available + gone)  # the last one stops
