@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
@@ -20,7 +21,9 @@ import pytest
 import slixmpp
 
 from accountbot.stack import Child, Stack
+from payments import keys
 from payments.money import Money
+from payments.notices import Notice
 from payments.store.connection import open_redis
 from payments.stores import Store
 from tests.support.bots import bot_config
@@ -226,3 +229,26 @@ async def test_each_worker_gets_the_answers_to_its_own_requests(
                     await component.plugin["xep_0199"].ping(
                         slixmpp.JID(own_stack.bot_jid), ifrom=component.boundjid, timeout=10
                     )
+
+
+async def test_workers_drain_the_outbox_each_as_its_own_consumer_each_notice_once(
+    own_stack: Stack, tmp_path: Path
+) -> None:
+    config = bot_config(own_stack, tmp_path, "component")
+    store = Store(open_redis(own_stack.redis.url))
+    token = secrets.token_hex(4)
+    try:
+        with running_front(own_stack, config, workers=2) as (_front, _workers, _port):
+            async with senders(own_stack, 4) as clients:
+                for client in clients:
+                    key = f"{token}-{bare(client)}"  # a key is queued once, whoever it is for
+                    note = Notice(bare(client), "test", f"Renewal done {token}", key=key)
+                    assert await store.outbox.notify(note)
+                for client in clients:
+                    assert (await client.next_message(20))["body"] == f"Renewal done {token}"
+                await everyone_answered(clients, own_stack.bot_jid, 0)  # nothing came twice
+            group = await store.redis.xinfo_consumers(keys.OUTBOX, keys.OUTBOX_GROUP)
+    finally:
+        await store.close()
+    names = {str(consumer["name"]) for consumer in group}
+    assert names == {f"bot-{socket.gethostname()}-w0", f"bot-{socket.gethostname()}-w1"}
