@@ -122,12 +122,19 @@ class Stack:
         return {"xmpp": xmpp}
 
     def start_app(
-        self, name: str, *args: str, detached: bool = False, config: Path | None = None
+        self,
+        name: str,
+        *args: str,
+        detached: bool = False,
+        config: Path | None = None,
+        label: str = "",
     ) -> Child:
-        """Start ``accountbot NAME`` with this stack's config (the bot, the web service)."""
+        """Start ``accountbot NAME`` with this stack's config (the bot, the web service);
+        ``label`` names the process and its log when several run the same command."""
         config = config or self.config_path
         argv = [sys.executable, "-m", "accountbot", name, "--config", str(config), *args]
-        child = Child(name, argv, self.root / f"{name}-{config.stem}.log", detached)
+        label = label or name
+        child = Child(label, argv, self.root / f"{label}-{config.stem}.log", detached)
         child.start()
         self.apps.append(child)
         return child

@@ -1,9 +1,11 @@
 """The bot's ``balance`` through Prosody, next to an echo component on the same Prosody.
 
 Everything runs on this machine, started here: redis-server, Prosody (with
-the bot's component and an ``echo`` component), the bot as its real process
-(``accountbot bot``, one process: Prosody takes one connection per
-component, see docs/operations.md "Bot processes"), the echo component
+the bot's component, an ``echo`` component and a ``fanout`` one), the bot
+as its real process (``accountbot bot``, one process), the same bot as
+``BENCH_BOT_WORKERS`` worker processes (default 2; 0: not measured) behind
+``accountbot front`` on the ``fanout`` component (Prosody takes one
+connection per component, see docs/operations.md "Bot processes"), the echo component
 (``bench/echo_component.py``: slixmpp answering each message with its body)
 and the load client (``bench/xmpp_load.py``: raw c2s sessions, cheap enough
 not to measure itself). The users are paid accounts on the Basic plan, so
@@ -19,8 +21,9 @@ Two figures, each in the same run for both targets, alternating rounds
 
 and the CPU (user + system) the answering process spent per message.
 
-The bot's own counters (``/metrics``) must show every message answered as
-``balance`` ``ok``, or the bench fails.
+The bots' own counters (``/metrics``) must show every message answered as
+``balance`` ``ok``, or the bench fails. ``bot_balance`` in bench.json is the
+one process (the default); ``bot_balance_front`` the front and its workers.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from payments.ledger.records import EntryKind
 from payments.stores import Store
 
 ECHO = "echo.localhost"
+FANOUT = "fanout.localhost"  # the component the front connects as
 USERS = 16
 BALANCE_OK = {"face": "chat", "command": "balance", "outcome": "ok"}
 FIGURES = Path(__file__).resolve().parent.parent / ".local" / "bench.json"  # or $BENCH_JSON
@@ -61,11 +65,13 @@ class ProsodyWithEcho(ProsodyServer):
     """The stack's Prosody plus the echo component."""
 
     echo_secret = "bench-echo"
+    fanout_secret = "bench-fanout"
 
     def write_config(self) -> None:
         super().write_config()
         with self.config_path.open("a") as config:
-            config.write(f'\nComponent "{ECHO}"\n    component_secret = "{self.echo_secret}"\n')
+            for jid, secret in ((ECHO, self.echo_secret), (FANOUT, self.fanout_secret)):
+                config.write(f'\nComponent "{jid}"\n    component_secret = "{secret}"\n')
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ class Load:
     in_flight: int
     one_by_one: int
     rounds: int
-    processes: int
+    workers: int  # behind the front; 0: that target is not measured
 
     @classmethod
     def from_env(cls) -> Load:
@@ -84,7 +90,7 @@ class Load:
             in_flight=int(env("BENCH_BOT_C", "64")),
             one_by_one=int(env("BENCH_BOT_M", "1000")),
             rounds=int(env("BENCH_BOT_ROUNDS", "3")),
-            processes=1,
+            workers=int(env("BENCH_BOT_WORKERS", "2")),
         )
 
 
@@ -127,20 +133,52 @@ async def seed_users(stack: Stack, config: Config, count: int) -> list[tuple[str
     return users
 
 
-def start_bots(stack: Stack, processes: int) -> list[tuple[Child, str]]:
-    """The bot processes and the URL of each one's /metrics."""
-    bots = []
-    for i in range(processes):
+@dataclass(frozen=True)
+class Bots:
+    """The processes that answer one bot address, and the /metrics of those that count."""
+
+    jid: str
+    processes: list[Child]
+    metrics: list[str]
+
+    @property
+    def pids(self) -> list[int]:
+        return [child.pid for child in self.processes]
+
+
+def bot_config(stack: Stack, name: str, **xmpp: str) -> Path:
+    return stack.write_config(
+        path=stack.root / f"{name}.toml",
+        bot={"messages_per_minute": 10**9},  # counted as always, never reached
+        xmpp=xmpp,  # {}: the stack's own component
+    )
+
+
+def start_bot(stack: Stack) -> Bots:
+    """``accountbot bot``: one process on the bot's own component."""
+    port = free_port()
+    bot = stack.start_app("bot", "--metrics-port", str(port), config=bot_config(stack, "bot"))
+    bot.wait_for("connected as")
+    return Bots(stack.bot_jid, [bot], [f"http://127.0.0.1:{port}/metrics"])
+
+
+def start_front(stack: Stack, workers: int) -> Bots:
+    """``accountbot front`` on the fanout component, and ``workers`` bots behind it."""
+    server = stack.xmpp
+    assert isinstance(server, ProsodyWithEcho)
+    config = bot_config(stack, "front", jid=FANOUT, secret=server.fanout_secret)
+    listen = free_port()
+    front = stack.start_app("front", "--listen-port", str(listen), config=config)
+    front.wait_for("connected to the server")
+    found = Bots(FANOUT, [front], [])
+    for n in range(workers):
         port = free_port()
-        config = stack.write_config(
-            path=stack.root / f"bot{i}.toml",
-            bot={"messages_per_minute": 10**9},  # counted as always, never reached
-            metrics={"bot_port": port},
-        )
-        bots.append((stack.start_app("bot", config=config), f"http://127.0.0.1:{port}/metrics"))
-    for child, _url in bots:
-        child.wait_for("connected as")
-    return bots
+        flags = ("--front", str(listen), "--worker", str(n), "--metrics-port", str(port))
+        worker = stack.start_app("bot", *flags, config=config, label=f"worker{n}")
+        worker.wait_for("connected as")
+        found.processes.append(worker)
+        found.metrics.append(f"http://127.0.0.1:{port}/metrics")
+    return found
 
 
 def start_echo(stack: Stack) -> Child:
@@ -205,64 +243,80 @@ async def rounds(load: Load, targets: dict[str, tuple[Target, list[int]]]) -> di
     return found
 
 
-async def bench(stack: Stack, load: Load) -> tuple[Measured, Measured, int]:
+async def bench(stack: Stack, load: Load) -> dict[str, Measured]:
+    """Measured per target: ``echo``, ``bot`` and (with workers) ``front``."""
     config = load_config(stack.config_path, env={})
     users = await seed_users(stack, config, USERS + 1)
     echo = start_echo(stack)
-    bots = start_bots(stack, load.processes)
+    bots = {"bot": start_bot(stack)}
+    if load.workers:
+        bots["front"] = start_front(stack, load.workers)
     port = stack.xmpp.c2s_port
     sessions = [await login("127.0.0.1", port, jid, pw) for jid, pw in users[:USERS]]
     single = await login("127.0.0.1", port, *users[USERS])
+
+    def target(jid: str) -> Target:
+        return lambda: measure(sessions, jid, "balance", load, single)
+
     try:
-        warm = Load(load.in_flight * 8, load.in_flight, 100, 1, load.processes)
-        await measure(sessions, ECHO, "balance", warm, single)
-        await measure(sessions, stack.bot_jid, "balance", warm, single)
-        found = await rounds(
-            load,
-            {
-                "echo": (lambda: measure(sessions, ECHO, "balance", load, single), [echo.pid]),
-                "bot": (
-                    lambda: measure(sessions, stack.bot_jid, "balance", load, single),
-                    [child.pid for child, _url in bots],
-                ),
-            },
-        )
+        warm = Load(load.in_flight * 8, load.in_flight, 100, 1, load.workers)
+        for jid in [ECHO, *(b.jid for b in bots.values())]:
+            await measure(sessions, jid, "balance", warm, single)
+        targets = {"echo": (target(ECHO), [echo.pid])}
+        targets |= {name: (target(b.jid), b.pids) for name, b in bots.items()}
+        found = await rounds(load, targets)
     finally:
         for session in [*sessions, single]:
             await session.close()
     expected = (load.in_flight * 8 + 100) + load.rounds * (load.total + load.one_by_one)
-    answered = answered_balances([url for _child, url in bots])
-    if answered != expected:
-        raise RuntimeError(f"the bot answered {answered} balances of {expected}")
-    return found["echo"], found["bot"], answered
+    for name, b in bots.items():
+        if (answered := answered_balances(b.metrics)) != expected:
+            raise RuntimeError(f"{name} answered {answered} balances of {expected}")
+    return found
 
 
-def rows(load: Load, echo: Measured, bot: Measured) -> list[dict[str, Any]]:
+CASES = {  # target: (the row's case, its figure in bench.json)
+    "bot": ("bot: balance through Prosody, one script per command", "bot_balance"),
+    "front": ("bot: balance through a front, {workers} worker processes", "bot_balance_front"),
+}
+
+
+def rows(load: Load, found: dict[str, Measured]) -> list[dict[str, Any]]:
     common = {"in_flight": load.in_flight, "messages": load.total, "rounds": load.rounds}
-    return [
+    echo = found["echo"]
+    table = [
         {"case": "baseline: echo component (slixmpp) through Prosody", **common,
          "processes": 1, "per_second": echo.per_second, "vs_baseline": 1.0,
          "p50_ms_one_in_flight": echo.p50_ms, "p50_vs_baseline": 1.0,
          "cpu_ms_per_message": echo.cpu_ms},
-        {"case": "bot: balance through Prosody, one script per command", **common,
-         "processes": load.processes, "per_second": bot.per_second,
-         "vs_baseline": bot.per_second / echo.per_second,
-         "p50_ms_one_in_flight": bot.p50_ms, "p50_vs_baseline": bot.p50_ms / echo.p50_ms,
-         "cpu_ms_per_message": bot.cpu_ms,
-         "load_1m": os.getloadavg()[0], "figure": "bot_balance"},
     ]  # fmt: skip
+    for name, (case, figure) in CASES.items():
+        if (bot := found.get(name)) is not None:
+            table.append(
+                {"case": case.format(workers=load.workers), **common,
+                 "processes": load.workers + 1 if name == "front" else 1,
+                 "per_second": bot.per_second, "vs_baseline": bot.per_second / echo.per_second,
+                 "p50_ms_one_in_flight": bot.p50_ms, "p50_vs_baseline": bot.p50_ms / echo.p50_ms,
+                 "cpu_ms_per_message": bot.cpu_ms,
+                 "load_1m": os.getloadavg()[0], "figure": figure}
+            )  # fmt: skip
+    return table
 
 
-def record(echo: Measured, bot: Measured) -> None:
-    """Put ``bot_balance`` into ``.local/bench.json``, keeping the other benches' figures."""
+def record(found: dict[str, Measured]) -> None:
+    """Put ``bot_balance`` (and ``bot_balance_front``) into ``.local/bench.json``, keeping
+    the other benches' figures."""
     path = Path(os.environ.get("BENCH_JSON", FIGURES))
     figures = json.loads(path.read_text("utf-8")) if path.exists() else {}
-    figures["bot_balance"] = {
-        "per_second": round(bot.per_second, 1),
-        "vs_baseline": round(bot.per_second / echo.per_second, 3),
-        "p50_ms": round(bot.p50_ms, 3),
-        "p50_vs_baseline": round(bot.p50_ms / echo.p50_ms, 3),
-    }
+    echo = found["echo"]
+    for name, (_case, figure) in CASES.items():
+        if (bot := found.get(name)) is not None:
+            figures[figure] = {
+                "per_second": round(bot.per_second, 1),
+                "vs_baseline": round(bot.per_second / echo.per_second, 3),
+                "p50_ms": round(bot.p50_ms, 3),
+                "p50_vs_baseline": round(bot.p50_ms / echo.p50_ms, 3),
+            }
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(figures, indent=2) + "\n", "utf-8")
 
@@ -274,11 +328,11 @@ async def run() -> list[dict[str, Any]]:
         stack.xmpp = ProsodyWithEcho(stack.root)
         try:
             stack.start()
-            echo, bot, _answered = await bench(stack, load)
+            found = await bench(stack, load)
         finally:
             stack.stop()
-    record(echo, bot)
-    return rows(load, echo, bot)
+    record(found)
+    return rows(load, found)
 
 
 if __name__ == "__main__":

@@ -65,13 +65,14 @@ class AdhocCommands:
         jid = sender_jid(asker)
         if jid is None:
             return self._refused(iq, refusal(asker) or "No such command.")
-        if await self.dispatcher.limited(jid) is not None:
+        limited, ctx = await self.dispatcher.enter(jid)  # one round trip, as a chat line
+        if limited is not None:
             raise XMPPError("resource-constraint", "Too many requests. Please wait a minute.")
         command_iq = iq["command"]
         action = command_iq["action"] or "execute"
         session_id = command_iq["sessionid"]
         if not session_id:
-            return await self._start(iq, jid, command_iq["node"])
+            return await self._start(iq, ctx, command_iq["node"])
         session = self.sessions.get(session_id)
         if session is None:
             raise XMPPError("bad-request", "This form has expired. Please start the command again.")
@@ -80,51 +81,49 @@ class AdhocCommands:
         if action == "cancel":
             del self.sessions[session_id]
             return self._reply(iq, session.command, session_id, "canceled", note="Cancelled.")
-        return await self._continue(iq, jid, session_id, session)
+        return await self._continue(iq, ctx, session_id, session)
 
-    async def _start(self, iq: Iq, jid: str, node: str) -> Iq:
-        ctx = await self.dispatcher.context(jid)
+    async def _start(self, iq: Iq, ctx: Context, node: str) -> Iq:
         command = self.dispatcher.registry.by_node(node)
         if command is None or not command.allowed(ctx.role):
             raise XMPPError("item-not-found", "No such command.")
         if not command.params and command.confirm is None:
-            return await self._finish(iq, jid, command, "", {})
+            return await self._finish(iq, ctx, command, "", {})
         session_id = secrets.token_urlsafe(12)
         if len(self.sessions) >= MAX_SESSIONS:
             raise XMPPError("resource-constraint", "Too many open forms. Try again later.")
         session = Session(iq["from"].full, command, "params", time.monotonic() + SESSION_SECONDS)
         self.sessions[session_id] = session
         if not command.params:
-            return await self._ask_confirmation(iq, jid, session_id, session)
+            return await self._ask_confirmation(iq, ctx, session_id, session)
         notice = (await with_frozen_notice(ctx, Reply(""))).text.strip()
         form = await params_form(command, ctx, notice=notice)
         return self._reply(iq, command, session_id, "executing", form=form)
 
-    async def _continue(self, iq: Iq, jid: str, session_id: str, session: Session) -> Iq:
+    async def _continue(self, iq: Iq, ctx: Context, session_id: str, session: Session) -> Iq:
         values = _submitted(iq)
         command = session.command
         if session.stage == "params":
-            try:
-                config = (await self.dispatcher.context(jid)).config  # in the asker's currency
-                session.args = parse_form(command.params, values, config)
+            try:  # in the asker's currency
+                session.args = parse_form(command.params, values, ctx.config)
             except FieldError as exc:
-                ctx = await self.dispatcher.context(jid)
                 form = await params_form(command, ctx, error=exc, typed=values)
                 return self._reply(iq, command, session_id, "executing", form=form)
             if command.confirm is None:
                 del self.sessions[session_id]
-                return await self._finish(iq, jid, command, session_id, session.args)
-            return await self._ask_confirmation(iq, jid, session_id, session)
+                return await self._finish(iq, ctx, command, session_id, session.args)
+            return await self._ask_confirmation(iq, ctx, session_id, session)
         del self.sessions[session_id]
         if not _truthy(values.get("confirm")):
             return self._reply(
                 iq, command, session_id, "completed", note="Cancelled; nothing changed."
             )
-        return await self._finish(iq, jid, command, session_id, session.args)
+        return await self._finish(iq, ctx, command, session_id, session.args)
 
-    async def _ask_confirmation(self, iq: Iq, jid: str, session_id: str, session: Session) -> Iq:
+    async def _ask_confirmation(
+        self, iq: Iq, ctx: Context, session_id: str, session: Session
+    ) -> Iq:
         assert session.command.confirm is not None
-        ctx = await self.dispatcher.context(jid)
         question = await session.command.confirm(ctx, session.args)
         if isinstance(question, Reply):
             del self.sessions[session_id]
@@ -139,9 +138,8 @@ class AdhocCommands:
         return self._reply(iq, session.command, session_id, "executing", form=form)
 
     async def _finish(
-        self, iq: Iq, jid: str, command: Command, session_id: str, args: Mapping[str, Any]
+        self, iq: Iq, ctx: Context, command: Command, session_id: str, args: Mapping[str, Any]
     ) -> Iq:
-        ctx = await self.dispatcher.context(jid)
         if not command.allowed(ctx.role):  # the role may have changed since the form
             raise XMPPError("forbidden", "You may not run this command.")
         reply = await with_frozen_notice(ctx, await self.dispatcher.run(command, ctx, args))

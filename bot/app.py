@@ -22,8 +22,12 @@ from payments.stores import Store
 log = logging.getLogger(__name__)
 
 
-async def run_bot(config: Config, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop`` is set), then close everything."""
+async def run_bot(config: Config, stop: asyncio.Event | None = None, consumer: str = "") -> None:
+    """Run until SIGTERM/SIGINT (or ``stop`` is set), then close everything.
+
+    ``consumer`` names this process in the outbox's consumer group: each worker
+    behind a front needs its own (docs/operations.md, "Bot processes").
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -36,6 +40,7 @@ async def run_bot(config: Config, stop: asyncio.Event | None = None) -> None:
         store,
         bot.send_notification,
         bot.connected,
+        consumer,
         offer_days=config.billing.invite_days,
         metrics=metrics,
     )

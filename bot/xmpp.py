@@ -25,6 +25,7 @@ from slixmpp.xmlstream.matcher import StanzaPath
 from bot.adhoc import COMMANDS_NS, AdhocCommands, register_stanzas
 from bot.chat import RECEIPTS_NS, Incoming, Kind, read_message
 from bot.commands.model import Reply
+from bot.corked import CorkedWrites
 from bot.dispatch import Dispatcher
 from bot.metrics import BotMetrics
 from bot.presence import PresenceKeeper
@@ -67,6 +68,7 @@ class AccountBot:
         self.metrics = metrics or BotMetrics()
         self.sessions = 0
         self.xmpp = make_xmpp(config)
+        CorkedWrites(self.xmpp).install()
         self.adhoc = AdhocCommands(dispatcher)
         self.presence = PresenceKeeper(self.xmpp, dispatcher.store, config.mode == "component")
         self.connected = asyncio.Event()

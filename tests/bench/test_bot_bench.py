@@ -1,8 +1,8 @@
 """`make bench` stays runnable: the bot's ``balance`` bench on a tiny load (not a timed test).
 
 It starts everything itself (redis-server, Prosody with the echo component,
-the bot process, the echo component, the load client) and fails unless the
-bot answered every message as ``balance`` ``ok``.
+the bot process, the front and two workers, the echo component, the load client)
+and fails unless each bot answered every message as ``balance`` ``ok``.
 """
 
 from __future__ import annotations
@@ -32,11 +32,13 @@ def test_bench_bot_writes_the_bot_balance_figure_beside_the_others(tmp_path: Pat
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    header, _rule, echo, bot = result.stdout.strip().splitlines()
+    header, _rule, echo, bot, front = result.stdout.strip().splitlines()
     assert "vs_baseline" in header and "p50_vs_baseline" in header
     assert "baseline: echo component" in echo and "bot: balance" in bot
+    assert "through a front, 2 worker processes" in front
     written = json.loads(figures.read_text())
     assert written["renewal"] == {"per_second": 1.0, "vs_baseline": 0.5}
-    row = written["bot_balance"]
-    assert set(row) == {"per_second", "vs_baseline", "p50_ms", "p50_vs_baseline"}
-    assert row["per_second"] > 0 and row["p50_ms"] > 0
+    for figure in ("bot_balance", "bot_balance_front"):
+        row = written[figure]
+        assert set(row) == {"per_second", "vs_baseline", "p50_ms", "p50_vs_baseline"}
+        assert row["per_second"] > 0 and row["p50_ms"] > 0

@@ -1,6 +1,7 @@
 """A chat line costs one Redis round trip: the rate limit, the account, its balances and
 the plan in force read by one script (``lua/bot_request.lua``), on fakeredis and on the
-real redis-server. The limiter keeps its semantics; a leaf sees its own money and its main.
+real redis-server; an ad-hoc request too. The limiter keeps its semantics; a leaf sees its
+own money and its main.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 import pytest
 from redis.asyncio.client import Pipeline
+from slixmpp import Iq
 
+from bot.adhoc import AdhocCommands, register_stanzas
 from bot.commands import build_registry
 from bot.dispatch import Dispatcher
 from payments import keys
@@ -95,6 +98,30 @@ async def test_requests_that_arrive_together_share_one_round_trip(
     assert commands.sent == [["FCALL"] * len(asked)]
     [counter] = [k async for k in group.redis.scan_iter(match=f"bot-ratelimit_msg-{{{MAIN}}}-*")]
     assert await group.redis.get(counter) == "6"
+
+
+def command_iq(jid: str, node: str) -> Iq:
+    register_stanzas()
+    iq = Iq(stype="set", sfrom=f"{jid}/phone", sto="accounts.localhost")
+    iq["command"]["node"] = node
+    iq["command"]["action"] = "execute"
+    return iq
+
+
+def notes_of(answer: Iq) -> str:
+    return "\n".join(text for _type, text in answer["command"]["notes"])
+
+
+async def test_an_adhoc_request_is_one_script_call_too(
+    group: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adhoc = AdhocCommands(bot(group))
+    first = notes_of(await adhoc.handle(command_iq(MAIN, "balance")))
+    commands = Commands(group, monkeypatch)
+    answer = await adhoc.handle(command_iq(MAIN, "balance"))
+    assert commands.sent == [["FCALL"]]
+    assert answer["command"]["status"] == "completed"
+    assert notes_of(answer) == first and first.startswith("Balance: $30.00")
 
 
 class Crash(BaseException):
