@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -154,26 +154,23 @@ async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> I
         work, this_month=this_month, now=now, late_days=meter.policy.late_days
     )
     statuses = {i: UNKNOWN if m else OUT_OF_WINDOW for i, m in enumerate(months)}
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def after(account: AccountUsage, ref: PlanRef, item: ToCount, done: Counted) -> None:
-        async with limit:
-            await _after_count(meter, account, ref, item, done, now)
+    for account, done in zip(accounts, counted, strict=True):
         for index, (fresh, _) in zip(by_jid[account.jid], done.events, strict=True):
             statuses[index] = COUNTED if fresh else DUPLICATE
+    limit = asyncio.Semaphore(CONCURRENCY)
 
-    await asyncio.gather(*map(after, accounts, refs, work, counted))
+    async def pass_on(account: AccountUsage, done: Counted) -> None:
+        async with limit:
+            await _pass_on_draws(meter, account, done, now)
+
+    await asyncio.gather(*map(pass_on, accounts, counted))
+    await _tell_thresholds(meter, list(zip(accounts, refs, work, counted, strict=True)), now)
     touched = dict.fromkeys(j for item in work for j in (item.jid, item.main) if j)
     return Ingested(tuple(statuses[i] for i in range(len(events))), tuple(touched))
 
 
-async def _after_count(
-    meter: Meter,
-    account: AccountUsage,
-    ref: PlanRef,
-    item: ToCount,
-    counted: Counted,
-    now: datetime,
+async def _pass_on_draws(
+    meter: Meter, account: AccountUsage, counted: Counted, now: datetime
 ) -> None:
     # A leaf's draws go on to its main; a replay also completes a draw a crash cut in half.
     replayed = not all(fresh for fresh, _ in counted.events)
@@ -182,49 +179,62 @@ async def _after_count(
         await store.usage.apply_transfers(
             account.jid, await store.usage.transfers(account.jid), now, meter.policy.late_days
         )
-    this_month = month_of(now)
+
+
+Done = tuple[AccountUsage, PlanRef, ToCount, Counted]  # one account of a batch, counted
+
+
+@dataclass(frozen=True, slots=True)
+class _Near:
+    """An account of the batch with a resource near or past its allowance."""
+
+    account: AccountUsage
+    ref: PlanRef
+    item: ToCount
+    counted: Counted
+    added: Counter[str]  # counted this month by this batch, per resource
+    drawn: Counter[str]  # of which beyond the allowance
+    resources: list[str]  # the resources near
+
+
+def _near(done: Done, this_month: str) -> _Near | None:
+    account, ref, item, counted = done
     added, drawn = Counter[str](), Counter[str]()
     for (month, event), (fresh, beyond) in zip(item.events, counted.events, strict=True):
         if fresh and month == this_month:
             added[event.resource] += event.quantity
             drawn[event.resource] += beyond
-    await _tell_thresholds(meter, account, ref, item.allowances, counted, added, drawn, now)
+    allowed = item.allowances
+    near = [r for r in added if counted.totals[r][0] * 100 >= min(WARN_AT) * allowed.get(r, 0)]
+    return _Near(account, ref, item, counted, added, drawn, near) if near else None
 
 
-async def _tell_thresholds(
-    meter: Meter,
-    account: AccountUsage,
-    ref: PlanRef,
-    allowances: Mapping[str, int],
-    counted: Counted,
-    added: Counter[str],
-    drawn: Counter[str],
-    now: datetime,
-) -> None:
-    """75% and 90% of what the user has this month, each told once; and blocked."""
-    near = [r for r in added if counted.totals[r][0] * 100 >= min(WARN_AT) * allowances.get(r, 0)]
-    if not near:  # well within the allowance: no need to look at credits
-        return
-    # The credits drawn on (its own, or its main's), after this batch drew on them.
-    found = await meter.store.usage.credits_of(ref.main or account.jid)
-    source = Source(ref.main or account.jid, found.frozen, found.grants, dict(found.pending))
+async def _tell_thresholds(meter: Meter, batch: Sequence[Done], now: datetime) -> None:
+    """75% and 90% of what each user has this month, each told once; and blocked. The
+    credits of the accounts near (their own, or their main's) are read in one round trip,
+    after this batch drew on them; accounts well within their allowance need none."""
     month = month_of(now)
-    for resource in near:
-        used = counted.totals[resource][0]
-        step = step_of(
-            allowances.get(resource, 0),
-            used - added[resource],
-            used,
-            source.pool(resource, now),
-            drawn[resource],
-        )
-        percent = told_at(step)
-        if percent is None:
-            continue
-        if percent == 100:  # kept beside the month's counters: `usage YYYY-MM` says it
-            await meter.store.usage.mark_blocked(account.jid, month, resource, step.used_after)
-        for notice in _threshold_notices(account.jid, ref, month, resource, percent, step):
-            await meter.store.outbox.notify(notice)
+    near = [n for n in (_near(done, month) for done in batch) if n is not None]
+    owners = [n.ref.main or n.account.jid for n in near]
+    credits = await meter.store.usage.credits_of_many(owners)
+    for n, owner, found in zip(near, owners, credits, strict=True):
+        source = Source(owner, found.frozen, found.grants, dict(found.pending))
+        for resource in n.resources:
+            await _tell_step(meter, n, resource, source.pool(resource, now), month)
+
+
+async def _tell_step(meter: Meter, near: _Near, resource: str, pool: int, month: str) -> None:
+    used = near.counted.totals[resource][0]
+    allowance = near.item.allowances.get(resource, 0)
+    step = step_of(allowance, used - near.added[resource], used, pool, near.drawn[resource])
+    percent = told_at(step)
+    if percent is None:
+        return
+    jid = near.account.jid
+    if percent == 100:  # kept beside the month's counters: `usage YYYY-MM` says it
+        await meter.store.usage.mark_blocked(jid, month, resource, step.used_after)
+    for notice in _threshold_notices(jid, near.ref, month, resource, percent, step):
+        await meter.store.outbox.notify(notice)
 
 
 def _threshold_notices(

@@ -199,14 +199,24 @@ class UsageStore:
         return refs
 
     async def credits_of(self, jid: str) -> CreditsOf:
+        [found] = await self.credits_of_many([jid])
+        return found
+
+    async def credits_of_many(self, jids: Sequence[str]) -> list[CreditsOf]:
+        """``credits_of`` of each of ``jids``, in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.exists(keys.freezes(jid))
-            pipe.hgetall(keys.credit_grants(jid))
-            pipe.hgetall(keys.credit_pending(jid))
-            self.currencies.queue(pipe, jid)
-            frozen, grants, pending, currency = await pipe.execute()
-        decoded = decode_grants(grants, self.currencies.of_field(currency))
-        return CreditsOf(bool(frozen), decoded, pending)
+            for jid in jids:
+                pipe.exists(keys.freezes(jid))
+                pipe.hgetall(keys.credit_grants(jid))
+                pipe.hgetall(keys.credit_pending(jid))
+                self.currencies.queue(pipe, jid)
+            replies: list[Any] = await pipe.execute()
+        return [
+            CreditsOf(
+                bool(frozen), decode_grants(grants, self.currencies.of_field(currency)), pending
+            )
+            for frozen, grants, pending, currency in zip(*[iter(replies)] * 4, strict=True)
+        ]
 
     async def month(self, jid: str, month: str) -> dict[str, str]:
         counters: Any = await self._redis.hgetall(keys.usage(jid, month))
@@ -275,7 +285,12 @@ class UsageStore:
         of its own, so usage is never counted without the chore knowing.
         """
         days = window_days(now, late_days)
-        calls = [self._count_call(item, this_month, now, days) for item in batch]
+        # The window's days and their sets' lifetimes: the same for every account of a batch.
+        day_args: list[str | int] = []
+        for day in days:
+            day_args += [day, _events_ttl(day, now, len(days) - 1)]
+        place = {day: i for i, day in enumerate(days, 1)}
+        calls = [self._count_call(item, this_month, now, days, day_args, place) for item in batch]
         await self.mark_unsettled(*(j for item in batch for j in (item.jid, item.main) if j))
         async with self._scripts.pipeline() as pipeline:
             for script_keys, args in calls:
@@ -284,7 +299,13 @@ class UsageStore:
         return [_counted(reply, item.resources) for item, reply in zip(batch, replies, strict=True)]
 
     def _count_call(
-        self, item: ToCount, this_month: str, now: datetime, days: Sequence[str]
+        self,
+        item: ToCount,
+        this_month: str,
+        now: datetime,
+        days: Sequence[str],
+        day_args: Sequence[str | int],
+        place: Mapping[str, int],
     ) -> tuple[list[str], list[str | int]]:
         jid, last_month = item.jid, shift_month(this_month, -1)
         args: list[str | int] = [
@@ -298,9 +319,7 @@ class UsageStore:
         ]
         for resource in item.resources:
             args += [resource, int(item.allowances.get(resource, 0))]
-        for day in days:
-            args += [day, _events_ttl(day, now, len(days) - 1)]
-        place = {day: i for i, day in enumerate(days, 1)}
+        args += day_args
         for month, event in item.events:
             which = "c" if month == this_month else "p"
             where = place[event_day(event.at, now)]
