@@ -267,7 +267,7 @@ def _rows(
         {"case": "baseline: aiohttp GET, one Redis GET", "requests": n, "concurrency": c,
          "per_second": auth_base, "vs_baseline": 1.0, "p50_ms": base[0].percentile_ms(0.5),
          "p99_ms": base[0].percentile_ms(0.99)},
-        {"case": "GET /api/v1/authorize (token, 2-3 pipelined reads)", "requests": n,
+        {"case": "GET /api/v1/authorize (token, one script call)", "requests": n,
          "concurrency": c, "per_second": auth_ours, "vs_baseline": auth_ours / auth_base,
          "p50_ms": ours[0].percentile_ms(0.5), "p99_ms": ours[0].percentile_ms(0.99),
          "summary": "authorize"},

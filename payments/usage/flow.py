@@ -97,18 +97,18 @@ async def _source(meter: Meter, account: AccountUsage, ref: PlanRef) -> Source:
 
 
 async def standing(meter: Meter, jid: str, resource: str, now: datetime) -> Standing:
-    account = await meter.store.usage.standing(jid, month_of(now))
+    found = await meter.store.usage.authorizing(jid, month_of(now), resource)
+    account, ref, credits = found.account, found.ref, found.credits
     if not account.exists or account.closed or account.frozen:
         return Standing(account.exists, account.closed, account.frozen)
-    ref = await meter.store.usage.plan_ref(account)
     allowance = (await meter.allowances(ref)).get(resource, 0)
-    source = await _source(meter, account, ref)
+    source = Source(ref.main or jid, credits.frozen, credits.grants, dict(credits.pending))
     used = int(account.counters.get(f"used:{resource}", 0))
     return Standing(True, allowance=allowance, used=used, pool=source.pool(resource, now))
 
 
 async def authorize(meter: Meter, jid: str, resource: str, now: datetime) -> Decision:
-    """May ``jid`` use ``resource`` now? A few reads of small per-account keys."""
+    """May ``jid`` use ``resource`` now? One round trip (a leaf: two), the plan cached."""
     return decide(await standing(meter, jid, resource, now))
 
 

@@ -3,8 +3,9 @@
 Each step is one Lua script over one account's keys (``{JID}``): counting a
 batch (``usage_count.lua``), putting a leaf's draws on its main's credits
 (``usage_draw.lua``, on the main), settling a slot (``usage_settle.lua``).
-The reads authorize needs are a few small per-account keys in one pipelined
-round trip (``standing``), then the plan snapshot (``plan_ref``).
+Authorize reads what it needs in one round trip (``usage_authorize.lua``: the
+account, its freezes, this month's counter, its credits and the plan snapshot in
+force), and a leaf its main's credits in a second (``authorizing``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ EVENTS_GRACE: Final = timedelta(days=2)  # event ids outlive the window by this 
 MIN_TTL: Final = 24 * 3600
 PAGE: Final = 1000
 MONTHS_PROBED: Final = 240  # the plan in force in a month: snapshots looked for this far back
+MONTH_MARK: Final = "\0"  # never in a key: where the month goes in plan_as_of's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,15 @@ class CreditsOf:
 
 
 @dataclass(frozen=True, slots=True)
+class Authorizing:
+    """What authorize reads of one account and one resource (``usage_authorize.lua``)."""
+
+    account: AccountUsage  # counters, grants and draws: of that resource only
+    ref: PlanRef
+    credits: CreditsOf  # the credits drawn on: its own, or a leaf's main's
+
+
+@dataclass(frozen=True, slots=True)
 class Counted:
     """What ``count`` did: per event (counted, beyond the allowance), then this month's
     totals per resource (used, drawn on credits)."""
@@ -92,6 +103,9 @@ def _counted(reply: Sequence[Any], resources: Sequence[str]) -> Counted:
     return Counted(pairs, per_resource)
 
 
+NO_CREDITS: Final = CreditsOf(False, (), {})
+
+
 @dataclass(frozen=True, slots=True)
 class Transfer:
     field: str  # YYYYMMDD:EVENT in the leaf's transfers hash
@@ -111,6 +125,10 @@ class SlotSettled:
 
 def decode_grants(raw: Mapping[str, str], currency: str) -> tuple[Grant, ...]:
     return tuple(Grant.decode(gid, text, currency) for gid, text in sorted(raw.items()))
+
+
+def _pairs(flat: Sequence[Any]) -> dict[str, str]:
+    return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
 class UsageStore:
@@ -139,6 +157,53 @@ class UsageStore:
                 pipe.hgetall(keys.credit_pending(jid))
             replies = await pipe.execute()
         return [self._standing(jid, replies[6 * i : 6 * i + 6]) for i, jid in enumerate(jids)]
+
+    async def authorizing(self, jid: str, month: str, resource: str) -> Authorizing:
+        """One account's standing for ``resource`` in ``month``: one round trip, and a second
+        for a leaf (its main's credits, in the main's hash slot)."""
+        head, tail = keys.plan_as_of(jid, MONTH_MARK).split(MONTH_MARK)
+        names = [keys.account(jid), keys.freezes(jid), keys.leaf_jids_index(jid)]
+        names += [keys.usage(jid, month), keys.credit_grants(jid), keys.credit_pending(jid)]
+        found = await self._scripts.call("usage_authorize", names, [resource, head, tail])
+        if not found:
+            return Authorizing(AccountUsage(jid, False), PlanRef("", 0, "", ""), NO_CREDITS)
+        kind, status, plan_as_of, currency, frozen, group, used, grants, pending, snapshot = found
+        account = AccountUsage(
+            jid,
+            exists=True,
+            kind=kind,
+            closed=status != "active",
+            frozen=bool(frozen),
+            plan_as_of=plan_as_of,
+            group=group,
+            counters={f"used:{resource}": used},
+            grants=decode_grants(_pairs(grants), self.currencies.of_field(currency)),
+            pending=_pairs(pending),
+        )
+        plan, version, plan_kind, paid_by = snapshot or (None, None, None, None)
+        own = CreditsOf(False, account.grants, account.pending)
+        main, credits = "", own
+        if kind == "leaf" and group:
+            main, credits = await self._main_credits(jid, group, paid_by or "", own)
+        return Authorizing(
+            account, PlanRef(plan or "", int(version or 0), plan_kind or kind, main), credits
+        )
+
+    async def _main_credits(
+        self, leaf: str, group: str, paid_by: str, own: CreditsOf
+    ) -> tuple[str, CreditsOf]:
+        """A leaf's main (the group's first member) and its credits, read in the same round
+        trip as the main its plan snapshot names (the same JID, but for a move under way)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.lindex(keys.leaf_jids(group), 0)
+            if paid_by:
+                self._queue_credits(pipe, paid_by)
+            main, *replies = await pipe.execute()
+        if not main or main == leaf:
+            return "", own
+        if main == paid_by:
+            return main, self._credits(replies)
+        return main, await self.credits_of(main)
 
     async def accounts(self, jids: Sequence[str]) -> list[AccountUsage]:
         """Just what counting needs (kind, status, plan, group): a lighter ``standings``."""
@@ -206,17 +271,20 @@ class UsageStore:
         """``credits_of`` of each of ``jids``, in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for jid in jids:
-                pipe.exists(keys.freezes(jid))
-                pipe.hgetall(keys.credit_grants(jid))
-                pipe.hgetall(keys.credit_pending(jid))
-                self.currencies.queue(pipe, jid)
+                self._queue_credits(pipe, jid)
             replies: list[Any] = await pipe.execute()
-        return [
-            CreditsOf(
-                bool(frozen), decode_grants(grants, self.currencies.of_field(currency)), pending
-            )
-            for frozen, grants, pending, currency in zip(*[iter(replies)] * 4, strict=True)
-        ]
+        return [self._credits(replies[i : i + 4]) for i in range(0, len(replies), 4)]
+
+    def _queue_credits(self, pipe: Any, jid: str) -> None:
+        pipe.exists(keys.freezes(jid))
+        pipe.hgetall(keys.credit_grants(jid))
+        pipe.hgetall(keys.credit_pending(jid))
+        self.currencies.queue(pipe, jid)
+
+    def _credits(self, replies: Sequence[Any]) -> CreditsOf:
+        frozen, grants, pending, currency = replies
+        decoded = decode_grants(grants, self.currencies.of_field(currency))
+        return CreditsOf(bool(frozen), decoded, pending)
 
     async def month(self, jid: str, month: str) -> dict[str, str]:
         counters: Any = await self._redis.hgetall(keys.usage(jid, month))
