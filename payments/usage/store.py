@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from payments import keys
 from payments.clock import epoch, month_of, month_start, shift_month
+from payments.store.coalesced import Coalesced
 from payments.store.connection import RedisClient
 from payments.store.currencies import Currencies
 from payments.store.scripts import Scripts
@@ -139,6 +140,7 @@ class UsageStore:
         self._scripts = scripts
         self.currencies = currencies  # of the grants' prices
         self._shards = shards
+        self._authorize = Coalesced(scripts, "usage_authorize")  # many gateway calls at once
 
     # --- reads ----------------------------------------------------------------
 
@@ -164,7 +166,7 @@ class UsageStore:
         head, tail = keys.plan_as_of(jid, MONTH_MARK).split(MONTH_MARK)
         names = [keys.account(jid), keys.freezes(jid), keys.leaf_jids_index(jid)]
         names += [keys.usage(jid, month), keys.credit_grants(jid), keys.credit_pending(jid)]
-        found = await self._scripts.call("usage_authorize", names, [resource, head, tail])
+        found = await self._authorize.call(names, [resource, head, tail])
         if not found:
             return Authorizing(AccountUsage(jid, False), PlanRef("", 0, "", ""), NO_CREDITS)
         kind, status, plan_as_of, currency, frozen, group, used, grants, pending, snapshot = found

@@ -3,6 +3,7 @@ are those of the account's whole state, whatever the reads left out."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,7 +37,7 @@ def round_trips(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[
             sent.append("pipeline")
             return await execute(*args, **options)
 
-        pipe.execute = one_pipeline
+        pipe.execute = one_pipeline  # type: ignore[method-assign]
         return pipe
 
     with monkeypatch.context() as patch:
@@ -61,7 +62,7 @@ async def test_an_account_is_authorized_in_one_round_trip(
     await authorize(m, A, "sms", T0)  # the library loaded, the plan's allowances cached
     with round_trips(store, monkeypatch) as sent:
         decision = await authorize(m, A, "sms", T0)
-    assert sent == ["fcall"]
+    assert sent == ["pipeline"]  # one function call, sent with those queued beside it
     assert decision.allow and decision.remaining == 10
 
 
@@ -78,7 +79,7 @@ async def test_a_leaf_reads_its_mains_credits_in_a_second_round_trip(
     await authorize(m, LEAF, "sms", T0)
     with round_trips(store, monkeypatch) as sent:
         decision = await authorize(m, LEAF, "sms", T0)
-    assert sent == ["fcall", "pipeline"]
+    assert sent == ["pipeline", "pipeline"]
     assert decision.allow and decision.remaining == 17
 
 
@@ -97,7 +98,7 @@ async def test_a_leaf_whose_snapshot_names_another_main_draws_on_its_groups_main
     await authorize(m, LEAF, "sms", T0)
     with round_trips(store, monkeypatch) as sent:
         decision = await authorize(m, LEAF, "sms", T0)
-    assert sent == ["fcall", "pipeline", "pipeline"]
+    assert sent == ["pipeline", "pipeline", "pipeline"]
     assert decision.allow and decision.remaining == 20
 
 
@@ -125,3 +126,18 @@ async def test_no_account_closed_and_frozen_are_told_apart(store: Store) -> None
     assert (await authorize(m, A, "sms", T0)).reason is Reason.FROZEN
     await store.redis.hset(keys.account(A), "status", "closed")
     assert (await authorize(m, A, "sms", T0)).reason is Reason.CLOSED
+
+
+async def test_calls_at_once_share_one_round_trip_and_each_gets_its_answer(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await sms_plan(store, sms=10)
+    await customer(store)
+    m = meter(store)
+    await ingest(m, events(A, 4), T0)
+    await authorize(m, A, "sms", T0)
+    asked = [A, B] * 10
+    with round_trips(store, monkeypatch) as sent:
+        decisions = await asyncio.gather(*(authorize(m, jid, "sms", T0) for jid in asked))
+    assert sent == ["pipeline"]
+    assert [(d.remaining, d.reason) for d in decisions] == [(6, None), (0, Reason.UNKNOWN)] * 10
