@@ -142,9 +142,11 @@ async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> I
     for index, (event, month) in enumerate(zip(events, months, strict=True)):
         if month is not None:
             by_jid.setdefault(event.jid, []).append(index)
-    found = await store.usage.accounts(list(by_jid))
-    accounts = [a for a in found if a.exists]  # not a user: nothing to count, no retry either
-    refs = await store.usage.plan_refs(accounts)
+    # Not a user: nothing to count, no retry either.
+    found = [
+        pair for pair in await store.usage.accounts(list(by_jid), this_month) if pair[0].exists
+    ]
+    accounts, refs = [a for a, _ in found], [r for _, r in found]
     work = []
     for account, ref in zip(accounts, refs, strict=True):
         pairs = [(months[i] or this_month, events[i]) for i in by_jid[account.jid]]
@@ -215,12 +217,11 @@ async def _tell_thresholds(meter: Meter, batch: Sequence[Done], now: datetime) -
     after this batch drew on them; accounts well within their allowance need none."""
     month = month_of(now)
     near = [n for n in (_near(done, month) for done in batch) if n is not None]
-    owners = [n.ref.main or n.account.jid for n in near]
-    credits = await meter.store.usage.credits_of_many(owners)
-    for n, owner, found in zip(near, owners, credits, strict=True):
+    asked = [(n, n.ref.main or n.account.jid, r) for n in near for r in n.resources]
+    credits = await meter.store.usage.credits_for([(o, r) for _, o, r in asked], month)
+    for (n, owner, resource), found in zip(asked, credits, strict=True):
         source = Source(owner, found.frozen, found.grants, dict(found.pending))
-        for resource in n.resources:
-            await _tell_step(meter, n, resource, source.pool(resource, now), month)
+        await _tell_step(meter, n, resource, source.pool(resource, now), month)
 
 
 async def _tell_step(meter: Meter, near: _Near, resource: str, pool: int, month: str) -> None:

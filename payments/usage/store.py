@@ -140,7 +140,7 @@ class UsageStore:
         self._scripts = scripts
         self.currencies = currencies  # of the grants' prices
         self._shards = shards
-        self._authorize = Coalesced(scripts, "usage_authorize")  # many gateway calls at once
+        self._standing_calls = Coalesced(scripts, "usage_standing")  # many authorize at once
 
     # --- reads ----------------------------------------------------------------
 
@@ -163,12 +163,31 @@ class UsageStore:
     async def authorizing(self, jid: str, month: str, resource: str) -> Authorizing:
         """One account's standing for ``resource`` in ``month``: one round trip, and a second
         for a leaf (its main's credits, in the main's hash slot)."""
+        found = await self._standing_calls.call(*self._standing_call(jid, month, resource))
+        account, snapshot = self._decode_standing(jid, resource, found)
+        if not account.exists:
+            return Authorizing(account, PlanRef("", 0, "", ""), NO_CREDITS)
+        plan, version, plan_kind, paid_by = snapshot
+        own = CreditsOf(False, account.grants, account.pending)
+        main, credits = "", own
+        if account.kind == "leaf" and account.group:
+            main, credits = await self._main_credits(jid, account.group, paid_by or "", own)
+        ref = PlanRef(plan or "", int(version or 0), plan_kind or account.kind, main)
+        return Authorizing(account, ref, credits)
+
+    def _standing_call(self, jid: str, month: str, resource: str) -> tuple[list[str], list[str]]:
+        """The keys and arguments of ``usage_standing.lua`` (resource '': no credits read)."""
         head, tail = keys.plan_as_of(jid, MONTH_MARK).split(MONTH_MARK)
         names = [keys.account(jid), keys.freezes(jid), keys.leaf_jids_index(jid)]
         names += [keys.usage(jid, month), keys.credit_grants(jid), keys.credit_pending(jid)]
-        found = await self._authorize.call(names, [resource, head, tail])
+        return names, [resource, head, tail]
+
+    def _decode_standing(
+        self, jid: str, resource: str, found: Sequence[Any]
+    ) -> tuple[AccountUsage, Sequence[str | None]]:
+        """The account and its plan snapshot (plan, version, kind, paid_by) as read."""
         if not found:
-            return Authorizing(AccountUsage(jid, False), PlanRef("", 0, "", ""), NO_CREDITS)
+            return AccountUsage(jid, False), (None, None, None, None)
         kind, status, plan_as_of, currency, frozen, group, used, grants, pending, snapshot = found
         account = AccountUsage(
             jid,
@@ -182,14 +201,7 @@ class UsageStore:
             grants=decode_grants(_pairs(grants), self.currencies.of_field(currency)),
             pending=_pairs(pending),
         )
-        plan, version, plan_kind, paid_by = snapshot or (None, None, None, None)
-        own = CreditsOf(False, account.grants, account.pending)
-        main, credits = "", own
-        if kind == "leaf" and group:
-            main, credits = await self._main_credits(jid, group, paid_by or "", own)
-        return Authorizing(
-            account, PlanRef(plan or "", int(version or 0), plan_kind or kind, main), credits
-        )
+        return account, snapshot or (None, None, None, None)
 
     async def _main_credits(
         self, leaf: str, group: str, paid_by: str, own: CreditsOf
@@ -207,23 +219,41 @@ class UsageStore:
             return main, self._credits(replies)
         return main, await self.credits_of(main)
 
-    async def accounts(self, jids: Sequence[str]) -> list[AccountUsage]:
-        """Just what counting needs (kind, status, plan, group): a lighter ``standings``."""
-        async with self._redis.pipeline(transaction=False) as pipe:
+    async def accounts(self, jids: Sequence[str], month: str) -> list[tuple[AccountUsage, PlanRef]]:
+        """What counting needs of each account (kind, status, plan in force, a leaf's main):
+        one ``usage_standing.lua`` each in one round trip, the leaves' mains in a second."""
+        async with self._scripts.pipeline() as pipe:
             for jid in jids:
-                pipe.hmget(keys.account(jid), ["kind", "status", "plan_as_of"])
-                pipe.get(keys.leaf_jids_index(jid))
+                pipe.call("usage_standing", *self._standing_call(jid, month, ""))
+            replies = await pipe.execute()
+        found = [self._decode_standing(j, "", r) for j, r in zip(jids, replies, strict=True)]
+        leaves = [a for a, _ in found if a.kind == "leaf" and a.group]
+        mains = await self._mains(leaves)
+        return [
+            (a, PlanRef(plan or "", int(version or 0), kind or a.kind, mains.get(a.jid, "")))
+            for a, (plan, version, kind, _paid_by) in found
+        ]
+
+    async def _mains(self, leaves: Sequence[AccountUsage]) -> dict[str, str]:
+        """Each leaf's main: the first of its group's list (none when it is the leaf)."""
+        if not leaves:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for leaf in leaves:
+                pipe.lindex(keys.leaf_jids(leaf.group), 0)
+            replies = await pipe.execute()
+        return {a.jid: m for a, m in zip(leaves, replies, strict=True) if m and m != a.jid}
+
+    async def credits_for(self, asked: Sequence[tuple[str, str]], month: str) -> list[CreditsOf]:
+        """The credits of each (account, resource) of ``asked``: one round trip."""
+        async with self._scripts.pipeline() as pipe:
+            for jid, resource in asked:
+                pipe.call("usage_standing", *self._standing_call(jid, month, resource))
             replies = await pipe.execute()
         found = []
-        for i, jid in enumerate(jids):
-            (kind, status, plan_as_of), group = replies[2 * i], replies[2 * i + 1]
-            found.append(
-                AccountUsage(jid, False)
-                if status is None
-                else AccountUsage(
-                    jid, True, kind or "", status != "active", False, plan_as_of or "", group or ""
-                )
-            )
+        for (jid, resource), reply in zip(asked, replies, strict=True):
+            account, _snapshot = self._decode_standing(jid, resource, reply)
+            found.append(CreditsOf(account.frozen, account.grants, account.pending))
         return found
 
     def _standing(self, jid: str, replies: Sequence[Any]) -> AccountUsage:
@@ -266,16 +296,9 @@ class UsageStore:
         return refs
 
     async def credits_of(self, jid: str) -> CreditsOf:
-        [found] = await self.credits_of_many([jid])
-        return found
-
-    async def credits_of_many(self, jids: Sequence[str]) -> list[CreditsOf]:
-        """``credits_of`` of each of ``jids``, in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for jid in jids:
-                self._queue_credits(pipe, jid)
-            replies: list[Any] = await pipe.execute()
-        return [self._credits(replies[i : i + 4]) for i in range(0, len(replies), 4)]
+            self._queue_credits(pipe, jid)
+            return self._credits(await pipe.execute())
 
     def _queue_credits(self, pipe: Any, jid: str) -> None:
         pipe.exists(keys.freezes(jid))

@@ -1,6 +1,7 @@
--- What authorize needs of one account, in one round trip: read only, every key
--- the account's (one hash slot). The grants and draws returned are those of the
--- resource asked about only (a grant is 'RESOURCE|...', a draw 'RESOURCE' or
+-- One account's standing for one resource, in one call: what authorize needs, and
+-- what counting a batch reads first (resource '': no credits). Read only, every
+-- key the account's (one hash slot). The grants and draws returned are those of
+-- the resource asked about only (a grant is 'RESOURCE|...', a draw 'RESOURCE' or
 -- 'RESOURCE|LEAF'). A leaf's credits are its main's, in another slot: read apart.
 -- KEYS[1] account hash, KEYS[2] freezes hash, KEYS[3] group index string,
 -- KEYS[4] usage hash of this month, KEYS[5] credit grants hash, KEYS[6] pending draws hash
