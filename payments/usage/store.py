@@ -377,13 +377,8 @@ class UsageStore:
         Every account (and main) is marked for the settle chore first, in a round trip
         of its own, so usage is never counted without the chore knowing.
         """
-        days = window_days(now, late_days)
-        # The window's days and their sets' lifetimes: the same for every account of a batch.
-        day_args: list[str | int] = []
-        for day in days:
-            day_args += [day, _events_ttl(day, now, len(days) - 1)]
-        place = {day: i for i, day in enumerate(days, 1)}
-        calls = [self._count_call(item, this_month, now, days, day_args, place) for item in batch]
+        batch_window = _Window.of(this_month, now, late_days)
+        calls = [self._count_call(item, batch_window) for item in batch]
         await self.mark_unsettled(*(j for item in batch for j in (item.jid, item.main) if j))
         async with self._scripts.pipeline() as pipeline:
             for script_keys, args in calls:
@@ -391,39 +386,24 @@ class UsageStore:
             replies = await pipeline.execute()
         return [_counted(reply, item.resources) for item, reply in zip(batch, replies, strict=True)]
 
-    def _count_call(
-        self,
-        item: ToCount,
-        this_month: str,
-        now: datetime,
-        days: Sequence[str],
-        day_args: Sequence[str | int],
-        place: Mapping[str, int],
-    ) -> tuple[list[str], list[str | int]]:
-        jid, last_month = item.jid, shift_month(this_month, -1)
-        args: list[str | int] = [
-            "leaf" if item.main else "own",
-            item.main,
-            this_month,
-            last_month,
-            _usage_ttl(this_month, now),
-            _usage_ttl(last_month, now),
-            len(item.resources),
-        ]
+    def _count_call(self, item: ToCount, w: _Window) -> tuple[list[str], list[str | int]]:
+        jid = item.jid
+        args: list[str | int] = ["leaf" if item.main else "own", item.main, *w.months]
+        args.append(len(item.resources))
         for resource in item.resources:
             args += [resource, int(item.allowances.get(resource, 0))]
-        args += day_args
+        args.append(w.days_arg)
         for month, event in item.events:
-            which = "c" if month == this_month else "p"
-            where = place[event_day(event.at, now)]
+            which = "c" if month == w.this_month else "p"
+            where = w.place[event_day(event.at, w.now)]
             args += [which, where, event_key(event.event_id), event.resource, event.quantity]
         script_keys = [
-            keys.usage(jid, this_month),
-            keys.usage(jid, last_month),
+            keys.usage(jid, w.this_month),
+            keys.usage(jid, w.last_month),
             keys.credit_pending(jid),
             keys.credit_transfers(jid),
             keys.usage_open(jid),
-            *(keys.usage_events(jid, day) for day in days),
+            *(keys.usage_events(jid, day) for day in w.days),
         ]
         return script_keys, args
 
@@ -531,6 +511,28 @@ class UsageStore:
         schedule = self._shards.key(keys.USAGE_UNSETTLED, jid)
         removed = await self._scripts.call("zrem_if_score", [schedule], [jid, seen])
         return bool(removed)
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """What every ``usage_count.lua`` call of a batch shares, computed once per batch."""
+
+    now: datetime
+    this_month: str
+    last_month: str
+    months: tuple[str, str, int, int]  # this month, last month, their counters' lifetimes
+    days: tuple[str, ...]  # every day an event still counted now may be from, oldest first
+    place: Mapping[str, int]  # a day's place in ``days``, from 1
+    days_arg: str  # 'YYYYMMDD:TTL,...': each day's event set and its lifetime, one argument
+
+    @classmethod
+    def of(cls, this_month: str, now: datetime, late_days: int) -> _Window:
+        last_month, days = shift_month(this_month, -1), tuple(window_days(now, late_days))
+        lifetimes = (_usage_ttl(this_month, now), _usage_ttl(last_month, now))
+        days_arg = ",".join(f"{day}:{_events_ttl(day, now, len(days) - 1)}" for day in days)
+        place = {day: i for i, day in enumerate(days, 1)}
+        return cls(now, this_month, last_month, (this_month, last_month, *lifetimes), days,
+                   place, days_arg)  # fmt: skip
 
 
 # Lifetimes are relative to the business time ``now`` (a chore or test run

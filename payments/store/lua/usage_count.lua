@@ -10,7 +10,8 @@
 -- KEYS[6..] the window's event-id sets, oldest day first
 -- ARGV[1] 'own' or 'leaf', ARGV[2] the main (leaf), ARGV[3] this month, ARGV[4] last month,
 -- ARGV[5..6] time to live (seconds) of KEYS[1..2], ARGV[7] n, then n pairs (resource,
--- allowance), then per window day: (YYYYMMDD, time to live of its set), then per event:
+-- allowance), then the window's days in one argument 'YYYYMMDD:TTL,...' (the time to live
+-- of each day's set; one string built once per batch), then per event:
 -- 'c' (this month) or 'p' (last month), its day's place in the window (1 = oldest),
 -- event id, resource, quantity
 -- Returns {{counted (1|0), beyond the allowance} per event, {used this month, drawn this
@@ -24,7 +25,12 @@ for i = 0, n - 1 do
   allowance[resource] = tonumber(ARGV[9 + 2 * i])
 end
 local days = #KEYS - 5
-local first_event = 8 + 2 * n + 2 * days
+local day_names, day_ttls = {}, {}
+for day, ttl in string.gmatch(ARGV[8 + 2 * n], '(%d+):(%d+)') do
+  table.insert(day_names, day)
+  table.insert(day_ttls, ttl)
+end
+local first_event = 9 + 2 * n
 local ids = {}
 for i = first_event, #ARGV, 5 do table.insert(ids, ARGV[i + 2]) end
 local known = {}
@@ -56,7 +62,7 @@ for i = first_event, #ARGV, 5 do
     if beyond > 0 then
       redis.call('HINCRBY', usage, 'credit:' .. resource, beyond)
       if mode == 'leaf' then
-        redis.call('HSET', KEYS[4], ARGV[7 + 2 * n + 2 * day - 1] .. ':' .. id,
+        redis.call('HSET', KEYS[4], day_names[day] .. ':' .. id,
           main .. '|' .. resource .. '|' .. string.format('%d', beyond))
       else
         redis.call('HINCRBY', KEYS[3], resource, beyond)
@@ -71,7 +77,7 @@ end
 if touched.c then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
 if touched.p then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
 for day in pairs(sets) do
-  redis.call('EXPIRE', KEYS[5 + day], ARGV[8 + 2 * n + 2 * (day - 1) + 1])
+  redis.call('EXPIRE', KEYS[5 + day], day_ttls[day])
 end
 local totals = {}
 for _, resource in ipairs(resources) do
