@@ -168,10 +168,10 @@ class UsageStore:
         if not account.exists:
             return Authorizing(account, PlanRef("", 0, "", ""), NO_CREDITS)
         plan, version, plan_kind, paid_by = snapshot
-        own = CreditsOf(False, account.grants, account.pending)
-        main, credits = "", own
+        main, credits = "", CreditsOf(False, account.grants, account.pending)
         if account.kind == "leaf" and account.group:
-            main, credits = await self._main_credits(jid, account.group, paid_by or "", own)
+            found = await self._main_credits(jid, account.group, paid_by or "", month, resource)
+            main, credits = found or (main, credits)
         ref = PlanRef(plan or "", int(version or 0), plan_kind or account.kind, main)
         return Authorizing(account, ref, credits)
 
@@ -204,20 +204,22 @@ class UsageStore:
         return account, snapshot or (None, None, None, None)
 
     async def _main_credits(
-        self, leaf: str, group: str, paid_by: str, own: CreditsOf
-    ) -> tuple[str, CreditsOf]:
+        self, leaf: str, group: str, paid_by: str, month: str, resource: str
+    ) -> tuple[str, CreditsOf] | None:
         """A leaf's main (the group's first member) and its credits, read in the same round
-        trip as the main its plan snapshot names (the same JID, but for a move under way)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.lindex(keys.leaf_jids(group), 0)
+        trip as the main its plan snapshot names (the same JID, but for a move under way);
+        None when the leaf has no main."""
+        async with self._scripts.pipeline() as pipe:
+            pipe.pipe.lindex(keys.leaf_jids(group), 0)
             if paid_by:
-                self._queue_credits(pipe, paid_by)
+                pipe.call("usage_standing", *self._standing_call(paid_by, month, resource))
             main, *replies = await pipe.execute()
         if not main or main == leaf:
-            return "", own
-        if main == paid_by:
-            return main, self._credits(replies)
-        return main, await self.credits_of(main)
+            return None
+        if main != paid_by:
+            return main, (await self.credits_for([(main, resource)], month))[0]
+        account, _snapshot = self._decode_standing(main, resource, replies[0])
+        return main, CreditsOf(account.frozen, account.grants, account.pending)
 
     async def accounts(self, jids: Sequence[str], month: str) -> list[tuple[AccountUsage, PlanRef]]:
         """What counting needs of each account (kind, status, plan in force, a leaf's main):
@@ -297,17 +299,11 @@ class UsageStore:
 
     async def credits_of(self, jid: str) -> CreditsOf:
         async with self._redis.pipeline(transaction=False) as pipe:
-            self._queue_credits(pipe, jid)
-            return self._credits(await pipe.execute())
-
-    def _queue_credits(self, pipe: Any, jid: str) -> None:
-        pipe.exists(keys.freezes(jid))
-        pipe.hgetall(keys.credit_grants(jid))
-        pipe.hgetall(keys.credit_pending(jid))
-        self.currencies.queue(pipe, jid)
-
-    def _credits(self, replies: Sequence[Any]) -> CreditsOf:
-        frozen, grants, pending, currency = replies
+            pipe.exists(keys.freezes(jid))
+            pipe.hgetall(keys.credit_grants(jid))
+            pipe.hgetall(keys.credit_pending(jid))
+            self.currencies.queue(pipe, jid)
+            frozen, grants, pending, currency = await pipe.execute()
         decoded = decode_grants(grants, self.currencies.of_field(currency))
         return CreditsOf(bool(frozen), decoded, pending)
 
