@@ -11,7 +11,6 @@ the settle chore) completes a pair a crash cut in half.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections import Counter
 from collections.abc import Sequence
@@ -47,8 +46,6 @@ from payments.usage.rules import (
     told_at,
 )
 from payments.usage.store import AccountUsage, Counted, PlanRef, ToCount
-
-CONCURRENCY: Final = 16  # accounts of one batch handled at once
 
 
 @dataclass
@@ -131,10 +128,11 @@ OUT_OF_WINDOW = "out_of_window"  # older than [usage] late_days or from the futu
 async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> Ingested:
     """Count a validated batch, once per event id; returns once every count is written.
 
-    The accounts of a batch are read together and counted together (pipelines
-    of single-account reads and single-account scripts: a handful of round
-    trips per batch, whatever its size); what follows a count (a leaf's draw
-    on its main, notices) is done per account, ``CONCURRENCY`` at a time.
+    The accounts of a batch are read together, counted together, and what
+    follows a count (the leaves' draws on their mains, the credits of the
+    accounts near their allowance) is done together too: pipelines of
+    single-account reads and single-account scripts, a handful of round trips
+    per batch whatever its size (and one per notice, when a threshold is crossed).
     """
     store, this_month = meter.store, month_of(now)
     months = [counted_month(event.at, now, meter.policy.late_days) for event in events]
@@ -159,28 +157,21 @@ async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> I
     for account, done in zip(accounts, counted, strict=True):
         for index, (fresh, _) in zip(by_jid[account.jid], done.events, strict=True):
             statuses[index] = COUNTED if fresh else DUPLICATE
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def pass_on(account: AccountUsage, done: Counted) -> None:
-        async with limit:
-            await _pass_on_draws(meter, account, done, now)
-
-    await asyncio.gather(*map(pass_on, accounts, counted))
+    # A leaf's draws go on to its main; a replay also completes a draw a crash cut in half.
+    leaves = [a.jid for a, done in zip(accounts, counted, strict=True) if _draws(a, done)]
+    if leaves:
+        transfers = await store.usage.transfers_of(leaves)
+        drawn = dict(zip(leaves, transfers, strict=True))
+        await store.usage.apply_transfers_of(drawn, now, meter.policy.late_days)
     await _tell_thresholds(meter, list(zip(accounts, refs, work, counted, strict=True)), now)
     touched = dict.fromkeys(j for item in work for j in (item.jid, item.main) if j)
     return Ingested(tuple(statuses[i] for i in range(len(events))), tuple(touched))
 
 
-async def _pass_on_draws(
-    meter: Meter, account: AccountUsage, counted: Counted, now: datetime
-) -> None:
-    # A leaf's draws go on to its main; a replay also completes a draw a crash cut in half.
+def _draws(account: AccountUsage, counted: Counted) -> bool:
+    """A leaf that drew on its main in this batch, or may have in a batch cut by a crash."""
     replayed = not all(fresh for fresh, _ in counted.events)
-    if account.kind == "leaf" and (replayed or any(beyond for _, beyond in counted.events)):
-        store = meter.store
-        await store.usage.apply_transfers(
-            account.jid, await store.usage.transfers(account.jid), now, meter.policy.late_days
-        )
+    return account.kind == "leaf" and (replayed or any(beyond for _, beyond in counted.events))
 
 
 Done = tuple[AccountUsage, PlanRef, ToCount, Counted]  # one account of a batch, counted

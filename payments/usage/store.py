@@ -124,6 +124,22 @@ class SlotSettled:
     earliest_expiry: int  # Unix time of the first grant to expire, -1 when none is left
 
 
+def _decode_transfers(raw: Mapping[str, str]) -> list[Transfer]:
+    found = []
+    for name, value in sorted(raw.items()):
+        day, _, event_id = name.partition(":")
+        main, resource, quantity = value.split("|")
+        found.append(Transfer(name, day, event_id, main, resource, int(quantity)))
+    return found
+
+
+def _by_main_and_day(transfers: Sequence[Transfer]) -> dict[tuple[str, str], list[Transfer]]:
+    groups: dict[tuple[str, str], list[Transfer]] = {}
+    for transfer in transfers:
+        groups.setdefault((transfer.main, transfer.day), []).append(transfer)
+    return groups
+
+
 def decode_grants(raw: Mapping[str, str], currency: str) -> tuple[Grant, ...]:
     return tuple(Grant.decode(gid, text, currency) for gid, text in sorted(raw.items()))
 
@@ -352,13 +368,15 @@ class UsageStore:
         return sorted(months)
 
     async def transfers(self, leaf: str) -> list[Transfer]:
-        raw: Any = await self._redis.hgetall(keys.credit_transfers(leaf))
-        found = []
-        for name, value in sorted(raw.items()):
-            day, _, event_id = name.partition(":")
-            main, resource, quantity = value.split("|")
-            found.append(Transfer(name, day, event_id, main, resource, int(quantity)))
-        return found
+        return (await self.transfers_of([leaf]))[0]
+
+    async def transfers_of(self, leaves: Sequence[str]) -> list[list[Transfer]]:
+        """``transfers`` of each of ``leaves``, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for leaf in leaves:
+                pipe.hgetall(keys.credit_transfers(leaf))
+            replies: list[Any] = await pipe.execute()
+        return [_decode_transfers(raw) for raw in replies]
 
     # --- writes (one account each) --------------------------------------------
 
@@ -407,24 +425,45 @@ class UsageStore:
         self, leaf: str, transfers: Sequence[Transfer], now: datetime, late_days: int
     ) -> int:
         """Put a leaf's draws on each main (once per event), then drop them from the leaf."""
-        added = 0
-        groups: dict[tuple[str, str], list[Transfer]] = {}
-        for transfer in transfers:
-            groups.setdefault((transfer.main, transfer.day), []).append(transfer)
-        for (main, day), batch in groups.items():
-            args: list[str | int] = [leaf, _events_ttl(day, now, late_days)]
-            for t in batch:
-                args += [event_key(f"draw:{leaf}:{t.event_id}"), t.resource, t.quantity]
-            added += int(
-                await self._scripts.call(
-                    "usage_draw",
-                    [keys.usage_events(main, day), keys.credit_pending(main)],
-                    args,
-                )
-            )
-        if transfers:
-            await self._redis.hdel(keys.credit_transfers(leaf), *(t.field for t in transfers))
-        return added
+        return await self.apply_transfers_of({leaf: transfers}, now, late_days)
+
+    async def apply_transfers_of(
+        self, drawn: Mapping[str, Sequence[Transfer]], now: datetime, late_days: int
+    ) -> int:
+        """``apply_transfers`` of several leaves: one ``usage_draw.lua`` per leaf, main and
+        day, all in one round trip, then the leaves' transfers dropped in a second (only
+        once every draw is on its main). How many draws were added (0: all applied before)."""
+        calls = [
+            self._draw_call(leaf, main, day, batch, now, late_days)
+            for leaf, transfers in drawn.items()
+            for (main, day), batch in _by_main_and_day(transfers).items()
+        ]
+        if not calls:
+            return 0
+        async with self._scripts.pipeline() as pipeline:
+            for names, args in calls:
+                pipeline.call("usage_draw", names, args)
+            added = await pipeline.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for leaf, transfers in drawn.items():
+                if transfers:
+                    pipe.hdel(keys.credit_transfers(leaf), *(t.field for t in transfers))
+            await pipe.execute()
+        return sum(int(n) for n in added)
+
+    def _draw_call(
+        self,
+        leaf: str,
+        main: str,
+        day: str,
+        batch: Sequence[Transfer],
+        now: datetime,
+        late_days: int,
+    ) -> tuple[list[str], list[str | int]]:
+        args: list[str | int] = [leaf, _events_ttl(day, now, late_days)]
+        for t in batch:
+            args += [event_key(f"draw:{leaf}:{t.event_id}"), t.resource, t.quantity]
+        return [keys.usage_events(main, day), keys.credit_pending(main)], args
 
     async def settle(
         self,
