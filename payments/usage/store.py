@@ -31,6 +31,7 @@ MIN_TTL: Final = 24 * 3600
 PAGE: Final = 1000
 MONTHS_PROBED: Final = 240  # the plan in force in a month: snapshots looked for this far back
 MONTH_MARK: Final = "\0"  # never in a key: where the month goes in plan_as_of's name
+DAY_MARK: Final = "\0"  # the same, where the day goes in usage_events' name
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,7 +407,8 @@ class UsageStore:
         args.append(len(item.resources))
         for resource in item.resources:
             args += [resource, int(item.allowances.get(resource, 0))]
-        args.append(w.days_arg)
+        sets_head, sets_tail = keys.usage_events(jid, DAY_MARK).split(DAY_MARK)
+        args += [w.days_arg, sets_head, sets_tail]
         for month, event in item.events:
             which = "c" if month == w.this_month else "p"
             where = w.place[event_day(event.at, w.now)]
@@ -417,7 +419,6 @@ class UsageStore:
             keys.credit_pending(jid),
             keys.credit_transfers(jid),
             keys.usage_open(jid),
-            *(keys.usage_events(jid, day) for day in w.days),
         ]
         return script_keys, args
 
@@ -556,8 +557,8 @@ class _Window:
     this_month: str
     last_month: str
     months: tuple[str, str, int, int]  # this month, last month, their counters' lifetimes
-    days: tuple[str, ...]  # every day an event still counted now may be from, oldest first
-    place: Mapping[str, int]  # a day's place in ``days``, from 1
+    place: Mapping[str, int]  # a day's place in the window (every day an event still
+    # counted now may be from), from 1 = the oldest
     days_arg: str  # 'YYYYMMDD:TTL,...': each day's event set and its lifetime, one argument
 
     @classmethod
@@ -566,8 +567,8 @@ class _Window:
         lifetimes = (_usage_ttl(this_month, now), _usage_ttl(last_month, now))
         days_arg = ",".join(f"{day}:{_events_ttl(day, now, len(days) - 1)}" for day in days)
         place = {day: i for i, day in enumerate(days, 1)}
-        return cls(now, this_month, last_month, (this_month, last_month, *lifetimes), days,
-                   place, days_arg)  # fmt: skip
+        return cls(now, this_month, last_month, (this_month, last_month, *lifetimes), place,
+                   days_arg)  # fmt: skip
 
 
 # Lifetimes are relative to the business time ``now`` (a chore or test run

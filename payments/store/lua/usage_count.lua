@@ -5,13 +5,16 @@
 -- An event id found in any set of the window (one per day: every day an event
 -- still counted now may be from) is not counted again; a counted id joins the
 -- set of its own day.
+-- The window's event-id sets are named here from their days (the account's, like every
+-- key of the call: one hash slot), not passed as keys: nine names per account were a
+-- fifth of what the ingest sent (as bot_request.lua names the plan snapshot).
 -- KEYS[1] usage hash of this month, KEYS[2] usage hash of last month,
--- KEYS[3] pending draws hash, KEYS[4] transfers hash, KEYS[5] open months set,
--- KEYS[6..] the window's event-id sets, oldest day first
+-- KEYS[3] pending draws hash, KEYS[4] transfers hash, KEYS[5] open months set
 -- ARGV[1] 'own' or 'leaf', ARGV[2] the main (leaf), ARGV[3] this month, ARGV[4] last month,
 -- ARGV[5..6] time to live (seconds) of KEYS[1..2], ARGV[7] n, then n pairs (resource,
--- allowance), then the window's days in one argument 'YYYYMMDD:TTL,...' (the time to live
--- of each day's set; one string built once per batch), then per event:
+-- allowance), then the window's days oldest first in one argument 'YYYYMMDD:TTL,...' (the
+-- time to live of each day's set; one string built once per batch), then the name of an
+-- event-id set before its day and after it, then per event:
 -- 'c' (this month) or 'p' (last month), its day's place in the window (1 = oldest),
 -- event id, resource, quantity
 -- Returns {{counted (1|0), beyond the allowance} per event, {used this month, drawn this
@@ -24,19 +27,20 @@ for i = 0, n - 1 do
   table.insert(resources, resource)
   allowance[resource] = tonumber(ARGV[9 + 2 * i])
 end
-local days = #KEYS - 5
-local day_names, day_ttls = {}, {}
+local day_names, day_ttls, sets_of = {}, {}, {}
 for day, ttl in string.gmatch(ARGV[8 + 2 * n], '(%d+):(%d+)') do
   table.insert(day_names, day)
   table.insert(day_ttls, ttl)
+  table.insert(sets_of, ARGV[9 + 2 * n] .. day .. ARGV[10 + 2 * n])
 end
-local first_event = 9 + 2 * n
+local days = #day_names
+local first_event = 11 + 2 * n
 local ids = {}
 for i = first_event, #ARGV, 5 do table.insert(ids, ARGV[i + 2]) end
 local known = {}
 if #ids > 0 then
   for d = 1, days do
-    local found = redis.call('SMISMEMBER', KEYS[5 + d], unpack(ids))
+    local found = redis.call('SMISMEMBER', sets_of[d], unpack(ids))
     for i, hit in ipairs(found) do
       if hit == 1 then known[ids[i]] = true end
     end
@@ -53,7 +57,7 @@ for i = first_event, #ARGV, 5 do
   if not seen then
     known[id] = true  -- the same id twice in one batch counts once
     local usage, month = months[which][1], months[which][2]
-    redis.call('SADD', KEYS[5 + day], id)
+    redis.call('SADD', sets_of[day], id)
     sets[day] = true
     local before = tonumber(redis.call('HGET', usage, 'used:' .. resource) or '0')
     local after = redis.call('HINCRBY', usage, 'used:' .. resource, quantity)
@@ -77,7 +81,7 @@ end
 if touched.c then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
 if touched.p then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
 for day in pairs(sets) do
-  redis.call('EXPIRE', KEYS[5 + day], day_ttls[day])
+  redis.call('EXPIRE', sets_of[day], day_ttls[day])
 end
 local totals = {}
 for _, resource in ipairs(resources) do
