@@ -403,12 +403,10 @@ class UsageStore:
 
     def _count_call(self, item: ToCount, w: _Window) -> tuple[list[str], list[str | int]]:
         jid = item.jid
-        args: list[str | int] = ["leaf" if item.main else "own", item.main, *w.months]
-        args.append(len(item.resources))
-        for resource in item.resources:
-            args += [resource, int(item.allowances.get(resource, 0))]
+        allowed = ",".join(f"{r}:{int(item.allowances.get(r, 0))}" for r in item.resources)
         sets_head, sets_tail = keys.usage_events(jid, DAY_MARK).split(DAY_MARK)
-        args += [w.days_arg, sets_head, sets_tail]
+        args: list[str | int] = ["leaf" if item.main else "own", item.main, *w.months]
+        args += [allowed, w.days_arg, sets_head, sets_tail]
         for month, event in item.events:
             which = "c" if month == w.this_month else "p"
             where = w.place[event_day(event.at, w.now)]

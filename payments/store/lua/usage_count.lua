@@ -11,30 +11,29 @@
 -- KEYS[1] usage hash of this month, KEYS[2] usage hash of last month,
 -- KEYS[3] pending draws hash, KEYS[4] transfers hash, KEYS[5] open months set
 -- ARGV[1] 'own' or 'leaf', ARGV[2] the main (leaf), ARGV[3] this month, ARGV[4] last month,
--- ARGV[5..6] time to live (seconds) of KEYS[1..2], ARGV[7] n, then n pairs (resource,
--- allowance), then the window's days oldest first in one argument 'YYYYMMDD:TTL,...' (the
--- time to live of each day's set; one string built once per batch), then the name of an
--- event-id set before its day and after it, then per event:
+-- ARGV[5..6] time to live (seconds) of KEYS[1..2], ARGV[7] the resources and their
+-- allowances in one argument 'RESOURCE:ALLOWANCE,...', ARGV[8] the window's days oldest
+-- first in one argument 'YYYYMMDD:TTL,...' (the time to live of each day's set; one string
+-- built once per batch), ARGV[9..10] the name of an event-id set before its day and after
+-- it, then per event:
 -- 'c' (this month) or 'p' (last month), its day's place in the window (1 = oldest),
 -- event id, resource, quantity
 -- Returns {{counted (1|0), beyond the allowance} per event, {used this month, drawn this
 -- month} per resource}
 local mode, main = ARGV[1], ARGV[2]
-local n = tonumber(ARGV[7])
 local resources, allowance = {}, {}
-for i = 0, n - 1 do
-  local resource = ARGV[8 + 2 * i]
+for resource, units in string.gmatch(ARGV[7], '([^:,]+):(%d+)') do
   table.insert(resources, resource)
-  allowance[resource] = tonumber(ARGV[9 + 2 * i])
+  allowance[resource] = tonumber(units)
 end
 local day_names, day_ttls, sets_of = {}, {}, {}
-for day, ttl in string.gmatch(ARGV[8 + 2 * n], '(%d+):(%d+)') do
+for day, ttl in string.gmatch(ARGV[8], '(%d+):(%d+)') do
   table.insert(day_names, day)
   table.insert(day_ttls, ttl)
-  table.insert(sets_of, ARGV[9 + 2 * n] .. day .. ARGV[10 + 2 * n])
+  table.insert(sets_of, ARGV[9] .. day .. ARGV[10])
 end
 local days = #day_names
-local first_event = 11 + 2 * n
+local first_event = 11
 local ids = {}
 for i = first_event, #ARGV, 5 do table.insert(ids, ARGV[i + 2]) end
 local known = {}
