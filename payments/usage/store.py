@@ -3,7 +3,7 @@
 Each step is one Lua script over one account's keys (``{JID}``): counting a
 batch (``usage_count.lua``), putting a leaf's draws on its main's credits
 (``usage_draw.lua``, on the main), settling a slot (``usage_settle.lua``).
-Authorize reads what it needs in one round trip (``usage_authorize.lua``: the
+Authorize reads what it needs in one round trip (``usage_standing.lua``: the
 account, its freezes, this month's counter, its credits and the plan snapshot in
 force), and a leaf its main's credits in a second (``authorizing``).
 """
@@ -69,7 +69,7 @@ class CreditsOf:
 
 @dataclass(frozen=True, slots=True)
 class Authorizing:
-    """What authorize reads of one account and one resource (``usage_authorize.lua``)."""
+    """What authorize reads of one account and one resource (``usage_standing.lua``)."""
 
     account: AccountUsage  # counters, grants and draws: of that resource only
     ref: PlanRef
