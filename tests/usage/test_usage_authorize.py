@@ -1,4 +1,4 @@
-"""authorize in one round trip (``usage_authorize.lua``), and a leaf's in two: the answers
+"""authorize in one round trip (``usage_standing.lua``), and a leaf's in two: the answers
 are those of the account's whole state, whatever the reads left out."""
 
 from __future__ import annotations
