@@ -27,7 +27,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 from aiohttp import web
@@ -132,28 +132,44 @@ def _usage_requests(batches: int, tag: str) -> list[Request]:
     return requests
 
 
-async def _load(base: str, requests: list[Request], concurrency: int) -> float:
+class Timed(NamedTuple):
+    seconds: float  # to answer every request
+    counted: int  # events the answers say were counted
+    latencies: list[float]  # seconds of each request, sorted
+
+    def percentile_ms(self, p: float) -> float:
+        return self.latencies[min(len(self.latencies) - 1, int(len(self.latencies) * p))] * 1000
+
+
+async def _load(base: str, requests: list[Request], concurrency: int) -> Timed:
+    """Answer every request, ``concurrency`` at a time: how long, what was counted."""
     queue = list(reversed(requests))
+    counted = 0
+    latencies: list[float] = []
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
 
         async def worker() -> None:
+            nonlocal counted
             while queue:
                 method, path, body = queue.pop()
+                sent = time.perf_counter()
                 async with http.request(method, base + path, data=body) as response:
                     if response.status != 200:
                         raise RuntimeError(f"{path}: HTTP {response.status}")
-                    await response.read()
+                    answer = await response.json()
+                    counted += int(answer.get("counted", 0))
+                latencies.append(time.perf_counter() - sent)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started
+        return Timed(time.perf_counter() - started, counted, sorted(latencies))
 
 
 async def _measure(
     target: Any, arg: Any, port: int, loads: list[list[Request]], c: int
-) -> list[float]:
+) -> list[Timed]:
     """Start a server, warm it up with the first load, time each of the others."""
     process = multiprocessing.get_context("spawn").Process(target=target, args=(arg,), daemon=True)
     process.start()
@@ -229,42 +245,31 @@ async def run() -> list[dict[str, Any]]:
                 _serve_ours, str(config), our_port,
                 [auth[: c * 4], auth, usage(batches, "o")], c,
             )  # fmt: skip
-            counted = await _counted(redis.url)
         finally:
             if redis.child is not None:
                 redis.child.stop()
+    counted = our_times[-1].counted  # the leaves' draw markers are in the event sets too
     if counted != batches * BATCH:
         raise RuntimeError(f"counted {counted} events, expected {batches * BATCH}")
     return _rows(n, c, batches, base_times, our_times)
-
-
-async def _counted(url: str) -> int:
-    redis = open_redis(url)
-    try:
-        total = 0
-        async for key in redis.scan_iter(match="payment-usage_events_*{gw*", count=1000):
-            members = await redis.smembers(key)  # open_redis decodes: the members are str
-            # A "draw:" member is a leaf's event counted on its main.
-            total += sum(1 for m in members if not str(m).startswith("draw:"))
-        return total
-    finally:
-        await redis.aclose()
 
 
 def _rows(
     n: int,
     c: int,
     batches: int,
-    base: list[float],
-    ours: list[float],
+    base: list[Timed],
+    ours: list[Timed],
 ) -> list[dict[str, Any]]:
-    auth_base, auth_ours = n / base[0], n / ours[0]
-    usage_base, usage_ours = batches / base[1], batches / ours[1]
+    auth_base, auth_ours = n / base[0].seconds, n / ours[0].seconds
+    usage_base, usage_ours = batches / base[1].seconds, batches / ours[1].seconds
     return [
         {"case": "baseline: aiohttp GET, one Redis GET", "requests": n, "concurrency": c,
-         "per_second": auth_base, "vs_baseline": 1.0},
-        {"case": "GET /api/v1/authorize (token, 2-3 pipelined reads)", "requests": n,
+         "per_second": auth_base, "vs_baseline": 1.0, "p50_ms": base[0].percentile_ms(0.5),
+         "p99_ms": base[0].percentile_ms(0.99)},
+        {"case": "GET /api/v1/authorize (token, one script call)", "requests": n,
          "concurrency": c, "per_second": auth_ours, "vs_baseline": auth_ours / auth_base,
+         "p50_ms": ours[0].percentile_ms(0.5), "p99_ms": ours[0].percentile_ms(0.99),
          "summary": "authorize"},
         {"case": f"baseline: aiohttp POST of {BATCH} events, one Redis GET", "requests": batches,
          "concurrency": c, "per_second": usage_base, "events_per_second": usage_base * BATCH,

@@ -36,7 +36,6 @@ class Received:
     jid: str
     amount: Money
     applied: bool  # False: this payment had already been credited
-    balance: Money  # total balance (prepaid + voucher) after the credit and what followed it
 
 
 def topup_amount(text: str, config: Config) -> Money:
@@ -129,8 +128,7 @@ async def receive_payment(
     if event.payment_intent:
         await _keep_card_payment(store, jid, event, amount, now or utcnow())
     await payment_arrived(store, jid, now or utcnow())  # a referrer's reward, later
-    balances = await store.ledger.balances(jid)
-    return Received(jid, amount, outcome.applied.applied, balances.total)
+    return Received(jid, amount, outcome.applied.applied)
 
 
 async def operator_credit(

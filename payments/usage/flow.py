@@ -11,10 +11,9 @@ the settle chore) completes a pair a crash cut in half.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -47,8 +46,6 @@ from payments.usage.rules import (
     told_at,
 )
 from payments.usage.store import AccountUsage, Counted, PlanRef, ToCount
-
-CONCURRENCY: Final = 16  # accounts of one batch handled at once
 
 
 @dataclass
@@ -97,18 +94,18 @@ async def _source(meter: Meter, account: AccountUsage, ref: PlanRef) -> Source:
 
 
 async def standing(meter: Meter, jid: str, resource: str, now: datetime) -> Standing:
-    account = await meter.store.usage.standing(jid, month_of(now))
+    found = await meter.store.usage.authorizing(jid, month_of(now), resource)
+    account, ref, credits = found.account, found.ref, found.credits
     if not account.exists or account.closed or account.frozen:
         return Standing(account.exists, account.closed, account.frozen)
-    ref = await meter.store.usage.plan_ref(account)
     allowance = (await meter.allowances(ref)).get(resource, 0)
-    source = await _source(meter, account, ref)
+    source = Source(ref.main or jid, credits.frozen, credits.grants, dict(credits.pending))
     used = int(account.counters.get(f"used:{resource}", 0))
     return Standing(True, allowance=allowance, used=used, pool=source.pool(resource, now))
 
 
 async def authorize(meter: Meter, jid: str, resource: str, now: datetime) -> Decision:
-    """May ``jid`` use ``resource`` now? A few reads of small per-account keys."""
+    """May ``jid`` use ``resource`` now? One round trip (a leaf: two), the plan cached."""
     return decide(await standing(meter, jid, resource, now))
 
 
@@ -131,10 +128,11 @@ OUT_OF_WINDOW = "out_of_window"  # older than [usage] late_days or from the futu
 async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> Ingested:
     """Count a validated batch, once per event id; returns once every count is written.
 
-    The accounts of a batch are read together and counted together (pipelines
-    of single-account reads and single-account scripts: a handful of round
-    trips per batch, whatever its size); what follows a count (a leaf's draw
-    on its main, notices) is done per account, ``CONCURRENCY`` at a time.
+    The accounts of a batch are read together, counted together, and what
+    follows a count (the leaves' draws on their mains, the credits of the
+    accounts near their allowance) is done together too: pipelines of
+    single-account reads and single-account scripts, a handful of round trips
+    per batch whatever its size (and one per notice, when a threshold is crossed).
     """
     store, this_month = meter.store, month_of(now)
     months = [counted_month(event.at, now, meter.policy.late_days) for event in events]
@@ -142,9 +140,11 @@ async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> I
     for index, (event, month) in enumerate(zip(events, months, strict=True)):
         if month is not None:
             by_jid.setdefault(event.jid, []).append(index)
-    found = await store.usage.accounts(list(by_jid))
-    accounts = [a for a in found if a.exists]  # not a user: nothing to count, no retry either
-    refs = await store.usage.plan_refs(accounts)
+    # Not a user: nothing to count, no retry either.
+    found = [
+        pair for pair in await store.usage.accounts(list(by_jid), this_month) if pair[0].exists
+    ]
+    accounts, refs = [a for a, _ in found], [r for _, r in found]
     work = []
     for account, ref in zip(accounts, refs, strict=True):
         pairs = [(months[i] or this_month, events[i]) for i in by_jid[account.jid]]
@@ -154,77 +154,79 @@ async def ingest(meter: Meter, events: Sequence[UsageEvent], now: datetime) -> I
         work, this_month=this_month, now=now, late_days=meter.policy.late_days
     )
     statuses = {i: UNKNOWN if m else OUT_OF_WINDOW for i, m in enumerate(months)}
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def after(account: AccountUsage, ref: PlanRef, item: ToCount, done: Counted) -> None:
-        async with limit:
-            await _after_count(meter, account, ref, item, done, now)
+    for account, done in zip(accounts, counted, strict=True):
         for index, (fresh, _) in zip(by_jid[account.jid], done.events, strict=True):
             statuses[index] = COUNTED if fresh else DUPLICATE
-
-    await asyncio.gather(*map(after, accounts, refs, work, counted))
+    # A leaf's draws go on to its main; a replay also completes a draw a crash cut in half.
+    leaves = [a.jid for a, done in zip(accounts, counted, strict=True) if _draws(a, done)]
+    if leaves:
+        transfers = await store.usage.transfers_of(leaves)
+        drawn = dict(zip(leaves, transfers, strict=True))
+        await store.usage.apply_transfers_of(drawn, now, meter.policy.late_days)
+    await _tell_thresholds(meter, list(zip(accounts, refs, work, counted, strict=True)), now)
     touched = dict.fromkeys(j for item in work for j in (item.jid, item.main) if j)
     return Ingested(tuple(statuses[i] for i in range(len(events))), tuple(touched))
 
 
-async def _after_count(
-    meter: Meter,
-    account: AccountUsage,
-    ref: PlanRef,
-    item: ToCount,
-    counted: Counted,
-    now: datetime,
-) -> None:
-    # A leaf's draws go on to its main; a replay also completes a draw a crash cut in half.
+def _draws(account: AccountUsage, counted: Counted) -> bool:
+    """A leaf that drew on its main in this batch, or may have in a batch cut by a crash."""
     replayed = not all(fresh for fresh, _ in counted.events)
-    if account.kind == "leaf" and (replayed or any(beyond for _, beyond in counted.events)):
-        store = meter.store
-        await store.usage.apply_transfers(
-            account.jid, await store.usage.transfers(account.jid), now, meter.policy.late_days
-        )
-    this_month = month_of(now)
+    return account.kind == "leaf" and (replayed or any(beyond for _, beyond in counted.events))
+
+
+Done = tuple[AccountUsage, PlanRef, ToCount, Counted]  # one account of a batch, counted
+
+
+@dataclass(frozen=True, slots=True)
+class _Near:
+    """An account of the batch with a resource near or past its allowance."""
+
+    account: AccountUsage
+    ref: PlanRef
+    item: ToCount
+    counted: Counted
+    added: Counter[str]  # counted this month by this batch, per resource
+    drawn: Counter[str]  # of which beyond the allowance
+    resources: list[str]  # the resources near
+
+
+def _near(done: Done, this_month: str) -> _Near | None:
+    account, ref, item, counted = done
     added, drawn = Counter[str](), Counter[str]()
     for (month, event), (fresh, beyond) in zip(item.events, counted.events, strict=True):
         if fresh and month == this_month:
             added[event.resource] += event.quantity
             drawn[event.resource] += beyond
-    await _tell_thresholds(meter, account, ref, item.allowances, counted, added, drawn, now)
+    allowed = item.allowances
+    near = [r for r in added if counted.totals[r][0] * 100 >= min(WARN_AT) * allowed.get(r, 0)]
+    return _Near(account, ref, item, counted, added, drawn, near) if near else None
 
 
-async def _tell_thresholds(
-    meter: Meter,
-    account: AccountUsage,
-    ref: PlanRef,
-    allowances: Mapping[str, int],
-    counted: Counted,
-    added: Counter[str],
-    drawn: Counter[str],
-    now: datetime,
-) -> None:
-    """75% and 90% of what the user has this month, each told once; and blocked."""
-    near = [r for r in added if counted.totals[r][0] * 100 >= min(WARN_AT) * allowances.get(r, 0)]
-    if not near:  # well within the allowance: no need to look at credits
-        return
-    # The credits drawn on (its own, or its main's), after this batch drew on them.
-    found = await meter.store.usage.credits_of(ref.main or account.jid)
-    source = Source(ref.main or account.jid, found.frozen, found.grants, dict(found.pending))
+async def _tell_thresholds(meter: Meter, batch: Sequence[Done], now: datetime) -> None:
+    """75% and 90% of what each user has this month, each told once; and blocked. The
+    credits of the accounts near (their own, or their main's) are read in one round trip,
+    after this batch drew on them; accounts well within their allowance need none."""
     month = month_of(now)
-    for resource in near:
-        used = counted.totals[resource][0]
-        step = step_of(
-            allowances.get(resource, 0),
-            used - added[resource],
-            used,
-            source.pool(resource, now),
-            drawn[resource],
-        )
-        percent = told_at(step)
-        if percent is None:
-            continue
-        if percent == 100:  # kept beside the month's counters: `usage YYYY-MM` says it
-            await meter.store.usage.mark_blocked(account.jid, month, resource, step.used_after)
-        for notice in _threshold_notices(account.jid, ref, month, resource, percent, step):
-            await meter.store.outbox.notify(notice)
+    near = [n for n in (_near(done, month) for done in batch) if n is not None]
+    asked = [(n, n.ref.main or n.account.jid, r) for n in near for r in n.resources]
+    credits = await meter.store.usage.credits_for([(o, r) for _, o, r in asked], month)
+    for (n, owner, resource), found in zip(asked, credits, strict=True):
+        source = Source(owner, found.frozen, found.grants, dict(found.pending))
+        await _tell_step(meter, n, resource, source.pool(resource, now), month)
+
+
+async def _tell_step(meter: Meter, near: _Near, resource: str, pool: int, month: str) -> None:
+    used = near.counted.totals[resource][0]
+    allowance = near.item.allowances.get(resource, 0)
+    step = step_of(allowance, used - near.added[resource], used, pool, near.drawn[resource])
+    percent = told_at(step)
+    if percent is None:
+        return
+    jid = near.account.jid
+    if percent == 100:  # kept beside the month's counters: `usage YYYY-MM` says it
+        await meter.store.usage.mark_blocked(jid, month, resource, step.used_after)
+    for notice in _threshold_notices(jid, near.ref, month, resource, percent, step):
+        await meter.store.outbox.notify(notice)
 
 
 def _threshold_notices(

@@ -158,6 +158,7 @@ async def settle_and_draw(store: Store) -> None:
     await store.billing.settle(A, "202701", at=T0, actor="test")
     draw = Transfer("20270101:ev1", "20270101", "ev1", A, "sms", 3)
     await store.usage.apply_transfers(B, [draw], T0, late_days=7)
+    await store.usage.authorizing(A, "202701", "sms")  # the gateway's authorize
 
 
 async def group_life(store: Store) -> None:

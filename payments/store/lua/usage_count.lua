@@ -5,32 +5,41 @@
 -- An event id found in any set of the window (one per day: every day an event
 -- still counted now may be from) is not counted again; a counted id joins the
 -- set of its own day.
+-- The window's event-id sets are named here from their days (the account's, like every
+-- key of the call: one hash slot), not passed as keys: nine names per account were a
+-- fifth of what the ingest sent (as bot_request.lua names the plan snapshot).
 -- KEYS[1] usage hash of this month, KEYS[2] usage hash of last month,
--- KEYS[3] pending draws hash, KEYS[4] transfers hash, KEYS[5] open months set,
--- KEYS[6..] the window's event-id sets, oldest day first
+-- KEYS[3] pending draws hash, KEYS[4] transfers hash, KEYS[5] open months set
 -- ARGV[1] 'own' or 'leaf', ARGV[2] the main (leaf), ARGV[3] this month, ARGV[4] last month,
--- ARGV[5..6] time to live (seconds) of KEYS[1..2], ARGV[7] n, then n pairs (resource,
--- allowance), then per window day: (YYYYMMDD, time to live of its set), then per event:
+-- ARGV[5..6] time to live (seconds) of KEYS[1..2], ARGV[7] the resources and their
+-- allowances in one argument 'RESOURCE:ALLOWANCE,...', ARGV[8] the window's days oldest
+-- first in one argument 'YYYYMMDD:TTL,...' (the time to live of each day's set; one string
+-- built once per batch), ARGV[9..10] the name of an event-id set before its day and after
+-- it, then per event:
 -- 'c' (this month) or 'p' (last month), its day's place in the window (1 = oldest),
 -- event id, resource, quantity
 -- Returns {{counted (1|0), beyond the allowance} per event, {used this month, drawn this
 -- month} per resource}
 local mode, main = ARGV[1], ARGV[2]
-local n = tonumber(ARGV[7])
 local resources, allowance = {}, {}
-for i = 0, n - 1 do
-  local resource = ARGV[8 + 2 * i]
+for resource, units in string.gmatch(ARGV[7], '([^:,]+):(%d+)') do
   table.insert(resources, resource)
-  allowance[resource] = tonumber(ARGV[9 + 2 * i])
+  allowance[resource] = tonumber(units)
 end
-local days = #KEYS - 5
-local first_event = 8 + 2 * n + 2 * days
+local day_names, day_ttls, sets_of = {}, {}, {}
+for day, ttl in string.gmatch(ARGV[8], '(%d+):(%d+)') do
+  table.insert(day_names, day)
+  table.insert(day_ttls, ttl)
+  table.insert(sets_of, ARGV[9] .. day .. ARGV[10])
+end
+local days = #day_names
+local first_event = 11
 local ids = {}
 for i = first_event, #ARGV, 5 do table.insert(ids, ARGV[i + 2]) end
 local known = {}
 if #ids > 0 then
   for d = 1, days do
-    local found = redis.call('SMISMEMBER', KEYS[5 + d], unpack(ids))
+    local found = redis.call('SMISMEMBER', sets_of[d], unpack(ids))
     for i, hit in ipairs(found) do
       if hit == 1 then known[ids[i]] = true end
     end
@@ -47,7 +56,7 @@ for i = first_event, #ARGV, 5 do
   if not seen then
     known[id] = true  -- the same id twice in one batch counts once
     local usage, month = months[which][1], months[which][2]
-    redis.call('SADD', KEYS[5 + day], id)
+    redis.call('SADD', sets_of[day], id)
     sets[day] = true
     local before = tonumber(redis.call('HGET', usage, 'used:' .. resource) or '0')
     local after = redis.call('HINCRBY', usage, 'used:' .. resource, quantity)
@@ -56,7 +65,7 @@ for i = first_event, #ARGV, 5 do
     if beyond > 0 then
       redis.call('HINCRBY', usage, 'credit:' .. resource, beyond)
       if mode == 'leaf' then
-        redis.call('HSET', KEYS[4], ARGV[7 + 2 * n + 2 * day - 1] .. ':' .. id,
+        redis.call('HSET', KEYS[4], day_names[day] .. ':' .. id,
           main .. '|' .. resource .. '|' .. string.format('%d', beyond))
       else
         redis.call('HINCRBY', KEYS[3], resource, beyond)
@@ -71,7 +80,7 @@ end
 if touched.c then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
 if touched.p then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
 for day in pairs(sets) do
-  redis.call('EXPIRE', KEYS[5 + day], ARGV[8 + 2 * n + 2 * (day - 1) + 1])
+  redis.call('EXPIRE', sets_of[day], day_ttls[day])
 end
 local totals = {}
 for _, resource in ipairs(resources) do
