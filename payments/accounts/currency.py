@@ -26,6 +26,7 @@ class CurrencySet(IntEnum):
     NO_ACCOUNT = -1
     FIXED = -2
     LEAF = -3
+    MOVING = -4
 
 
 class UnknownCurrency(PaymentsError):
@@ -37,6 +38,7 @@ REFUSALS = {
     CurrencySet.NO_ACCOUNT: "You have no account yet: send 'register' to start a trial.",
     CurrencySet.FIXED: "Your account counts in {current} since money arrived: that cannot change.",
     CurrencySet.LEAF: "Your account counts in the currency of the account that pays for it.",
+    CurrencySet.MOVING: "Your account is moving to a new address: its currency cannot change now.",
 }
 
 

@@ -85,7 +85,7 @@ class AccountStore:
     async def set_currency(self, jid: str, code: str) -> int:
         """``lua/currency_set.lua``: what it answers (``accounts.currency.CurrencySet``)."""
         args = [code, self.default_currency]
-        keys_ = [keys.account(jid), keys.transactions(jid)]
+        keys_ = [keys.account(jid), keys.transactions(jid), keys.move(jid)]
         return int(await self._scripts.call("currency_set", keys_, args))
 
     async def all_jids(self, shard: int, page: int = 1000) -> AsyncIterator[list[str]]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from payments import keys
+from payments.accounts.currency import choose_currency
 from payments.accounts.records import AccountKind, AccountStatus, FreezeKind
 from payments.billing.freezes import operator_freeze
 from payments.billing.payment import pay_invoices
 from payments.billing.renewal import renew_account
 from payments.cards.records import Dispute, DisputeStatus
 from payments.codes import MOVE_CODES, CodeRefused
-from payments.errors import WrongCurrency
+from payments.errors import NotAllowed, WrongCurrency
 from payments.ledger.records import EntryKind
 from payments.money import Money
 from payments.moves.flow import can_receive, claim, operator_move
@@ -162,3 +163,15 @@ async def test_money_in_another_currency_is_refused_by_a_jid_held_for_a_move(
         await store.ledger.credit(NEW, Money(50_000, "CAD"), reason="top-up", ref="pay:1")
     assert await store.ledger.credit(NEW, usd("5"), reason="top-up", ref="pay:2")
     assert (await store.ledger.balances(NEW)).prepaid == usd("5")
+
+
+async def test_an_account_a_claimed_move_carries_away_keeps_its_currency(store: Store) -> None:
+    """make simulate seed 1498: the new JID is held in the old account's currency at the
+    claim; a currency chosen on the old account after it would arrive on a JID where money
+    in the first currency was paid meanwhile. Refused until the move is over."""
+    await store.accounts.register_trial(OLD, T0, 30)
+    assert await store.moves.offer(OLD, "op1", NEW, T0, T0 + days(1), code="", by="admin") >= 0
+    await store.moves.claim(OLD, "op1", NEW, T0)
+    with pytest.raises(NotAllowed, match="moving"):
+        await choose_currency(store, OLD, "CAD")
+    assert await store.currencies.of(OLD) == "USD"
