@@ -95,5 +95,5 @@ async def check_cards_settled(w: World) -> None:
         if len(found) != 1:
             raise Violation(f"{made.payment_intent} of {made.jid}: credited {len(found)} times")
     for jid in w.jids:
-        if await w.store.redis.exists(keys.card_charge(jid)):
-            raise Violation(f"{jid}: a card charge is still in flight after the end")
+        if charge := await w.store.redis.hgetall(keys.card_charge(jid)):
+            raise Violation(f"{jid}: a card charge is still in flight after the end: {charge}")
