@@ -223,9 +223,11 @@ async def _referrals_rewarded_once(
         # What the newcomer's ledger held when the reward was written (stream ids are the
         # server's clock in ms: a refund racing in the same ms is given the benefit of doubt).
         entries = await newcomer_entries(w.store, newcomer)
+        if await _moved_and_reopened(w, newcomer):
+            entries = sorted(entries + await _moved_away(w, accounts, newcomer), key=_at)
         before = [e for e in entries if _ms(e) < _ms(found[0])]
         decision = decide(before, found[0].at, w.referral.settle_days)
-        if decision.verdict is not Verdict.REWARD and not await _moved_and_reopened(w, newcomer):
+        if decision.verdict is not Verdict.REWARD:
             fail(w, f"{newcomer}: its referrer was rewarded ({decision.verdict.value})")
     for jid in accounts:
         raw: Any = await w.store.redis.hgetall(keys.referrals(jid))
@@ -259,10 +261,24 @@ async def _moves_carried_once(w: World, ledgers: Ledgers) -> None:
 
 async def _moved_and_reopened(w: World, newcomer: str) -> bool:
     """A newcomer whose JID moved, then came back (``register`` reopened it): where its
-    account went is no longer named (``moved_to`` goes at a reopening), so the ledgers
-    its reward was decided on cannot all be found again here."""
+    account went is no longer named on it (``moved_to`` goes at a reopening, and a later
+    closure says why it closed again)."""
     account: Any = await w.store.redis.hgetall(keys.account(newcomer))
-    return bool(account.get("reopened_at")) and "moved to" in account.get("closed_why", "")
+    return bool(account.get("reopened_at")) and newcomer in w.moved
+
+
+async def _moved_away(w: World, accounts: dict[str, Snapshot], newcomer: str) -> list[LedgerEntry]:
+    """The ledgers of where a reopened newcomer's account went: the JIDs that arrived as it
+    (``referred_as``), and where they moved on to."""
+    found: list[LedgerEntry] = []
+    for snap in accounts.values():
+        if snap.account.get("referred_as") == newcomer:
+            found += await newcomer_entries(w.store, snap.jid)
+    return found
+
+
+def _at(entry: LedgerEntry) -> datetime:
+    return entry.at
 
 
 async def _referral_decided(w: World, snap: Snapshot) -> None:
