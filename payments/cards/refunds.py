@@ -22,6 +22,7 @@ from payments.cards import texts
 from payments.cards.desk import Desk
 from payments.cards.returns_store import Refunded
 from payments.cards.rules import RefundRefused, refund_plan, refundable_now
+from payments.errors import WrongCurrency
 from payments.money import Money, format_money
 from payments.topup.providers.base import ProviderError
 from payments.topup.providers.cards import PaymentRefunded, RefundFailed
@@ -82,6 +83,8 @@ async def _plan(desk: Desk, jid: str, amount: Money) -> list[tuple[str, Money]]:
     answers it without changing anything)."""
     payments = await desk.store.card_returns.payments(jid)
     prepaid = (await desk.store.ledger.balances(jid)).prepaid
+    if amount.currency != prepaid.currency:  # asked before its currency changed (a move)
+        raise WrongCurrency(jid, amount.currency, prepaid.currency)
     most = refundable_now(payments, prepaid)
     if amount > most:
         raise RefundRefused(

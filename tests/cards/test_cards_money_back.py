@@ -16,7 +16,9 @@ from payments.cards.rules import RefundRefused
 from payments.cards.work import work_due
 from payments.clock import utcnow
 from payments.config import CardsConfig
+from payments.errors import WrongCurrency
 from payments.ledger.records import EntryKind
+from payments.money import Money
 from payments.notices import NoticeKind
 from payments.stores import Store
 from payments.usage import flow as metering
@@ -91,6 +93,22 @@ async def test_a_refund_goes_to_the_newest_card_payments_once_and_never_beyond(
     refunds = [e for e in await store.ledger.entries(ALICE) if e.kind is EntryKind.REFUND]
     assert [(e.amount, e.ref) for e in refunds] == [(-usd("12"), "refund:r1")]
     assert await store.ledger.check(ALICE) == []
+
+
+async def test_a_refund_in_another_currency_than_the_account_is_refused_and_changes_nothing(
+    site: CardSite,
+) -> None:
+    """make simulate (a seed between 1875 and 2000): an operator's refund asked in the
+    currency the account had a moment before raised a bare CurrencyMismatch."""
+    store, now = site.store, utcnow()
+    await store.accounts.register_trial(ALICE, now, 30)
+    await top_up_by_card(site, "10")
+    with pytest.raises(WrongCurrency, match="counts in USD"):
+        await refund_to_cards(
+            site.desk, ALICE, Money(50_000, "CAD"), reason="x", key="r9", now=now, actor="op"
+        )
+    assert (await store.ledger.balances(ALICE)).prepaid == usd("10")
+    assert site.stripe.refunds == {}
 
 
 async def test_a_dashboard_refund_is_recorded_once_and_what_was_spent_is_reported(
