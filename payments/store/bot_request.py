@@ -8,13 +8,12 @@ request exactly as ``BotStateStore.hit`` does and returns everything
 
 Requests that arrive together (one read from the XMPP socket often holds
 several stanzas) go to Redis as one pipeline of these scripts: one write and
-one answer to wait for instead of one per request. Each script stays atomic
-on its own; only the network trip is shared.
+one answer to wait for instead of one per request (``coalesced.py``). Each
+script stays atomic on its own; only the network trip is shared.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +22,10 @@ from payments import keys
 from payments.accounts.records import Account
 from payments.ledger.records import Balances
 from payments.money import Money
+from payments.store.coalesced import Coalesced
 from payments.store.scripts import Scripts
 
 MONTH_MARK = "\0"  # never in a key: where the month goes in plan_as_of's name
-Call = tuple[list[str], list[Any], "asyncio.Future[Any]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +40,7 @@ class BotRequestStore:
     def __init__(self, scripts: Scripts, currency: str) -> None:
         self._scripts = scripts
         self.currency = currency
-        self._waiting: list[Call] = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._requests = Coalesced(scripts, "bot_request")  # a turn's requests, one trip
 
     async def enter(
         self, bucket: str, jid: str, *, limit: int, window_seconds: int, now: float
@@ -52,7 +50,7 @@ class BotRequestStore:
         counter = keys.rate_limit(bucket, jid, int(now // window_seconds))
         names = [keys.account(jid), keys.freezes(jid)]
         names += [keys.balance_prepaid(jid), keys.balance_voucher(jid)]
-        found = await self._run([counter, *names], [window_seconds * 2, head, tail])
+        found = await self._requests.call([counter, *names], [window_seconds * 2, head, tail])
         over = max(0, int(found[0]) - limit)
         if len(found) == 1:
             return BotRequest(over, None)
@@ -60,43 +58,6 @@ class BotRequestStore:
         account = Account.decode(jid, _pairs(fields), _pairs(freezes), self.currency)
         balances = self._balances(prepaid, voucher, account.currency)
         return BotRequest(over, account, balances, _pairs(snapshot))
-
-    async def _run(self, keys: list[str], args: list[Any]) -> Any:
-        """One script call, sent with the others queued in this turn of the event loop."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._waiting.append((keys, args, future))
-        if len(self._waiting) == 1:
-            loop.call_soon(self._send_waiting)
-        return await future
-
-    def _send_waiting(self) -> None:
-        batch, self._waiting = self._waiting, []
-        task = asyncio.ensure_future(self._send(batch))
-        self._sending.add(task)  # a reference until it is done
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, batch: list[Call]) -> None:
-        try:
-            results: list[Any] = await self._pipeline(batch)
-        except BaseException as exc:  # even a crash or a cancellation is the callers'
-            results = [exc] * len(batch)  # to raise: none of them may wait forever
-        for (_keys, _args, future), result in zip(batch, results, strict=True):
-            if future.done():  # its caller was cancelled
-                continue
-            if isinstance(result, asyncio.CancelledError):
-                future.cancel()
-            elif isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-    async def _pipeline(self, batch: list[Call]) -> list[Any]:
-        """The scripts' results in order (``Scripts`` loads the library where it is missing)."""
-        async with self._scripts.pipeline() as pipe:
-            for keys, args, _future in batch:
-                pipe.call("bot_request", keys, args)
-            return await pipe.execute()
 
     def _balances(self, prepaid: str | None, voucher: str | None, currency: str) -> Balances:
         return Balances(

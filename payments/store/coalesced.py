@@ -5,8 +5,8 @@ A web service answering many requests at once (the gateway's ``authorize``) call
 the same function for each. Sent one by one, every call pays a round trip and
 redis-py's per-command work; queued until the loop has run every ready handler,
 they share one write and one wait. Each call stays atomic on its own (a function
-runs alone on its node); only the network trip is shared. The same scheme as
-``bot_request.py``, for any function of the library.
+runs alone on its node); only the network trip is shared. The bot's requests
+(``bot_request.py``) and the gateway's ``authorize`` use it.
 """
 
 from __future__ import annotations
